@@ -1,0 +1,170 @@
+//===- QCAttrs.td - qc attributes --------------------------*- tablegen -*-===//
+//
+// Quantization schemes (AWQ int4, bitsandbytes NF4/FP4, int8 variants) and
+// the rotary embedding description.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QC_DIALECT_QC_IR_QCATTRS_TD
+#define QC_DIALECT_QC_IR_QCATTRS_TD
+
+include "qc/Dialect/QC/IR/QCBase.td"
+include "qc/Dialect/QC/IR/QCInterfaces.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+
+// An f64 parameter printed so that it parses back to the same bits.
+class QC_F64Parameter<string desc, string default = "">
+    : APFloatParameter<desc> {
+  let parser = "::mlir::qc::parseF64($_parser)";
+  let printer = "$_printer.printFloat($_self)";
+  let defaultValue = !if(!empty(default), "",
+                         "::llvm::APFloat(" # default # ")");
+}
+
+class QC_Attr<string name, string attrMnemonic, list<Trait> traits = []>
+    : AttrDef<QC_Dialect, name, traits> {
+  let mnemonic = attrMnemonic;
+}
+
+//===----------------------------------------------------------------------===//
+// Enums
+//===----------------------------------------------------------------------===//
+
+def QC_BnB4Type : I32EnumAttr<"BnB4Type", "bitsandbytes 4-bit data type", [
+    I32EnumAttrCase<"NF4", 0, "nf4">,
+    I32EnumAttrCase<"FP4", 1, "fp4">]> {
+  let cppNamespace = "::mlir::qc";
+  let genSpecializedAttr = 0;
+}
+
+def QC_Int8Mode : I32EnumAttr<"Int8Mode", "int8 weight quantization mode", [
+    I32EnumAttrCase<"WeightOnly", 0, "weight_only">,
+    I32EnumAttrCase<"LLMInt8", 1, "llm_int8">,
+    I32EnumAttrCase<"W8A8", 2, "w8a8">]> {
+  let cppNamespace = "::mlir::qc";
+  let genSpecializedAttr = 0;
+}
+
+def QC_RopeType : I32EnumAttr<"RopeType", "rotary embedding scaling type", [
+    I32EnumAttrCase<"Default", 0, "default">,
+    I32EnumAttrCase<"Linear", 1, "linear">,
+    I32EnumAttrCase<"Dynamic", 2, "dynamic">,
+    I32EnumAttrCase<"Yarn", 3, "yarn">,
+    I32EnumAttrCase<"Llama3", 4, "llama3">]> {
+  let cppNamespace = "::mlir::qc";
+  let genSpecializedAttr = 0;
+}
+
+//===----------------------------------------------------------------------===//
+// AWQ int4
+//===----------------------------------------------------------------------===//
+
+def QC_AWQAttr : QC_Attr<"AWQ", "awq",
+    [DeclareAttrInterfaceMethods<QC_QuantSchemeAttrInterface>]> {
+  let summary = "AWQ int4 weights in AutoAWQ's GEMM packing";
+  let description = [{
+    Group-wise asymmetric int4: `w = (q - z) * s` with one fp16 scale and one
+    4-bit zero point per group of `group_size` input channels. Stored as
+    AutoAWQ's GEMM layout: `qweight` i32 [K, N/8], `qzeros` i32 [K/G, N/8],
+    `scales` f16 [K/G, N], eight nibbles per i32 in the order 0,2,4,6,1,3,5,7.
+    Without zero points (`zero_point = false`) the format is symmetric,
+    `w = (q - 8) * s`, and `qzeros` is absent.
+
+    ```mlir
+    #qc.awq<bits = 4, group_size = 128, zero_point = true>
+    ```
+  }];
+  let parameters = (ins "unsigned":$bits, "int64_t":$group_size,
+                        "bool":$zero_point);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// bitsandbytes NF4 / FP4
+//===----------------------------------------------------------------------===//
+
+def QC_BnB4Attr : QC_Attr<"BnB4", "bnb4",
+    [DeclareAttrInterfaceMethods<QC_QuantSchemeAttrInterface>]> {
+  let summary = "bitsandbytes-style blockwise 4-bit weights (NF4 or FP4)";
+  let description = [{
+    The weight, flattened row-major, is split into blocks of `block_size`
+    elements; each element is the index of the nearest NF4 or FP4 codebook
+    value to `w / absmax(block)`. Codes are packed two per byte, the first
+    element in the high nibble. With `double_quant`, the fp32 absmaxes are
+    themselves stored as 8-bit codes of bitsandbytes' dynamic map in blocks of
+    256, plus an fp32 absmax per nested block and one fp32 offset (their mean).
+
+    ```mlir
+    #qc.bnb4<type = nf4, block_size = 64, double_quant = true>
+    ```
+  }];
+  let parameters = (ins EnumParameter<QC_BnB4Type>:$type,
+                        "int64_t":$block_size, "bool":$double_quant);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// bitsandbytes quantizes the absmaxes of double quant in blocks of 256.
+    static constexpr int64_t kNestedBlockSize = 256;
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// int8
+//===----------------------------------------------------------------------===//
+
+def QC_Int8Attr : QC_Attr<"Int8", "int8",
+    [DeclareAttrInterfaceMethods<QC_QuantSchemeAttrInterface>]> {
+  let summary = "int8 weights with per-output-channel scales";
+  let description = [{
+    Symmetric int8 weights [N, K] with one scale per output channel.
+    - `weight_only`: activations stay in floating point; f16 scales.
+    - `llm_int8`: LLM.int8: activation columns with a magnitude above
+      `threshold` run in floating point, the rest as row-wise int8
+      activations times the int8 weights with int32 accumulation; the weight
+      scale is bitsandbytes' SCB (f32 absmax per row). A threshold of 0
+      disables the outlier decomposition.
+    - `w8a8`: per-token dynamic int8 activations, int32 accumulation, f32
+      per-channel weight scales.
+
+    ```mlir
+    #qc.int8<mode = llm_int8, threshold = 6.0>
+    ```
+  }];
+  let parameters = (ins EnumParameter<QC_Int8Mode>:$mode,
+                        QC_F64Parameter<"outlier threshold", "0.0">:$threshold);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Rotary embedding
+//===----------------------------------------------------------------------===//
+
+def QC_RopeAttr : QC_Attr<"Rope", "rope"> {
+  let summary = "Rotary position embedding parameters";
+  let description = [{
+    The rotary embedding of Hugging Face's Llama family (rotate-half layout)
+    with its base `theta` and optional frequency scaling, named as in
+    transformers' `rope_parameters`.
+
+    ```mlir
+    #qc.rope<type = llama3, theta = 5.0e+05, factor = 8.0,
+             low_freq_factor = 1.0, high_freq_factor = 4.0,
+             original_max_positions = 8192>
+    ```
+  }];
+  let parameters = (ins
+    EnumParameter<QC_RopeType>:$type,
+    QC_F64Parameter<"base frequency">:$theta,
+    QC_F64Parameter<"context extension factor", "1.0">:$factor,
+    QC_F64Parameter<"llama3 low frequency factor", "1.0">:$low_freq_factor,
+    QC_F64Parameter<"llama3 high frequency factor", "4.0">:$high_freq_factor,
+    DefaultValuedParameter<"int64_t", "0",
+        "context length before scaling">:$original_max_positions);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+#endif // QC_DIALECT_QC_IR_QCATTRS_TD

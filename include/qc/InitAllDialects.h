@@ -1,0 +1,24 @@
+//===- InitAllDialects.h - dialects quantc tools register -------*- C++ -*-===//
+
+#ifndef QC_INITALLDIALECTS_H
+#define QC_INITALLDIALECTS_H
+
+#include "qc/Dialect/QC/IR/QCDialect.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+
+namespace mlir::qc {
+
+/// qc plus every upstream dialect and extension the lowering pipelines use
+/// (linalg, vector, gpu, nvgpu, NVVM, ROCDL, LLVM, ...): the tools parse and
+/// print IR at any stage of the pipeline.
+inline void registerAllQCDialects(DialectRegistry &registry) {
+  registry.insert<QCDialect>();
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+}
+
+} // namespace mlir::qc
+
+#endif // QC_INITALLDIALECTS_H

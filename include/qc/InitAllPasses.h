@@ -1,0 +1,15 @@
+//===- InitAllPasses.h - passes quantc tools register -----------*- C++ -*-===//
+
+#ifndef QC_INITALLPASSES_H
+#define QC_INITALLPASSES_H
+
+#include "mlir/InitAllPasses.h"
+
+namespace mlir::qc {
+
+/// Every upstream pass plus quantc's own passes and named pipelines.
+inline void registerAllQCPasses() { registerAllPasses(); }
+
+} // namespace mlir::qc
+
+#endif // QC_INITALLPASSES_H

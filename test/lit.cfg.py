@@ -1,0 +1,27 @@
+# -*- Python -*-
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "QUANTC"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.qc_obj_root, "test")
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "data",
+                   "unittests"]
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+# Test data (committed models, reference outputs, malformed inputs).
+config.substitutions.append(("%models", os.path.join(config.qc_src_root, "models")))
+config.substitutions.append(("%testdata", os.path.join(config.qc_src_root, "test", "data")))
+
+tools = [
+    ToolSubst("quant-opt", unresolved="fatal"),
+    ToolSubst("quant-compile", unresolved="fatal"),
+]
+llvm_config.add_tool_substitutions(tools, [config.qc_tools_dir, config.llvm_tools_dir])

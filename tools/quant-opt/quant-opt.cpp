@@ -1,0 +1,19 @@
+//===- quant-opt.cpp - mlir-opt for quantc --------------------------------===//
+//
+// Parses, verifies, transforms and prints IR at any stage of the quantc
+// pipeline; `quant-opt --help` lists every registered pass and pipeline.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qc/InitAllDialects.h"
+#include "qc/InitAllPasses.h"
+
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::DialectRegistry registry;
+  mlir::qc::registerAllQCDialects(registry);
+  mlir::qc::registerAllQCPasses();
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "quantc optimizer driver\n", registry));
+}
