@@ -3,12 +3,16 @@
 #ifndef QC_INITALLPASSES_H
 #define QC_INITALLPASSES_H
 
+#include "qc/Transforms/Passes.h"
 #include "mlir/InitAllPasses.h"
 
 namespace mlir::qc {
 
 /// Every upstream pass plus quantc's own passes and named pipelines.
-inline void registerAllQCPasses() { registerAllPasses(); }
+inline void registerAllQCPasses() {
+  registerAllPasses();
+  registerQCTransformsPasses();
+}
 
 } // namespace mlir::qc
 

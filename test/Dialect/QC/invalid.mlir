@@ -394,3 +394,17 @@ func.func @lm_head_types(%x: tensor<?x64xf16>, %w: tensor<256x64xbf16>) {
   %l = qc.lm_head %x, %w : (tensor<?x64xf16>, tensor<256x64xbf16>) -> tensor<?x256xf32>
   return
 }
+
+// -----
+
+// expected-error @+1 {{rope attention_factor must be non-negative}}
+func.func @rope_attention_factor() attributes {r = #qc.rope<type = yarn, theta = 10000.0, factor = 4.0, attention_factor = -1.0>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{rope type yarn needs beta_fast > beta_slow > 0}}
+func.func @rope_yarn_beta() attributes {r = #qc.rope<type = yarn, theta = 10000.0, factor = 4.0, beta_fast = 1.0, beta_slow = 2.0>} {
+  return
+}

@@ -76,10 +76,10 @@ func.func @schemes(
 
 // Exact doubles survive the round trip.
 // CHECK-LABEL: func.func @rope_precision
-// CHECK: #qc.rope<type = yarn, theta = 1234567.8901234567, factor = 4.000000e+00, original_max_positions = 4096>
+// CHECK: #qc.rope<type = yarn, theta = 1234567.8901234567, factor = 4.000000e+00, original_max_positions = 4096, attention_factor = 1.250000e+00, beta_fast = 1.600000e+01>
 func.func @rope_precision(%x: tensor<3x32xf32>, %p: tensor<3xi64>) -> tensor<3x32xf32> {
   %y = qc.rope %x, %p {num_heads = 2 : i64, head_dim = 16 : i64,
-      rope = #qc.rope<type = yarn, theta = 1234567.8901234567, factor = 4.0, original_max_positions = 4096>}
+      rope = #qc.rope<type = yarn, theta = 1234567.8901234567, factor = 4.0, original_max_positions = 4096, attention_factor = 1.25, beta_fast = 16.0, beta_slow = 1.0>}
       : (tensor<3x32xf32>, tensor<3xi64>) -> tensor<3x32xf32>
   return %y : tensor<3x32xf32>
 }

@@ -164,7 +164,9 @@ LogicalResult RopeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                RopeType type, APFloat thetaValue,
                                APFloat factorValue, APFloat lowFreqValue,
                                APFloat highFreqValue,
-                               int64_t originalMaxPositions) {
+                               int64_t originalMaxPositions,
+                               APFloat attentionFactorValue,
+                               APFloat betaFastValue, APFloat betaSlowValue) {
   double theta = thetaValue.convertToDouble();
   double factor = factorValue.convertToDouble();
   double lowFreqFactor = lowFreqValue.convertToDouble();
@@ -177,6 +179,13 @@ LogicalResult RopeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "rope type default takes no factor, got " << factor;
   if (originalMaxPositions < 0)
     return emitError() << "rope original_max_positions must be non-negative";
+  double attentionFactor = attentionFactorValue.convertToDouble();
+  if (!std::isfinite(attentionFactor) || attentionFactor < 0.0)
+    return emitError() << "rope attention_factor must be non-negative";
+  if (type == RopeType::Yarn &&
+      !(betaFastValue.convertToDouble() > betaSlowValue.convertToDouble() &&
+        betaSlowValue.convertToDouble() > 0.0))
+    return emitError() << "rope type yarn needs beta_fast > beta_slow > 0";
   if (type == RopeType::Llama3) {
     if (originalMaxPositions == 0)
       return emitError()

@@ -162,7 +162,11 @@ def QC_RopeAttr : QC_Attr<"Rope", "rope"> {
     QC_F64Parameter<"llama3 low frequency factor", "1.0">:$low_freq_factor,
     QC_F64Parameter<"llama3 high frequency factor", "4.0">:$high_freq_factor,
     DefaultValuedParameter<"int64_t", "0",
-        "context length before scaling">:$original_max_positions);
+        "context length before scaling">:$original_max_positions,
+    QC_F64Parameter<"yarn attention scale, 0 to derive it from factor",
+                    "0.0">:$attention_factor,
+    QC_F64Parameter<"yarn fast ramp boundary", "32.0">:$beta_fast,
+    QC_F64Parameter<"yarn slow ramp boundary", "1.0">:$beta_slow);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

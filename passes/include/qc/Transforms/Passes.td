@@ -1,0 +1,70 @@
+//===- Passes.td - qc graph transformations ----------------*- tablegen -*-===//
+
+#ifndef QC_TRANSFORMS_PASSES_TD
+#define QC_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def QCQuantize : Pass<"qc-quantize", "::mlir::ModuleOp"> {
+  let summary = "Rewrite linear layers to quantized ones";
+  let description = [{
+    Turns each `qc.linear` (and, on request, an untied `qc.lm_head`) into a
+    `qc.quantized_linear` over a `!qc.qweight` whose scheme the options
+    describe. The options mirror Hugging Face's `AwqConfig` and
+    `BitsAndBytesConfig`:
+
+    | method     | HF equivalent                                         |
+    |------------|-------------------------------------------------------|
+    | `awq`      | `AwqConfig(bits, group_size, zero_point)`             |
+    | `bnb4`     | `BitsAndBytesConfig(load_in_4bit, bnb_4bit_quant_type, bnb_4bit_use_double_quant)` |
+    | `int8`     | int8 weight-only, per output channel                  |
+    | `llm-int8` | `BitsAndBytesConfig(load_in_8bit, llm_int8_threshold)` |
+    | `w8a8`     | int8 weights and per-token dynamic int8 activations   |
+
+    Modules whose name contains an entry of `skip-modules` stay in floating
+    point, as with HF's `modules_to_not_convert`; lm_head stays in floating
+    point unless `quantize-lm-head` is set. Options that do not belong to the
+    chosen method are errors, as are shapes the scheme cannot store (e.g. a
+    group size that does not divide K).
+
+    Before:
+    ```mlir
+    %w = qc.weight "model.layers.0.mlp.up_proj.weight" : tensor<688x256xf16>
+    %y = qc.linear %x, %w : (tensor<?x256xf16>, tensor<688x256xf16>) -> tensor<?x688xf16>
+    ```
+    After `--qc-quantize="method=awq group-size=128"`:
+    ```mlir
+    %w = qc.weight "model.layers.0.mlp.up_proj.weight"
+        : !qc.qweight<688x256xf16, #qc.awq<bits = 4, group_size = 128, zero_point = true>>
+    %y = qc.quantized_linear %x, %w : (...) -> tensor<?x688xf16>
+    ```
+  }];
+  let dependentDialects = ["::mlir::qc::QCDialect"];
+  let options = [
+    Option<"method", "method", "std::string", /*default=*/"\"awq\"",
+           "awq, bnb4, int8, llm-int8 or w8a8">,
+    Option<"bits", "bits", "unsigned", /*default=*/"4", "AWQ weight bits">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
+           "AWQ group size (input channels per scale)">,
+    Option<"zeroPoint", "zero-point", "bool", /*default=*/"true",
+           "AWQ asymmetric quantization with zero points">,
+    Option<"bnb4bitQuantType", "bnb-4bit-quant-type", "std::string",
+           /*default=*/"\"nf4\"", "bnb4 data type: nf4 or fp4">,
+    Option<"bnb4bitUseDoubleQuant", "bnb-4bit-use-double-quant", "bool",
+           /*default=*/"false", "bnb4: quantize the absmaxes too">,
+    Option<"bnb4bitBlockSize", "bnb-4bit-block-size", "int64_t",
+           /*default=*/"64", "bnb4 elements per absmax block">,
+    Option<"llmInt8Threshold", "llm-int8-threshold", "double",
+           /*default=*/"6.0", "llm-int8 outlier threshold">,
+    ListOption<"skipModules", "skip-modules", "std::string",
+               "Modules (name substrings) left in floating point">,
+    Option<"quantizeLmHead", "quantize-lm-head", "bool", /*default=*/"false",
+           "Also quantize an untied lm_head">,
+  ];
+  let statistics = [
+    Statistic<"numQuantized", "num-quantized", "Linear layers quantized">,
+    Statistic<"numSkipped", "num-skipped", "Linear layers kept in float">,
+  ];
+}
+
+#endif // QC_TRANSFORMS_PASSES_TD
