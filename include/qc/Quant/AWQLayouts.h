@@ -1,0 +1,76 @@
+//===- AWQLayouts.h - Other AWQ checkpoint layouts --------------*- C++ -*-===//
+//
+// Conversions between the canonical AutoAWQ GEMM layout (AWQ.h) and
+//
+// AutoAWQ WQLinear_GEMV (awq/modules/linear/gemv.py):
+//   qweight int32 [N, K/8]   8 neighbours along K, element j in nibble j
+//   qzeros  int32 [N, ZW]    zero of group g in word g/8, nibble g%8
+//   scales  fp16  [N, 8*ZW]  scale of group g in column g
+// where ZW = calculate_zeros_width(K, G): ceil((K/G) / 8) rounded up to a
+// multiple of 1 (G >= 128), 2 (G == 64) or 4 (G == 32); other group sizes
+// are not supported there. Padding words and columns are zero.
+//
+// llm-awq WQLinear (awq/quantize/qmodule.py, the TinyChat kernels):
+//   qweight      int16 [N/4, K]   pack_intweight(codes, interleave=4,
+//                                 kstride=64), see below
+//   scales       fp16  [8*ZW, N]  scale of group g in row g
+//   scaled_zeros fp16  [8*ZW, N]  fp16(-(scale * zero)), rounded once
+// pack_intweight permutes each row's K codes within 32-blocks (position
+// 8b + 4c + a holds code 8a + 2b + c, a < 4, b < 4, c < 2), then takes rows
+// four at a time: int16 word [n/4, 64*kb + j] holds, in nibbles i = 0..3,
+// the permuted codes (row 4*(n/4) + j/16, column 64*kb + 4*(j%16) + i).
+// Needs N % 4 == 0 and K % 64 == 0. Zeros are recovered on import as
+// round(-scaled_zeros / scale) and must reproduce scaled_zeros exactly.
+//
+// All conversions are bit-exact both ways; padding is ignored on import.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QC_QUANT_AWQLAYOUTS_H
+#define QC_QUANT_AWQLAYOUTS_H
+
+#include "qc/Quant/AWQ.h"
+#include "qc/Support/Status.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace qc::quant {
+
+/// AutoAWQ's calculate_zeros_width(K, G) (pack_num 8); an error for group
+/// sizes other than 32, 64 and >= 128.
+StatusOr<int64_t> awqZerosWidth(int64_t inFeatures, int64_t groupSize);
+
+/// AutoAWQ WQLinear_GEMV buffers.
+struct AwqGemvWeight {
+  int64_t outFeatures = 0;
+  int64_t inFeatures = 0;
+  int64_t groupSize = 0;
+  std::vector<int32_t> qweight; ///< [N, K/8]
+  std::vector<int32_t> qzeros;  ///< [N, ZW]
+  std::vector<uint16_t> scales; ///< [N, 8*ZW], fp16 bits
+};
+
+/// llm-awq WQLinear buffers.
+struct LlmAwqWeight {
+  int64_t outFeatures = 0;
+  int64_t inFeatures = 0;
+  int64_t groupSize = 0;
+  std::vector<int16_t> qweight;      ///< [N/4, K]
+  std::vector<uint16_t> scales;      ///< [8*ZW, N], fp16 bits
+  std::vector<uint16_t> scaledZeros; ///< [8*ZW, N], fp16 bits
+};
+
+StatusOr<AwqGemvWeight> packAwqGemv(const AwqCodes &codes);
+StatusOr<AwqCodes> unpackAwqGemv(const AwqGemvWeight &weight);
+
+StatusOr<LlmAwqWeight> packLlmAwq(const AwqCodes &codes);
+StatusOr<AwqCodes> unpackLlmAwq(const LlmAwqWeight &weight);
+
+/// Imports into the canonical layout.
+StatusOr<AwqGemmWeight> awqGemvToGemm(const AwqGemvWeight &weight);
+StatusOr<AwqGemmWeight> llmAwqToGemm(const LlmAwqWeight &weight);
+
+} // namespace qc::quant
+
+#endif // QC_QUANT_AWQLAYOUTS_H
