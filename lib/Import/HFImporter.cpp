@@ -2,7 +2,11 @@
 
 #include "qc/Import/HFImporter.h"
 
+#include "PrequantizedWeights.h"
+
 #include "qc/Dialect/QC/IR/QCOps.h"
+#include "qc/Import/QuantizationConfig.h"
+#include "qc/Transforms/QuantScheme.h"
 #include "qc/Model/LlamaWeights.h"
 #include "qc/Model/ModelConfig.h"
 #include "qc/Model/WeightIndex.h"
@@ -33,8 +37,10 @@ FailureOr<RopeType> ropeTypeOf(StringRef name) {
 class GraphBuilder {
 public:
   GraphBuilder(OpBuilder &builder, const ::qc::ModelConfig &config,
-               Type computeType, RopeAttr rope)
-      : b(builder), config(config), dtype(computeType), rope(rope) {}
+               Type computeType, RopeAttr rope,
+               const PrequantizedScheme *prequantized)
+      : b(builder), config(config), dtype(computeType), rope(rope),
+        prequantized(prequantized) {}
 
   Value weight(const std::string &name, ArrayRef<int64_t> shape) {
     return WeightOp::create(b, loc(name), RankedTensorType::get(shape, dtype),
@@ -47,8 +53,15 @@ public:
 
   Value linear(Value x, const std::string &module, int64_t n, int64_t k,
                bool hasBias) {
-    Value w = weight(module + ".weight", {n, k});
     Value bias = hasBias ? weight(module + ".bias", {n}) : Value();
+    if (prequantized && !isSkippedModule(prequantized->options, module)) {
+      auto type = QWeightType::get(b.getContext(), {n, k}, dtype,
+                                   prequantized->scheme);
+      Value w = WeightOp::create(b, loc(module), type, module);
+      return QuantizedLinearOp::create(b, loc(module), activationType(n), x, w,
+                                       bias);
+    }
+    Value w = weight(module + ".weight", {n, k});
     return LinearOp::create(b, loc(module), activationType(n), x, w, bias);
   }
 
@@ -107,6 +120,7 @@ private:
   const ::qc::ModelConfig &config;
   Type dtype;
   RopeAttr rope;
+  const PrequantizedScheme *prequantized;
 };
 
 DictionaryAttr modelInfo(Builder &b, const ::qc::ModelConfig &c) {
@@ -149,7 +163,8 @@ FailureOr<Type> computeTypeFor(MLIRContext &ctx, StringRef requested,
 
 FailureOr<OwningOpRef<ModuleOp>>
 mlir::qc::buildModelGraph(MLIRContext &context, const ::qc::ModelConfig &c,
-                          Type dtype, Location loc) {
+                          Type dtype, Location loc,
+                          const PrequantizedScheme *prequantized) {
   context.loadDialect<QCDialect, func::FuncDialect>();
   auto emitDiag = [&] { return emitError(loc); };
   function_ref<InFlightDiagnostic()> diag = emitDiag;
@@ -186,7 +201,7 @@ mlir::qc::buildModelGraph(MLIRContext &context, const ::qc::ModelConfig &c,
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
 
-  GraphBuilder g(b, c, dtype, rope);
+  GraphBuilder g(b, c, dtype, rope, prequantized);
   Value tokens = entry->getArgument(0), positions = entry->getArgument(1);
   Value cache = entry->getArgument(2);
   Value table = g.weight("model.embed_tokens.weight", {c.vocabSize, c.hiddenSize});
@@ -220,11 +235,32 @@ mlir::qc::importHFModel(MLIRContext &context, const std::string &modelDir,
   auto weights = ::qc::WeightIndex::open(modelDir);
   if (!weights)
     return emitError(loc) << weights.status().message();
-  if (::qc::Status valid = ::qc::validateWeights(*config, *weights); !valid)
-    return emitError(loc) << valid.message();
   FailureOr<Type> dtype =
       computeTypeFor(context, options.dtype, config->torchDtype, loc);
   if (failed(dtype))
     return failure();
-  return buildModelGraph(context, *config, *dtype, loc);
+
+  if (!config->quantizationConfigJson) {
+    if (::qc::Status valid = ::qc::validateWeights(*config, *weights); !valid)
+      return emitError(loc) << valid.message();
+    return buildModelGraph(context, *config, *dtype, loc, nullptr);
+  }
+
+  // A pre-quantized checkpoint: its quantization_config says how the linear
+  // layers are stored; they are imported as they are, never re-quantized.
+  auto emitDiag = [&] { return emitError(loc); };
+  function_ref<InFlightDiagnostic()> diag = emitDiag;
+  FailureOr<QCQuantizeOptions> quantOptions = parseQuantizationConfig(
+      *config->quantizationConfigJson, configPath, loc);
+  if (failed(quantOptions))
+    return failure();
+  FailureOr<QuantSchemeAttrInterface> scheme =
+      buildQuantScheme(&context, *quantOptions, diag);
+  if (failed(scheme))
+    return failure();
+  if (failed(validatePrequantizedWeights(*config, *weights, *quantOptions,
+                                         *scheme, diag)))
+    return failure();
+  PrequantizedScheme prequantized{*quantOptions, *scheme};
+  return buildModelGraph(context, *config, *dtype, loc, &prequantized);
 }

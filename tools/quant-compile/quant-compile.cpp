@@ -1,13 +1,18 @@
 //===- quant-compile.cpp - Hugging Face model dir -> qc IR / package ------===//
 //
 //   quant-compile MODEL_DIR --emit=qc [-o FILE] [--dtype=auto|f32|f16|bf16]
+//                 [--quant=none|awq|nf4|fp4|int8|llm-int8|w8a8 [knobs]]
+//                 [--quant-config=quantization_config.json]
 //
-// Imports a Llama, Mistral or Qwen2 checkpoint and prints its verified qc IR.
+// Imports a Llama, Mistral or Qwen2 checkpoint, optionally quantizes it, and
+// prints its verified qc IR.
 //
 //===----------------------------------------------------------------------===//
 
 #include "qc/Dialect/QC/IR/QCDialect.h"
 #include "qc/Import/HFImporter.h"
+#include "qc/Import/QuantizationConfig.h"
+#include "qc/Transforms/Passes.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -15,6 +20,7 @@
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
@@ -28,19 +34,87 @@ cl::opt<std::string> modelDir(cl::Positional, cl::Required,
                               cl::desc("<Hugging Face model directory>"));
 cl::opt<EmitAction> emit("emit", cl::desc("What to produce"),
                          cl::values(clEnumValN(EmitAction::QC, "qc",
-                                               "the imported qc graph IR")),
+                                               "the qc graph IR")),
                          cl::init(EmitAction::QC));
 cl::opt<std::string> outputFile("o", cl::desc("Output file ('-' for stdout)"),
                                 cl::value_desc("file"), cl::init("-"));
 cl::opt<std::string> dtype("dtype",
                            cl::desc("Compute type: auto, f32, f16 or bf16"),
                            cl::init("auto"));
+
+cl::OptionCategory quantCategory("Quantization (as in HF AwqConfig / "
+                                 "BitsAndBytesConfig)");
+cl::opt<std::string>
+    quant("quant",
+          cl::desc("none, awq, nf4, fp4, int8, llm-int8 or w8a8"),
+          cl::init("none"), cl::cat(quantCategory));
+cl::opt<std::string> quantConfig(
+    "quant-config",
+    cl::desc("JSON file shaped like HF's quantization_config"),
+    cl::value_desc("file"), cl::cat(quantCategory));
+cl::opt<int64_t> groupSize("group-size", cl::desc("AWQ group size"),
+                           cl::init(128), cl::cat(quantCategory));
+cl::opt<bool> zeroPoint("zero-point", cl::desc("AWQ zero points"),
+                        cl::init(true), cl::cat(quantCategory));
+cl::opt<bool> doubleQuant("bnb-4bit-use-double-quant",
+                          cl::desc("nf4/fp4: quantize the absmaxes too"),
+                          cl::init(false), cl::cat(quantCategory));
+cl::opt<double> llmInt8Threshold("llm-int8-threshold",
+                                 cl::desc("llm-int8 outlier threshold"),
+                                 cl::init(6.0), cl::cat(quantCategory));
+cl::list<std::string>
+    skipModules("skip-modules", cl::CommaSeparated,
+                cl::desc("Modules (name substrings) kept in floating point"),
+                cl::cat(quantCategory));
+cl::opt<bool> quantizeLmHead("quantize-lm-head",
+                             cl::desc("Also quantize an untied lm_head"),
+                             cl::init(false), cl::cat(quantCategory));
+
+/// The qc-quantize options the command line asks for, or nullopt-like
+/// method "none".
+FailureOr<mlir::qc::QCQuantizeOptions> quantOptions(Location loc) {
+  if (quant != "none" && !quantConfig.empty())
+    return emitError(loc) << "give either --quant or --quant-config, not both";
+  if (!quantConfig.empty()) {
+    auto buffer = llvm::MemoryBuffer::getFile(quantConfig);
+    if (!buffer)
+      return emitError(loc) << "cannot read '" << quantConfig
+                            << "': " << buffer.getError().message();
+    return mlir::qc::parseQuantizationConfig((*buffer)->getBuffer(), quantConfig,
+                                       loc);
+  }
+  FailureOr<mlir::qc::QCQuantizeOptions> options =
+      mlir::qc::quantOptionsForFlag(quant, loc);
+  if (failed(options))
+    return failure();
+  // Knobs override the method's HF defaults only when given.
+  if (groupSize.getNumOccurrences())
+    options->groupSize = groupSize;
+  if (zeroPoint.getNumOccurrences())
+    options->zeroPoint = zeroPoint;
+  if (doubleQuant.getNumOccurrences())
+    options->bnb4bitUseDoubleQuant = doubleQuant;
+  if (llmInt8Threshold.getNumOccurrences())
+    options->llmInt8Threshold = llmInt8Threshold;
+  options->skipModules.append(skipModules.begin(), skipModules.end());
+  options->quantizeLmHead = quantizeLmHead;
+  return options;
+}
+
+bool isQuantized(ModuleOp module) {
+  bool found = false;
+  module.walk([&](Operation *op) {
+    found |= op->getName().getStringRef() == "qc.quantized_linear";
+  });
+  return found;
+}
 } // namespace
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
   cl::ParseCommandLineOptions(argc, argv, "quantc model compiler\n");
 
   MLIRContext context;
@@ -48,12 +122,32 @@ int main(int argc, char **argv) {
   // Diagnostics go to stderr with their location (the config.json path).
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
+  Location cliLoc = NameLoc::get(StringAttr::get(&context, "quant-compile"));
 
-  mlir::qc::ImportOptions options;
-  options.dtype = dtype;
-  auto module = mlir::qc::importHFModel(context, modelDir, options);
+  FailureOr<mlir::qc::QCQuantizeOptions> options = quantOptions(cliLoc);
+  if (failed(options))
+    return 1;
+
+  mlir::qc::ImportOptions importOptions;
+  importOptions.dtype = dtype;
+  auto module = mlir::qc::importHFModel(context, modelDir, importOptions);
   if (failed(module))
     return 1;
+
+  if (options->method != "none") {
+    if (isQuantized(**module)) {
+      emitError(cliLoc) << "'" << modelDir
+                        << "' is already quantized (its config.json has a "
+                           "quantization_config); it is never re-quantized";
+      return 1;
+    }
+    PassManager pm(&context);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return 1;
+    pm.addPass(mlir::qc::createQCQuantize(*options));
+    if (failed(pm.run(**module)))
+      return 1;
+  }
 
   std::string error;
   auto output = openOutputFile(outputFile, &error);

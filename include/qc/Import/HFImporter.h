@@ -9,6 +9,9 @@
 #ifndef QC_IMPORT_HFIMPORTER_H
 #define QC_IMPORT_HFIMPORTER_H
 
+#include "qc/Dialect/QC/IR/QCAttrs.h"
+#include "qc/Transforms/Passes.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
@@ -32,11 +35,19 @@ FailureOr<OwningOpRef<ModuleOp>> importHFModel(MLIRContext &context,
                                                const std::string &modelDir,
                                                const ImportOptions &options);
 
-/// Builds the qc module for `config` alone (weights not consulted).
-FailureOr<OwningOpRef<ModuleOp>> buildModelGraph(MLIRContext &context,
-                                                 const ::qc::ModelConfig &config,
-                                                 Type computeType,
-                                                 Location loc);
+/// How a pre-quantized checkpoint stores its linear layers.
+struct PrequantizedScheme {
+  QCQuantizeOptions options;
+  QuantSchemeAttrInterface scheme;
+};
+
+/// Builds the qc module for `config` alone (weights not consulted). With
+/// `prequantized`, its linear layers are quantized_linear ops over weights
+/// stored in that scheme.
+FailureOr<OwningOpRef<ModuleOp>>
+buildModelGraph(MLIRContext &context, const ::qc::ModelConfig &config,
+                Type computeType, Location loc,
+                const PrequantizedScheme *prequantized);
 
 } // namespace mlir::qc
 

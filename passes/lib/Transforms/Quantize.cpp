@@ -2,6 +2,7 @@
 
 #include "qc/Dialect/QC/IR/QCOps.h"
 #include "qc/Transforms/Passes.h"
+#include "qc/Transforms/QuantScheme.h"
 
 #include "mlir/IR/Builders.h"
 
@@ -26,14 +27,17 @@ struct QuantizePass : qc::impl::QCQuantizeBase<QuantizePass> {
   void runOnOperation() override {
     if (method == "none")
       return;
-    FailureOr<QuantSchemeAttrInterface> scheme = buildScheme();
+    auto emitError = [&] { return getOperation().emitError(); };
+    FailureOr<QuantSchemeAttrInterface> scheme = buildQuantScheme(
+        &getContext(), options(),
+        function_ref<InFlightDiagnostic()>(emitError));
     if (failed(scheme))
       return signalPassFailure();
 
     WalkResult result = getOperation().walk([&](Operation *op) {
       if (auto linear = dyn_cast<LinearOp>(op))
         return WalkResult(quantizeLinear(linear, *scheme));
-      if (auto head = dyn_cast<LMHeadOp>(op); head && quantizeLmHead)
+      if (auto head = dyn_cast<LMHeadOp>(op))
         return WalkResult(quantizeLMHead(head, *scheme));
       return WalkResult::advance();
     });
@@ -42,65 +46,23 @@ struct QuantizePass : qc::impl::QCQuantizeBase<QuantizePass> {
   }
 
 private:
-  /// The scheme the options describe; options of another method are errors
-  /// so that a typo never silently quantizes differently than asked.
-  FailureOr<QuantSchemeAttrInterface> buildScheme() {
-    ModuleOp module = getOperation();
-    MLIRContext *ctx = &getContext();
-    auto emitErrorFn = [&] { return module.emitError(); };
-    // A function_ref selects the generated (out-of-line) getChecked.
-    function_ref<InFlightDiagnostic()> emitError = emitErrorFn;
-    struct NamedOption {
-      StringRef name;
-      bool set;
-      StringRef owner;
-    };
-    NamedOption options[] = {
-        {"bits", bits.hasValue(), "awq"},
-        {"group-size", groupSize.hasValue(), "awq"},
-        {"zero-point", zeroPoint.hasValue(), "awq"},
-        {"bnb-4bit-quant-type", bnb4bitQuantType.hasValue(), "bnb4"},
-        {"bnb-4bit-use-double-quant", bnb4bitUseDoubleQuant.hasValue(), "bnb4"},
-        {"bnb-4bit-block-size", bnb4bitBlockSize.hasValue(), "bnb4"},
-        {"llm-int8-threshold", llmInt8Threshold.hasValue(), "llm-int8"}};
-    if (method != "awq" && method != "bnb4" && method != "int8" &&
-        method != "llm-int8" && method != "w8a8")
-      return emitError() << "unknown quantization method '" << method
-                         << "' (expected none, awq, bnb4, int8, llm-int8 or "
-                            "w8a8)";
-    for (const NamedOption &option : options)
-      if (option.set && option.owner != method)
-        return emitError() << "option '" << option.name
-                           << "' does not apply to method " << method;
-
-    Attribute scheme;
-    if (method == "awq") {
-      scheme = AWQAttr::getChecked(emitError, ctx, bits.getValue(),
-                                   groupSize.getValue(), zeroPoint.getValue());
-    } else if (method == "bnb4") {
-      std::optional<BnB4Type> type = symbolizeBnB4Type(bnb4bitQuantType);
-      if (!type)
-        return emitError() << "unknown bnb-4bit-quant-type '"
-                           << bnb4bitQuantType << "' (expected nf4 or fp4)";
-      scheme = BnB4Attr::getChecked(emitError, ctx, *type,
-                                    bnb4bitBlockSize.getValue(),
-                                    bnb4bitUseDoubleQuant.getValue());
-    } else {
-      Int8Mode mode = method == "int8"       ? Int8Mode::WeightOnly
-                      : method == "llm-int8" ? Int8Mode::LLMInt8
-                                             : Int8Mode::W8A8;
-      double threshold = mode == Int8Mode::LLMInt8 ? llmInt8Threshold : 0.0;
-      scheme = Int8Attr::getChecked(emitError, ctx, mode, APFloat(threshold));
-    }
-    if (!scheme)
-      return failure();
-    return cast<QuantSchemeAttrInterface>(scheme);
+  QCQuantizeOptions options() const {
+    QCQuantizeOptions o;
+    o.method = method;
+    o.bits = bits;
+    o.groupSize = groupSize;
+    o.zeroPoint = zeroPoint;
+    o.bnb4bitQuantType = bnb4bitQuantType;
+    o.bnb4bitUseDoubleQuant = bnb4bitUseDoubleQuant;
+    o.bnb4bitBlockSize = bnb4bitBlockSize;
+    o.llmInt8Threshold = llmInt8Threshold;
+    o.skipModules.assign(skipModules.begin(), skipModules.end());
+    o.quantizeLmHead = quantizeLmHead;
+    return o;
   }
 
   bool isSkipped(StringRef module) const {
-    return llvm::any_of(skipModules, [&](const std::string &skip) {
-      return module.contains(skip);
-    });
+    return isSkippedModule(options(), module);
   }
 
   /// A qc.weight of the quantized type for `weight`, created beside it.
@@ -115,8 +77,11 @@ private:
         function_ref<InFlightDiagnostic()>(emitErrorFn), &getContext(), type.getShape(), type.getElementType(), scheme);
     if (!qtype)
       return failure();
+    // A quantized weight is named by its module: its storage tensors are
+    // "<module>.qweight", "<module>.scales", ... (see qc.weight).
     OpBuilder builder(weight);
-    return WeightOp::create(builder, weight.getLoc(), qtype, weight.getName())
+    return WeightOp::create(builder, weight.getLoc(), qtype,
+                            moduleOf(weight.getName()))
         .getResult();
   }
 
