@@ -12,12 +12,12 @@
 // lm_head.
 
 // AWQ-LABEL: func.func @block
-// AWQ: %[[WQ:.*]] = qc.weight "layers.0.q_proj.weight" : !qc.qweight<128x128xf16, #qc.awq<bits = 4, group_size = 64, zero_point = true>>
+// AWQ: %[[WQ:.*]] = qc.weight "layers.0.q_proj" : !qc.qweight<128x128xf16, #qc.awq<bits = 4, group_size = 64, zero_point = true>>
 // AWQ: %[[BQ:.*]] = qc.weight "layers.0.q_proj.bias" : tensor<128xf16>
 // AWQ: qc.quantized_linear %{{.*}}, %[[WQ]], %[[BQ]] : (tensor<?x128xf16>, !qc.qweight<128x128xf16, #qc.awq<bits = 4, group_size = 64, zero_point = true>>, tensor<128xf16>) -> tensor<?x128xf16>
-// AWQ: qc.weight "layers.0.k_proj.weight" : !qc.qweight<64x128xf16, #qc.awq<bits = 4, group_size = 64, zero_point = true>>
+// AWQ: qc.weight "layers.0.k_proj" : !qc.qweight<64x128xf16, #qc.awq<bits = 4, group_size = 64, zero_point = true>>
 // AWQ: qc.quantized_linear
-// AWQ: qc.weight "layers.0.down_proj.weight" : !qc.qweight<128x256xf16, #qc.awq<bits = 4, group_size = 64, zero_point = true>>
+// AWQ: qc.weight "layers.0.down_proj" : !qc.qweight<128x256xf16, #qc.awq<bits = 4, group_size = 64, zero_point = true>>
 // AWQ: qc.quantized_linear
 // AWQ-NOT: qc.linear
 // AWQ: qc.weight "lm_head.weight" : tensor<512x128xf16>
@@ -29,14 +29,14 @@
 // INT8: !qc.qweight<128x128xf16, #qc.int8<mode = weight_only>>
 // LLMINT8: !qc.qweight<128x128xf16, #qc.int8<mode = llm_int8, threshold = 4.500000e+00>>
 
-// SKIP: qc.weight "layers.0.q_proj.weight" : !qc.qweight<128x128xf16, #qc.int8<mode = w8a8>>
+// SKIP: qc.weight "layers.0.q_proj" : !qc.qweight<128x128xf16, #qc.int8<mode = w8a8>>
 // SKIP: qc.quantized_linear
 // SKIP: qc.weight "layers.0.k_proj.weight" : tensor<64x128xf16>
 // SKIP: qc.linear
 // SKIP: qc.weight "layers.0.down_proj.weight" : tensor<128x256xf16>
 // SKIP: qc.linear
 
-// HEAD: %[[HEAD:.*]] = qc.weight "lm_head.weight" : !qc.qweight<512x128xf16, #qc.int8<mode = weight_only>>
+// HEAD: %[[HEAD:.*]] = qc.weight "lm_head" : !qc.qweight<512x128xf16, #qc.int8<mode = weight_only>>
 // HEAD: qc.lm_head %{{.*}}, %[[HEAD]] : (tensor<?x128xf16>, !qc.qweight<512x128xf16, #qc.int8<mode = weight_only>>) -> tensor<?x512xf32>
 
 // NONE-NOT: qc.quantized_linear

@@ -23,12 +23,20 @@ def QC_AnyWeight : AnyTypeOf<[QC_FloatWeight, QC_QWeightType]>;
 def QC_WeightOp : QC_Op<"weight", [Pure]> {
   let summary = "A model parameter, referenced by its checkpoint name";
   let description = [{
-    Names a tensor of the model's checkpoint (or, once quantized, of the
-    package's packed weights). The bytes are never inlined into the IR; the
-    package writer resolves the name.
+    Names a tensor of the model's checkpoint. The bytes are never inlined
+    into the IR; the package writer resolves the name.
+
+    A floating-point weight is named by its checkpoint tensor. A quantized
+    weight (`!qc.qweight`) is named by its module: its storage tensors are
+    `<module>.<suffix>` with the suffixes its scheme lists (e.g. AWQ's
+    `qweight`, `qzeros`, `scales`, as AutoAWQ checkpoints name them). When
+    the checkpoint holds only the floating-point `<module>.weight`, the
+    package writer quantizes it.
 
     ```mlir
     %w = qc.weight "model.layers.0.self_attn.q_proj.weight" : tensor<256x256xf16>
+    %q = qc.weight "model.layers.0.mlp.up_proj"
+        : !qc.qweight<688x256xf16, #qc.awq<bits = 4, group_size = 128, zero_point = true>>
     ```
   }];
   let arguments = (ins StrAttr:$name);
