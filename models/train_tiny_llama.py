@@ -176,7 +176,7 @@ held_ids = held_ids.to(dev)
 
 # ------------------------------------------------------------------ model
 cfg_kwargs = dict(
-    vocab_size=V, hidden_size=256, intermediate_size=688, num_hidden_layers=4,
+    vocab_size=V, hidden_size=256, intermediate_size=768, num_hidden_layers=4,
     num_attention_heads=8, num_key_value_heads=4, head_dim=32, hidden_act="silu",
     max_position_embeddings=512, rms_norm_eps=1e-5, tie_word_embeddings=False,
     attention_bias=False, mlp_bias=False, attention_dropout=0.0, initializer_range=0.02,
@@ -367,7 +367,7 @@ md.append("## Model\n")
 md.append("| field | value |\n| --- | --- |\n" + "".join(
     f"| {k} | {v} |\n" for k, v in [
         ("architecture", "LlamaForCausalLM"), ("parameters", n_params),
-        ("vocab_size", V), ("hidden_size", 256), ("intermediate_size", 688),
+        ("vocab_size", V), ("hidden_size", 256), ("intermediate_size", 768),
         ("num_hidden_layers", 4), ("num_attention_heads / head_dim", "8 / 32"),
         ("num_key_value_heads", 4), ("max_position_embeddings", 512),
         ("rope", "default, theta 10000"), ("rms_norm_eps", "1e-5"),
