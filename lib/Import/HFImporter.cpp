@@ -228,7 +228,8 @@ mlir::qc::importHFModel(MLIRContext &context, const std::string &modelDir,
   std::string configPath =
       (llvm::Twine(modelDir) + llvm::sys::path::get_separator() + "config.json")
           .str();
-  Location loc = FileLineColLoc::get(&context, configPath, 0, 0);
+  // Input errors name their file and field themselves.
+  Location loc = UnknownLoc::get(&context);
   auto config = ::qc::loadModelConfig(configPath);
   if (!config)
     return emitError(loc) << config.status().message();

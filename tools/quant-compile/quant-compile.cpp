@@ -21,7 +21,6 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 using namespace mlir;
@@ -119,10 +118,20 @@ int main(int argc, char **argv) {
 
   MLIRContext context;
   context.loadDialect<mlir::qc::QCDialect>();
-  // Diagnostics go to stderr with their location (the config.json path).
-  llvm::SourceMgr sourceMgr;
-  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
-  Location cliLoc = NameLoc::get(StringAttr::get(&context, "quant-compile"));
+  context.printOpOnDiagnostic(false);
+  // Diagnostics name their file or module themselves ("model.layers.3.mlp"
+  // for errors in the graph); print them as a compiler driver does.
+  context.getDiagEngine().registerHandler([](Diagnostic &diag) {
+    llvm::raw_ostream &os = llvm::errs();
+    if (auto name = dyn_cast<NameLoc>(diag.getLocation()))
+      os << name.getName().getValue() << ": ";
+    os << (diag.getSeverity() == DiagnosticSeverity::Error ? "error: "
+                                                           : "note: ")
+       << diag << "\n";
+    for (Diagnostic &note : diag.getNotes())
+      os << "note: " << note << "\n";
+  });
+  Location cliLoc = UnknownLoc::get(&context);
 
   FailureOr<mlir::qc::QCQuantizeOptions> options = quantOptions(cliLoc);
   if (failed(options))
