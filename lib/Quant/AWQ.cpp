@@ -49,6 +49,29 @@ Status checkAwqShape(int64_t n, int64_t k, int64_t g) {
   return Status::ok();
 }
 
+bool awqQuantizeGroup(std::span<const float> values, DType type,
+                      std::span<uint8_t> codes, uint8_t &zero,
+                      uint16_t &scale) {
+  // In the weights' arithmetic: fp16 rounds after every operation (AutoAWQ
+  // runs in fp16); fp32 and bf16 weights are computed in fp32.
+  const bool f16 = type == DType::F16;
+  auto r = [f16](float v) { return f16 ? roundToHalf(v) : v; };
+  const float maxInt = 15.0f;
+  auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+  float range = std::max(r(*hi - *lo), r(1e-5f));
+  scale = floatToHalf(range / maxInt);
+  float s = halfToFloat(scale);
+  if (!std::isfinite(s))
+    return false;
+  // round() is half-to-even in torch: nearbyint under the default mode.
+  float z = std::clamp(-std::nearbyint(r(*lo / s)), 0.0f, maxInt);
+  zero = static_cast<uint8_t>(z);
+  for (size_t i = 0; i < values.size(); ++i)
+    codes[i] = static_cast<uint8_t>(
+        std::clamp(r(std::nearbyint(r(values[i] / s)) + z), 0.0f, maxInt));
+  return true;
+}
+
 StatusOr<AwqCodes> awqQuantizeRtn(const WeightMatrix &w, int64_t groupSize,
                                   int bits) {
   if (bits != kAwqBits)
@@ -57,14 +80,6 @@ StatusOr<AwqCodes> awqQuantizeRtn(const WeightMatrix &w, int64_t groupSize,
   QC_RETURN_IF_ERROR(validateWeights(w));
   QC_RETURN_IF_ERROR(
       std::move(checkAwqShape(w.rows, w.cols, groupSize)).withContext(w.name));
-
-  // In the weights' arithmetic: fp16 rounds after every operation (AutoAWQ
-  // runs in fp16); fp32 and bf16 weights are computed in fp32.
-  const bool f16 = w.type == DType::F16;
-  auto r = [f16](float v) { return f16 ? roundToHalf(v) : v; };
-  const float maxInt = 15.0f;
-  const float minRange = r(1e-5f);
-
   AwqCodes out;
   out.outFeatures = w.rows;
   out.inFeatures = w.cols;
@@ -73,27 +88,17 @@ StatusOr<AwqCodes> awqQuantizeRtn(const WeightMatrix &w, int64_t groupSize,
   out.q.resize(w.values.size());
   out.zeros.resize(w.rows * groups);
   out.scales.resize(w.rows * groups);
-  for (int64_t n = 0; n < w.rows; ++n) {
+  for (int64_t n = 0; n < w.rows; ++n)
     for (int64_t g = 0; g < groups; ++g) {
-      const float *v = w.values.data() + n * w.cols + g * groupSize;
-      auto [lo, hi] = std::minmax_element(v, v + groupSize);
-      float range = std::max(r(*hi - *lo), minRange);
-      uint16_t scaleBits = floatToHalf(range / maxInt);
-      float scale = halfToFloat(scaleBits);
-      if (!std::isfinite(scale))
+      int64_t begin = n * w.cols + g * groupSize;
+      if (!awqQuantizeGroup(w.values.subspan(begin, groupSize), w.type,
+                            std::span(out.q).subspan(begin, groupSize),
+                            out.zeros[n * groups + g],
+                            out.scales[n * groups + g]))
         return Status::error(w.name + ": the value range of row " +
                              std::to_string(n) + ", group " +
                              std::to_string(g) + " overflows an fp16 scale");
-      // round() is half-to-even in torch: nearbyint under the default mode.
-      float zero = std::clamp(-std::nearbyint(r(*lo / scale)), 0.0f, maxInt);
-      uint8_t *q = out.q.data() + n * w.cols + g * groupSize;
-      for (int64_t i = 0; i < groupSize; ++i)
-        q[i] = static_cast<uint8_t>(std::clamp(
-            r(std::nearbyint(r(v[i] / scale)) + zero), 0.0f, maxInt));
-      out.zeros[n * groups + g] = static_cast<uint8_t>(zero);
-      out.scales[n * groups + g] = scaleBits;
     }
-  }
   return out;
 }
 

@@ -33,11 +33,25 @@ constexpr std::array<float, 16> kNf4 = {-1.0f,
                                         1.0f};
 
 // get_4bit_type("fp4"): [0, 0.0625, 8, 12, 4, 6, 2, 3] and their negatives,
-// divided in fp32 by the largest magnitude, 12.
+// divided in fp32 by the largest magnitude, 12. Entry 8 is +0: the Python
+// list spells it "-0", an integer.
+// clang-format off
 constexpr std::array<float, 16> kFp4 = {
-    0.0f,       0.0625f / 12, 8.0f / 12,  1.0f,          4.0f / 12,  6.0f / 12,
-    2.0f / 12,  3.0f / 12,    -0.0f,      -0.0625f / 12, -8.0f / 12, -1.0f,
-    -4.0f / 12, -6.0f / 12,   -2.0f / 12, -3.0f / 12};
+    0.0f,       0.0625f / 12,  8.0f / 12,  1.0f,
+    4.0f / 12,  6.0f / 12,     2.0f / 12,  3.0f / 12,
+    0.0f,       -0.0625f / 12, -8.0f / 12, -1.0f,
+    -4.0f / 12, -6.0f / 12,    -2.0f / 12, -3.0f / 12};
+// clang-format on
+
+/// The value the dequantization kernels give a code: the codebook entry,
+/// except that FP4 applies the sign bit itself (kDequantizeBlockwise's
+/// dDequantizeFP4Tree), so code 8 is -0.
+float dequantValue(Bnb4Type type, uint8_t code) {
+  if (type == Bnb4Type::NF4)
+    return kNf4[code];
+  float magnitude = kFp4[code & 7];
+  return code & 8 ? -magnitude : magnitude;
+}
 
 } // namespace
 
@@ -89,6 +103,29 @@ uint8_t quantizeFp4Value(float x) {
     magnitude = x > 0.00260417f ? 0b0001 : 0b0000;
   }
   return sign | magnitude;
+}
+
+std::vector<uint8_t> packNibbles(std::span<const uint8_t> codes,
+                                 uint8_t padCode) {
+  std::vector<uint8_t> packed((codes.size() + 1) / 2, 0);
+  for (size_t i = 0; i < codes.size(); ++i)
+    packed[i / 2] |=
+        static_cast<uint8_t>(i % 2 == 0 ? codes[i] << 4 : codes[i] & 0xf);
+  if (codes.size() % 2)
+    packed.back() |= static_cast<uint8_t>(padCode & 0xf);
+  return packed;
+}
+
+StatusOr<std::vector<uint8_t>> unpackNibbles(std::span<const uint8_t> packed,
+                                             int64_t count) {
+  if (count < 0 || static_cast<int64_t>(packed.size()) != (count + 1) / 2)
+    return Status::error("4-bit codes: " + std::to_string(packed.size()) +
+                         " bytes cannot hold exactly " + std::to_string(count) +
+                         " codes");
+  std::vector<uint8_t> codes(count);
+  for (int64_t i = 0; i < count; ++i)
+    codes[i] = i % 2 == 0 ? packed[i / 2] >> 4 : packed[i / 2] & 0xf;
+  return codes;
 }
 
 int64_t Bnb4Weight::numElements() const {
@@ -160,26 +197,26 @@ StatusOr<Bnb4Weight> quantizeBnb4(const WeightMatrix &w, Bnb4Type type,
   out.shape = {w.rows, w.cols};
   out.dtype = w.type;
   const int64_t n = w.rows * w.cols;
-  out.packed.assign((n + 1) / 2, 0);
   auto quantizeValue =
       type == Bnb4Type::NF4 ? quantizeNf4Value : quantizeFp4Value;
+  std::vector<uint8_t> codes(n);
   std::vector<float> absmax;
+  float inverse = 0.0f;
   for (int64_t begin = 0; begin < n; begin += blocksize) {
     int64_t end = std::min(n, begin + blocksize);
     float blockMax = 0.0f;
     for (int64_t i = begin; i < end; ++i)
       blockMax = std::max(blockMax, std::fabs(w.values[i]));
     absmax.push_back(blockMax);
-    // The kernel multiplies by the reciprocal; for an odd n it also
-    // quantizes the zero it pads the last byte with.
-    float inverse = 1.0f / blockMax;
-    int64_t last = end == n ? n + (n % 2) : end;
-    for (int64_t i = begin; i < last; ++i) {
-      float v = i < n ? w.values[i] : 0.0f;
-      uint8_t code = quantizeValue(v * inverse);
-      out.packed[i / 2] |= i % 2 == 0 ? uint8_t(code << 4) : code;
-    }
+    // The kernel multiplies by the reciprocal (an all-zero block gives
+    // 0 * inf = NaN, which the trees send to code 0, as the kernel does).
+    inverse = 1.0f / blockMax;
+    for (int64_t i = begin; i < end; ++i)
+      codes[i] = quantizeValue(w.values[i] * inverse);
   }
+  // For an odd n the kernel also quantizes the zero it pads the last block
+  // with, into the last low nibble.
+  out.packed = packNibbles(codes, quantizeValue(0.0f * inverse));
   if (!doubleQuant) {
     out.absmax = std::move(absmax);
     return out;
@@ -216,14 +253,12 @@ StatusOr<std::vector<float>> bnb4Absmax(const Bnb4Weight &w) {
 
 StatusOr<std::vector<float>> dequantizeBnb4(const Bnb4Weight &w) {
   QC_ASSIGN_OR_RETURN(std::vector<float> absmax, bnb4Absmax(w));
-  auto codebook = bnb4Codebook(w.type);
   const int64_t n = w.numElements();
+  QC_ASSIGN_OR_RETURN(std::vector<uint8_t> codes, unpackNibbles(w.packed, n));
   std::vector<float> out(n);
-  for (int64_t i = 0; i < n; ++i) {
-    uint8_t byte = w.packed[i / 2];
-    uint8_t code = i % 2 == 0 ? byte >> 4 : byte & 0xf;
-    out[i] = roundToType(w.dtype, codebook[code] * absmax[i / w.blocksize]);
-  }
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = roundToType(w.dtype, dequantValue(w.type, codes[i]) *
+                                      absmax[i / w.blocksize]);
   return out;
 }
 

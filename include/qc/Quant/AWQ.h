@@ -24,6 +24,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace qc::quant {
@@ -77,6 +78,12 @@ Status checkAwqShape(int64_t outFeatures, int64_t inFeatures,
 /// cast such weights to fp16; convert them to F16 to get that behaviour.)
 StatusOr<AwqCodes> awqQuantizeRtn(const WeightMatrix &w, int64_t groupSize,
                                   int bits = kAwqBits);
+
+/// One group of awqQuantizeRtn: fills `codes` (values.size() of them), `zero`
+/// and `scale` (fp16 bits) for `values` stored as `type`. Returns false when
+/// the group's range overflows an fp16 scale.
+bool awqQuantizeGroup(std::span<const float> values, DType type,
+                      std::span<uint8_t> codes, uint8_t &zero, uint16_t &scale);
 
 /// Checks sizes and code ranges of `codes`.
 Status validateAwqCodes(const AwqCodes &codes);

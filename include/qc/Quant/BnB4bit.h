@@ -35,8 +35,10 @@ enum class Bnb4Type { NF4, FP4 };
 /// "nf4" or "fp4", as bitsandbytes spells quant_type.
 std::string_view bnb4TypeName(Bnb4Type type);
 
-/// get_4bit_type(type): the 16 fp32 codebook values, normalized to [-1, 1].
-/// FP4 is indexed by its bit pattern (sign in bit 3), so it is not sorted.
+/// get_4bit_type(type): the 16 fp32 codebook values, normalized to [-1, 1]
+/// (what checkpoints store as quant_map). FP4 is indexed by its bit pattern
+/// (sign in bit 3), so it is not sorted; its entry 8 is +0, although the
+/// dequantization kernel turns code 8 into -0.
 std::span<const float, 16> bnb4Codebook(Bnb4Type type);
 
 /// The code of a normalized value (x = v / absmax) by the kernels'
@@ -45,6 +47,16 @@ std::span<const float, 16> bnb4Codebook(Bnb4Type type);
 /// x < 0, so small negatives map to -0 (code 8). NaN maps to code 0.
 uint8_t quantizeNf4Value(float x);
 uint8_t quantizeFp4Value(float x);
+
+/// Packs 4-bit codes two per byte, the first in the high nibble; an odd
+/// count leaves `padCode` in the last low nibble (bitsandbytes quantizes the
+/// zero its kernel pads with: code 7 for NF4, 0 for FP4).
+std::vector<uint8_t> packNibbles(std::span<const uint8_t> codes,
+                                 uint8_t padCode = 0);
+/// The first `count` codes of `packed`; `packed` must hold ceil(count / 2)
+/// bytes.
+StatusOr<std::vector<uint8_t>> unpackNibbles(std::span<const uint8_t> packed,
+                                             int64_t count);
 
 /// A 4-bit quantized tensor in bitsandbytes' layout.
 struct Bnb4Weight {
@@ -86,8 +98,9 @@ StatusOr<Bnb4Weight> quantizeBnb4(const WeightMatrix &w, Bnb4Type type,
 /// nestedCode[q] * nestedAbsmax + offset, in fp32.
 StatusOr<std::vector<float>> bnb4Absmax(const Bnb4Weight &w);
 
-/// dequantize_4bit: codebook[q] * absmax in fp32, rounded to w.dtype and
-/// returned widened to fp32, in row-major order of w.shape.
+/// dequantize_4bit: codebook[q] * absmax in fp32 (FP4: magnitude times the
+/// sign bit, as the kernel does), rounded to w.dtype and returned widened to
+/// fp32, in row-major order of w.shape.
 StatusOr<std::vector<float>> dequantizeBnb4(const Bnb4Weight &w);
 
 } // namespace qc::quant

@@ -54,10 +54,11 @@ def save_safetensors(path, tensors, metadata=None):
     header, blobs, offset = {}, [], 0
     for name, t in tensors.items():
         t = t.detach().cpu().contiguous()
+        dtype = ST_DTYPES[t.dtype]
         if t.dtype == torch.bfloat16:  # numpy has no bfloat16
             t = t.view(torch.int16)
         raw = t.numpy().tobytes()
-        header[name] = {"dtype": ST_DTYPES[t.dtype], "shape": list(t.shape),
+        header[name] = {"dtype": dtype, "shape": list(t.shape),
                         "data_offsets": [offset, offset + len(raw)]}
         blobs.append(raw)
         offset += len(raw)
@@ -335,6 +336,32 @@ def create_dynamic_map(signed=True, max_exponent_bits=7, total_bits=8):
     return torch.tensor(data)
 
 
+# The comparison trees of csrc/kernels.cu (dQuantizeNF4 / dQuantizeFP4) as
+# sorted thresholds: a value gets the code of the interval it falls in, the
+# lower one when it equals a threshold ("x > t" in the kernel).
+NF4_THRESHOLDS = [
+    -0.8480964004993439, -0.6106329262256622, -0.4599952697753906,
+    -0.33967943489551544, -0.23460740596055984, -0.13791173323988914,
+    -0.045525018125772476, 0.03979014977812767, 0.1202552504837513,
+    0.2035212516784668, 0.2920137718319893, 0.3893125355243683,
+    0.5016634166240692, 0.6427869200706482, 0.8614784181118011]
+FP4_THRESHOLDS = [0.00260417, 0.0859375, 0.20833333, 0.29166667, 0.4166667,
+                  0.583333, 0.8333333]
+FP4_CODE_OF_RANK = [0b000, 0b001, 0b110, 0b111, 0b100, 0b101, 0b010, 0b011]
+
+
+def kernel_code(x, quant_type):
+    dev = x.device
+    if quant_type == "nf4":
+        th = torch.tensor(NF4_THRESHOLDS, device=dev)
+        codes = torch.searchsorted(th, x.contiguous(), right=False)
+    else:
+        th = torch.tensor(FP4_THRESHOLDS, device=dev)
+        rank = torch.searchsorted(th, x.abs().contiguous(), right=False)
+        codes = torch.tensor(FP4_CODE_OF_RANK, device=dev)[rank] + 8 * (x < 0)
+    return torch.where(torch.isnan(x), 0, codes)  # all comparisons false
+
+
 def nearest_code(x, code):
     """Index of the nearest code value (first on ties), as torch.argmin."""
     return torch.argmin((x.reshape(-1, 1) - code.reshape(1, -1)).abs(), dim=1)
@@ -357,11 +384,16 @@ def quantize_4bit(A, blocksize, quant_type):
     n = flat.numel()
     blocks, absmax = blockwise_absmax(flat, blocksize)
     scaled = (blocks * (1.0 / absmax).view(-1, 1)).reshape(-1)
+    codes = kernel_code(scaled, quant_type)
+    # bitsandbytes' PyTorch backend picks the nearest code by argmin instead;
+    # count where that differs (exact ties at the kernel's float thresholds).
     if quant_type == "nf4":
-        codes = nearest_code(scaled, get_4bit_type("nf4", scaled.device))
+        nearest = nearest_code(scaled, get_4bit_type("nf4", scaled.device))
     else:
         mags = get_4bit_type("fp4", scaled.device)[:8]
-        codes = nearest_code(scaled.abs(), mags) + 8 * (scaled < 0)
+        nearest = nearest_code(scaled.abs(), mags) + 8 * (scaled < 0)
+    key = f"{quant_type}_codes_kernel_vs_argmin_differ"
+    LOG[key] = LOG.get(key, 0) + int((nearest[:n] != codes[:n]).sum())
     codes = codes[: n + (n % 2)].to(torch.uint8)
     packed = (codes[0::2] << 4) | codes[1::2]
     return packed.view(-1, 1), absmax
@@ -399,6 +431,8 @@ def bnb4_variant(tensors, prefix, w, blocksize, quant_type, nested):
         # bitsandbytes takes the fp32 mean on the device; the reference takes
         # it in float64 and rounds once, so it is reproducible bit for bit.
         offset = absmax.double().mean().float()
+        key = "nested_offsets_where_fp32_mean_differs"
+        LOG[key] = LOG.get(key, 0) + int(absmax.mean() != offset)
         qabsmax, absmax2, code = quantize_blockwise_dynamic(absmax - offset)
         rec = code[qabsmax.long()] * absmax2.repeat_interleave(256)[
             : absmax.numel()]

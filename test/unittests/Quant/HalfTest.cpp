@@ -25,11 +25,12 @@ TEST(HalfTest, AllHalfValuesRoundTrip) {
   for (uint32_t bits = 0; bits < 65536; ++bits) {
     uint16_t h = static_cast<uint16_t>(bits);
     float f = halfToFloat(h);
-    if (!isHalfNaN(h)) // the compiler quiets signaling NaNs; we keep them
+    if (!isHalfNaN(h)) { // the compiler quiets signaling NaNs; we keep them
       EXPECT_EQ(std::bit_cast<uint32_t>(f),
                 std::bit_cast<uint32_t>(
                     static_cast<float>(std::bit_cast<_Float16>(h))))
           << std::hex << bits;
+    }
     if (isHalfNaN(h)) {
       EXPECT_TRUE(std::isnan(f));
       EXPECT_EQ(floatToHalf(f), (h & 0x8000) | 0x7e00);
