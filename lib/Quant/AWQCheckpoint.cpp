@@ -4,6 +4,7 @@
 
 #include "qc/Quant/AWQLayouts.h"
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -26,7 +27,7 @@ StatusOr<std::vector<int64_t>> shapeOf(const TensorLookup &lookup,
     return Status::error("missing tensor " + key + " (expected " +
                          std::string(dtypeName(dtype)) + " " + expected + ")");
   if (t->dtype != dtype || t->shape.size() != 2 || t->shape[0] <= 0 ||
-      t->shape[1] <= 0)
+      t->shape[1] <= 0 || t->shape[0] > INT32_MAX || t->shape[1] > INT32_MAX)
     return Status::error(key + ": expected " + std::string(dtypeName(dtype)) +
                          " " + expected + ", got " +
                          describeTensor(t->dtype, t->shape));

@@ -116,13 +116,30 @@ StatusOr<AwqScaleSearch> awqSearchScales(const WeightMatrix &w,
   }
   for (int64_t i = 0; i < n * k; ++i)
     colMax[i % k] = std::max(colMax[i % k], std::fabs(w.values[i]));
+  std::vector<float> wMean(k, 0.0f);
+  if (o.duoScaling) {
+    std::vector<double> sum(k, 0.0);
+    for (int64_t i = 0; i < n * k; i += o.groupSize) {
+      float absmax = 0.0f;
+      for (int64_t j = 0; j < o.groupSize; ++j)
+        absmax = std::max(absmax, std::fabs(w.values[i + j]));
+      for (int64_t j = 0; j < o.groupSize; ++j)
+        sum[(i + j) % k] += std::fabs(w.values[i + j]) / (absmax + 1e-6f);
+    }
+    for (int64_t c = 0; c < k; ++c)
+      wMean[c] = static_cast<float>(sum[c] / static_cast<double>(n));
+  }
 
   AwqScaleSearch best;
   std::vector<float> s(k);
   for (int i = 0; i < o.scaleGrid; ++i) {
     float alpha = static_cast<float>(double(i) / o.scaleGrid);
-    for (int64_t c = 0; c < k; ++c)
-      s[c] = std::max(powLikeTorch(xMean[c], alpha), 1e-4f);
+    for (int64_t c = 0; c < k; ++c) {
+      s[c] = powLikeTorch(xMean[c], alpha);
+      if (o.duoScaling)
+        s[c] = s[c] / (powLikeTorch(wMean[c], 1.0f - alpha) + 1e-4f);
+      s[c] = std::max(s[c], 1e-4f);
+    }
     auto [lo, hi] = std::minmax_element(s.begin(), s.end());
     float norm = std::sqrt(*hi * *lo);
     for (int64_t c = 0; c < k; ++c) {

@@ -146,9 +146,12 @@ Status validateBnb4(const Bnb4Weight &w) {
                          " must be positive");
   if (w.shape.empty())
     return Status::error(what + ": shape is empty");
-  for (int64_t d : w.shape)
-    if (d <= 0 || d > (int64_t(1) << 40))
+  int64_t elements = 1;
+  for (int64_t d : w.shape) {
+    if (d <= 0 || d > (int64_t(1) << 40) / elements)
       return Status::error(what + ": bad shape " + formatShape(w.shape));
+    elements *= d;
+  }
   if (w.dtype != DType::F32 && w.dtype != DType::F16 && w.dtype != DType::BF16)
     return Status::error(what + ": dtype must be F32, F16 or BF16, got " +
                          std::string(dtypeName(w.dtype)));

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -79,10 +80,13 @@ StatusOr<QuantStateJson> parseQuantState(const TensorRef &blob,
   v = field("shape");
   if (!v || !v->is_array() || v->empty())
     return bad("shape", "a non-empty list of positive integers");
+  int64_t elements = 1;
   for (const Json &d : *v) {
     if (!d.is_number_integer() || d.get<int64_t>() <= 0 ||
-        d.get<int64_t>() > (int64_t(1) << 40))
-      return bad("shape", "a non-empty list of positive integers");
+        d.get<int64_t>() > (int64_t(1) << 40) / elements)
+      return bad("shape", "a non-empty list of positive integers with a "
+                          "product below 2^40");
+    elements *= d.get<int64_t>();
     state.shape.push_back(d.get<int64_t>());
   }
   const Json *nestedBlocksize = field("nested_blocksize");
@@ -210,7 +214,7 @@ StatusOr<LlmInt8Weight> importBnb8Weight(const TensorLookup &lookup,
   if (!cb)
     return Status::error("missing tensor " + w + " (expected I8 [N, K])");
   if (cb->dtype != DType::I8 || cb->shape.size() != 2 || cb->shape[0] <= 0 ||
-      cb->shape[1] <= 0)
+      cb->shape[1] <= 0 || cb->shape[0] > INT32_MAX || cb->shape[1] > INT32_MAX)
     return Status::error(w + ": expected I8 [N, K], got " +
                          describeTensor(cb->dtype, cb->shape));
   const int64_t n = cb->shape[0], k = cb->shape[1];

@@ -27,8 +27,13 @@ requireTensor(const TensorLookup &lookup, const std::string &key, DType dtype,
     return Status::error(key + ": expected " + expected + ", got " +
                          describeTensor(t->dtype, t->shape));
   uint64_t count = 1;
-  for (int64_t d : t->shape)
+  for (int64_t d : t->shape) {
+    // Checked before multiplying, so absurd shapes cannot wrap around.
+    if (d < 0 || (d > 0 && count > (uint64_t(1) << 50) / uint64_t(d)))
+      return Status::error(key + ": implausible shape " +
+                           describeTensor(t->dtype, t->shape));
     count *= static_cast<uint64_t>(d);
+  }
   if (t->bytes.size() != count * dtypeSize(dtype))
     return Status::error(key + ": holds " + std::to_string(t->bytes.size()) +
                          " bytes, " + describeTensor(t->dtype, t->shape) +

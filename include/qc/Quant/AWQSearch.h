@@ -46,6 +46,10 @@ struct AwqSearchOptions {
   int clipGrid = 20;           ///< n_grid of the clip search
   double maxShrink = 0.5;      ///< smallest clip is (1 - max_shrink) * absmax
   int64_t clipMaxTokens = 512; ///< n_sample_token
+  /// AutoAWQ's duo_scaling (its default): s = x_mean^alpha /
+  /// (w_mean^(1 - alpha) + 1e-4), w_mean[k] the mean over rows of |W| divided
+  /// by its group's absmax (+ 1e-6). Off: llm-awq's s = x_mean^alpha.
+  bool duoScaling = false;
 };
 
 /// The scale search's outcome.

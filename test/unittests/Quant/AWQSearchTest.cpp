@@ -100,6 +100,14 @@ TEST(AwqSearchTest, BeatsRtnWithOutlierChannels) {
   EXPECT_NEAR(noClip->finalLoss, s.losses[s.bestIndex],
               1e-9 * noClip->finalLoss);
   EXPECT_LE(result->finalLoss, noClip->finalLoss * 1.0001);
+
+  options.clip = true;
+  options.duoScaling = true; // AutoAWQ's default
+  auto duo = awqSearch({w, n, k, DType::F16}, x, tokens, options);
+  ASSERT_TRUE(duo.isOk()) << duo.status().message();
+  EXPECT_LE(duo->scaleSearch.losses[duo->scaleSearch.bestIndex],
+            duo->scaleSearch.losses[0]);
+  EXPECT_LT(duo->finalLoss, 0.7 * duo->rtnLoss);
 }
 
 TEST(AwqSearchTest, ScalesKeepFp16Finite) {
