@@ -3,6 +3,8 @@
 #ifndef QC_INITALLPASSES_H
 #define QC_INITALLPASSES_H
 
+#include "qc/Conversion/Passes.h"
+#include "qc/Pipelines/Pipelines.h"
 #include "qc/Transforms/Passes.h"
 #include "mlir/InitAllPasses.h"
 
@@ -12,6 +14,8 @@ namespace mlir::qc {
 inline void registerAllQCPasses() {
   registerAllPasses();
   registerQCTransformsPasses();
+  registerQCConversionPasses();
+  registerQCPipelines();
 }
 
 } // namespace mlir::qc

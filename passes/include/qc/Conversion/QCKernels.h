@@ -1,0 +1,75 @@
+//===- QCKernels.h - tensor-level kernels of the qc ops ---------*- C++ -*-===//
+//
+// Builders that express each qc op as upstream linalg/tensor/scf/memref IR.
+// They are the kernel layer shared by the CPU pipeline (bufferized, lowered
+// to loops and LLVM) and the GPU pipelines (tiled and mapped to gpu.func),
+// so both targets compute exactly the same arithmetic.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QC_CONVERSION_QCKERNELS_H
+#define QC_CONVERSION_QCKERNELS_H
+
+#include "qc/Dialect/QC/IR/QCOps.h"
+
+#include "mlir/IR/Builders.h"
+
+namespace mlir::qc {
+
+/// Paged KV-cache operands of the compiled forward function. Caches are
+/// memrefs [layers, slots, kv_heads * head_dim]; slot s of block b holds
+/// position b * blockSize + (s % blockSize) of the sequence owning b.
+struct PagedCache {
+  Value keys, values;   ///< memref<?x?x?xT>
+  Value slotMapping;    ///< memref<?xi32>: the cache slot of each new token
+  Value tokenSequence;  ///< memref<?xi32>: the batch sequence of each token
+  Value blockTables;    ///< memref<?x?xi32>: [sequence, block index]
+  int64_t blockSize = 16;
+};
+
+class KernelBuilder {
+public:
+  KernelBuilder(OpBuilder &builder, Location loc) : b(builder), loc(loc) {}
+
+  /// table[tokens[t], :].
+  Value embedding(Value table, Value tokens);
+  /// HF LlamaRMSNorm: f32 statistics, result in the input type.
+  Value rmsNorm(Value x, Value weight, double epsilon);
+  /// x W^T (+ bias), f32 accumulation; W is a float tensor [N, K] or the
+  /// storage tensors of a quantized weight of type `qtype`.
+  Value linear(Value x, ValueRange weight, QWeightType qtype, Value bias,
+               Type resultElementType);
+  /// Rotary embedding of `numHeads` heads of `headDim` (rotate-half layout).
+  Value rope(Value x, Value positions, int64_t numHeads, int64_t headDim,
+             RopeAttr rope);
+  /// Writes keys/values of the step's tokens into layer `layer` of the cache.
+  void kvCacheWrite(const PagedCache &cache, int64_t layer, Value keys,
+                    Value values);
+  /// Causal grouped-query attention of each token over its sequence's cache.
+  Value attention(const PagedCache &cache, int64_t layer, Value query,
+                  Value positions, int64_t numHeads, int64_t numKvHeads,
+                  int64_t headDim, double scale,
+                  std::optional<int64_t> slidingWindow);
+  Value siluMul(Value gate, Value up);
+  Value add(Value lhs, Value rhs);
+
+private:
+  Value toF32(Value v);
+  Value fromF32(Value v, Type type);
+  Value index(int64_t v);
+  Value emptyLike(Value shapeSource, int64_t cols, Type elementType);
+  Value dequantize(ArrayRef<Value> storage, QWeightType qtype, Value n,
+                   Value k);
+
+  OpBuilder &b;
+  Location loc;
+};
+
+/// The inverse frequencies of `rope` for a head of `headDim` (transformers'
+/// `_compute_*_parameters`), and the scale its cos/sin carry (yarn).
+std::pair<SmallVector<float>, float> ropeInverseFrequencies(RopeAttr rope,
+                                                            int64_t headDim);
+
+} // namespace mlir::qc
+
+#endif // QC_CONVERSION_QCKERNELS_H

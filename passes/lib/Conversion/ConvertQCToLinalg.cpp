@@ -1,0 +1,223 @@
+//===- ConvertQCToLinalg.cpp - qc graph -> kernels on upstream dialects ---===//
+
+#include "qc/Conversion/Passes.h"
+
+#include "qc/Conversion/QCKernels.h"
+#include "qc/Dialect/QC/IR/QCOps.h"
+
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace mlir::qc {
+#define GEN_PASS_DEF_CONVERTQCTOLINALG
+#include "qc/Conversion/Passes.h.inc"
+} // namespace mlir::qc
+
+using namespace mlir;
+using namespace mlir::qc;
+
+namespace {
+
+/// Fixed leading arguments of @qc_forward; weights follow.
+enum ForwardArg : unsigned {
+  kTokens,
+  kPositions,
+  kSlotMapping,
+  kTokenSequence,
+  kBlockTables,
+  kKeyCache,
+  kValueCache,
+  kLogits,
+  kFirstWeight
+};
+
+struct ConvertQCToLinalgPass
+    : qc::impl::ConvertQCToLinalgBase<ConvertQCToLinalgPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto forward = module.lookupSymbol<func::FuncOp>("forward");
+    if (!forward) {
+      module.emitError() << "expected a qc graph 'func.func @forward'";
+      return signalPassFailure();
+    }
+    if (failed(convert(module, forward)))
+      return signalPassFailure();
+    forward.erase();
+  }
+
+  LogicalResult convert(ModuleOp module, func::FuncOp forward) {
+    MLIRContext *ctx = &getContext();
+    FunctionType type = forward.getFunctionType();
+    auto cacheType = dyn_cast<KVCacheType>(type.getInput(2));
+    auto logitsType = dyn_cast<RankedTensorType>(type.getResult(0));
+    if (type.getNumInputs() != 3 || !cacheType || !logitsType)
+      return forward.emitOpError()
+             << "expected (tokens, positions, kv_cache) -> (logits, kv_cache)";
+
+    // Weight arguments in first-use order: a float weight is one tensor, a
+    // quantized one its storage tensors.
+    SmallVector<Type> argTypes;
+    SmallVector<Attribute> weightNames;
+    auto i32 = IntegerType::get(ctx, 32);
+    int64_t width = cacheType.getNumKvHeads() * cacheType.getHeadDim();
+    auto cacheMemref = MemRefType::get(
+        {cacheType.getNumLayers(), ShapedType::kDynamic, width},
+        cacheType.getDtype());
+    argTypes = {type.getInput(0),
+                type.getInput(1),
+                MemRefType::get({ShapedType::kDynamic}, i32),
+                MemRefType::get({ShapedType::kDynamic}, i32),
+                MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                                i32),
+                cacheMemref,
+                cacheMemref,
+                MemRefType::get(logitsType.getShape(),
+                                logitsType.getElementType())};
+    DenseMap<Operation *, std::pair<unsigned, unsigned>> weightArgs;
+    forward.walk([&](WeightOp weight) {
+      unsigned first = argTypes.size();
+      if (auto qtype = dyn_cast<QWeightType>(weight.getType())) {
+        SmallVector<StorageComponent> components;
+        qtype.getScheme().getStorageComponents(qtype.getN(), qtype.getK(),
+                                               components);
+        for (const StorageComponent &c : components) {
+          argTypes.push_back(c.type);
+          weightNames.push_back(
+              StringAttr::get(ctx, weight.getName() + "." + c.suffix));
+        }
+      } else {
+        argTypes.push_back(weight.getType());
+        weightNames.push_back(weight.getNameAttr());
+      }
+      weightArgs[weight] = {first, unsigned(argTypes.size())};
+    });
+
+    OpBuilder b(forward);
+    auto fn = func::FuncOp::create(b, forward.getLoc(), "qc_forward",
+                                   b.getFunctionType(argTypes, {}));
+    fn->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+    module->setAttr("qc.abi.weights", b.getArrayAttr(weightNames));
+    module->setAttr("qc.abi.block_size", b.getI64IntegerAttr(blockSize));
+    Block *entry = fn.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+
+    PagedCache cache{entry->getArgument(kKeyCache),
+                     entry->getArgument(kValueCache),
+                     entry->getArgument(kSlotMapping),
+                     entry->getArgument(kTokenSequence),
+                     entry->getArgument(kBlockTables), blockSize};
+    IRMapping map;
+    map.map(forward.getArgument(0), entry->getArgument(kTokens));
+    map.map(forward.getArgument(1), entry->getArgument(kPositions));
+    DenseMap<Value, SmallVector<Value>> quantized;
+
+    for (Operation &op : forward.getBody().front()) {
+      KernelBuilder k(b, op.getLoc());
+      auto result = [&](Value v) { map.map(op.getResult(0), v); };
+      LogicalResult status =
+          TypeSwitch<Operation *, LogicalResult>(&op)
+              .Case([&](WeightOp w) {
+                auto [first, last] = weightArgs.lookup(w);
+                SmallVector<Value> args;
+                for (unsigned i = first; i < last; ++i)
+                  args.push_back(entry->getArgument(i));
+                if (isa<QWeightType>(w.getType()))
+                  quantized[w.getResult()] = args;
+                else
+                  result(args[0]);
+                return success();
+              })
+              .Case([&](EmbeddingOp e) {
+                result(k.embedding(map.lookup(e.getTable()),
+                                   map.lookup(e.getTokens())));
+                return success();
+              })
+              .Case([&](RMSNormOp n) {
+                result(k.rmsNorm(map.lookup(n.getInput()),
+                                 map.lookup(n.getWeight()),
+                                 n.getEpsilon().convertToDouble()));
+                return success();
+              })
+              .Case([&](LinearOp l) {
+                Value bias = l.getBias() ? map.lookup(l.getBias()) : Value();
+                result(k.linear(map.lookup(l.getInput()),
+                                map.lookup(l.getWeight()), QWeightType(), bias,
+                                l.getType().getElementType()));
+                return success();
+              })
+              .Case([&](QuantizedLinearOp l) -> LogicalResult {
+                auto int8 = dyn_cast<Int8Attr>(l.getWeight().getType().getScheme());
+                if (int8 && int8.getMode() != Int8Mode::WeightOnly)
+                  return l.emitOpError()
+                         << "the CPU lowering of int8 mode "
+                         << stringifyInt8Mode(int8.getMode())
+                         << " (quantized activations) is not implemented yet";
+                Value bias = l.getBias() ? map.lookup(l.getBias()) : Value();
+                result(k.linear(map.lookup(l.getInput()),
+                                quantized.lookup(l.getWeight()),
+                                l.getWeight().getType(), bias,
+                                l.getType().getElementType()));
+                return success();
+              })
+              .Case([&](LMHeadOp h) -> LogicalResult {
+                Value w = h.getWeight();
+                if (auto qtype = dyn_cast<QWeightType>(w.getType())) {
+                  result(k.linear(map.lookup(h.getInput()),
+                                  quantized.lookup(w), qtype, Value(),
+                                  b.getF32Type()));
+                  return success();
+                }
+                result(k.linear(map.lookup(h.getInput()), map.lookup(w),
+                                QWeightType(), Value(), b.getF32Type()));
+                return success();
+              })
+              .Case([&](RopeOp r) {
+                result(k.rope(map.lookup(r.getInput()),
+                              map.lookup(r.getPositions()), r.getNumHeads(),
+                              r.getHeadDim(), r.getRope()));
+                return success();
+              })
+              .Case([&](KVCacheWriteOp w) {
+                k.kvCacheWrite(cache, w.getLayer(), map.lookup(w.getKey()),
+                               map.lookup(w.getValue()));
+                return success();
+              })
+              .Case([&](AttentionOp a) {
+                KVCacheType ct = a.getCache().getType();
+                result(k.attention(
+                    cache, a.getLayer(), map.lookup(a.getQuery()),
+                    map.lookup(a.getPositions()), a.getNumHeads(),
+                    ct.getNumKvHeads(), ct.getHeadDim(),
+                    a.getScale().convertToDouble(), a.getSlidingWindow()));
+                return success();
+              })
+              .Case([&](SiluMulOp s) {
+                result(k.siluMul(map.lookup(s.getGate()), map.lookup(s.getUp())));
+                return success();
+              })
+              .Case([&](AddOp a) {
+                result(k.add(map.lookup(a.getLhs()), map.lookup(a.getRhs())));
+                return success();
+              })
+              .Case([&](func::ReturnOp r) {
+                auto materialize = bufferization::MaterializeInDestinationOp::create(
+                    b, r.getLoc(), Type(), map.lookup(r.getOperand(0)),
+                    entry->getArgument(kLogits));
+                materialize.setRestrict(true);
+                materialize.setWritable(true);
+                func::ReturnOp::create(b, r.getLoc());
+                return success();
+              })
+              .Default([&](Operation *other) {
+                return other->emitOpError() << "has no kernel lowering";
+              });
+      if (failed(status))
+        return failure();
+    }
+    return success();
+  }
+};
+
+} // namespace

@@ -1,0 +1,683 @@
+//===- QCKernels.cpp - tensor-level kernels of the qc ops -----------------===//
+
+#include "qc/Conversion/QCKernels.h"
+
+#include "qc/Quant/BnB4bit.h"
+#include "qc/Quant/DynamicMap.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
+#include <numbers>
+
+using namespace mlir;
+using namespace mlir::qc;
+
+using utils::IteratorType;
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+Value KernelBuilder::toF32(Value v) {
+  if (v.getType().isF32())
+    return v;
+  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+}
+
+Value KernelBuilder::fromF32(Value v, Type type) {
+  if (type.isF32())
+    return v;
+  return arith::TruncFOp::create(b, loc, type, v);
+}
+
+Value KernelBuilder::index(int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+/// An empty [tokens, cols] tensor with the token count of `shapeSource`.
+Value KernelBuilder::emptyLike(Value shapeSource, int64_t cols,
+                               Type elementType) {
+  Value tokens = tensor::DimOp::create(b, loc, shapeSource, 0);
+  return tensor::EmptyOp::create(
+      b, loc, ArrayRef<OpFoldResult>{tokens, b.getIndexAttr(cols)},
+      elementType);
+}
+
+static AffineMap rowMap(MLIRContext *ctx) {
+  // (t, f) -> (t): a per-token operand of a [tokens, features] loop nest.
+  return AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+}
+
+/// A parallel [tokens, features] loop nest over same-shaped operands.
+static Value elementwise(OpBuilder &b, Location loc, ValueRange inputs,
+                         Value init,
+                         function_ref<Value(OpBuilder &, Location, ValueRange)>
+                             body) {
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps(inputs.size() + 1,
+                              AffineMap::getMultiDimIdentityMap(2, ctx));
+  auto op = linalg::GenericOp::create(
+      b, loc, init.getType(), inputs, init, maps,
+      {IteratorType::parallel, IteratorType::parallel},
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        linalg::YieldOp::create(nb, nloc, body(nb, nloc, args));
+      });
+  return op.getResult(0);
+}
+
+//===----------------------------------------------------------------------===//
+// Embedding, norms, elementwise
+//===----------------------------------------------------------------------===//
+
+Value KernelBuilder::embedding(Value table, Value tokens) {
+  auto tableType = cast<RankedTensorType>(table.getType());
+  Value init = emptyLike(tokens, tableType.getDimSize(1),
+                         tableType.getElementType());
+  MLIRContext *ctx = b.getContext();
+  auto op = linalg::GenericOp::create(
+      b, loc, init.getType(), tokens, init,
+      {rowMap(ctx), AffineMap::getMultiDimIdentityMap(2, ctx)},
+      {IteratorType::parallel, IteratorType::parallel},
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value row = arith::IndexCastOp::create(nb, nloc, nb.getIndexType(),
+                                               args[0]);
+        Value col = linalg::IndexOp::create(nb, nloc, 1);
+        Value v = tensor::ExtractOp::create(nb, nloc, table,
+                                            ValueRange{row, col});
+        linalg::YieldOp::create(nb, nloc, v);
+      });
+  return op.getResult(0);
+}
+
+Value KernelBuilder::rmsNorm(Value x, Value weight, double epsilon) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t hidden = type.getDimSize(1);
+  Value tokens = tensor::DimOp::create(b, loc, x, 0);
+  Type f32 = b.getF32Type();
+
+  // Sum of squares per token, in f32.
+  Value sumInit = tensor::EmptyOp::create(
+      b, loc, ArrayRef<OpFoldResult>{tokens}, f32);
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+  sumInit = linalg::FillOp::create(b, loc, zero, sumInit).getResult(0);
+  Value sums =
+      linalg::GenericOp::create(
+          b, loc, sumInit.getType(), x, sumInit,
+          {AffineMap::getMultiDimIdentityMap(2, ctx), rowMap(ctx)},
+          {IteratorType::parallel, IteratorType::reduction},
+          [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            KernelBuilder k(nb, nloc);
+            Value v = k.toF32(args[0]);
+            Value sq = arith::MulFOp::create(nb, nloc, v, v);
+            linalg::YieldOp::create(
+                nb, nloc, arith::AddFOp::create(nb, nloc, args[1], sq).getResult());
+          })
+          .getResult(0);
+
+  // x * rsqrt(mean + eps), rounded to the input type, times the weight (the
+  // order of HF's LlamaRMSNorm).
+  Value init = emptyLike(x, hidden, type.getElementType());
+  auto wMap = AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{x, sums, weight}, init,
+             {AffineMap::getMultiDimIdentityMap(2, ctx), rowMap(ctx), wMap,
+              AffineMap::getMultiDimIdentityMap(2, ctx)},
+             {IteratorType::parallel, IteratorType::parallel},
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               KernelBuilder k(nb, nloc);
+               Value n = arith::ConstantOp::create(
+                   nb, nloc, nb.getF32FloatAttr(float(hidden)));
+               Value eps = arith::ConstantOp::create(
+                   nb, nloc, nb.getF32FloatAttr(float(epsilon)));
+               Value mean = arith::DivFOp::create(nb, nloc, args[1], n);
+               Value inv = math::RsqrtOp::create(
+                   nb, nloc, arith::AddFOp::create(nb, nloc, mean, eps));
+               Value normed = arith::MulFOp::create(nb, nloc, k.toF32(args[0]), inv);
+               Type t = args[3].getType();
+               Value rounded = k.toF32(k.fromF32(normed, t));
+               Value y = arith::MulFOp::create(nb, nloc, k.toF32(args[2]), rounded);
+               linalg::YieldOp::create(nb, nloc, k.fromF32(y, t));
+             })
+      .getResult(0);
+}
+
+Value KernelBuilder::siluMul(Value gate, Value up) {
+  auto type = cast<RankedTensorType>(gate.getType());
+  Value init = emptyLike(gate, type.getDimSize(1), type.getElementType());
+  return elementwise(b, loc, {gate, up}, init,
+                     [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                       KernelBuilder k(nb, nloc);
+                       Type t = args[0].getType();
+                       Value g = k.toF32(args[0]);
+                       Value one = arith::ConstantOp::create(
+                           nb, nloc, nb.getF32FloatAttr(1.0f));
+                       Value e = math::ExpOp::create(
+                           nb, nloc, arith::NegFOp::create(nb, nloc, g));
+                       Value silu = arith::DivFOp::create(
+                           nb, nloc, g, arith::AddFOp::create(nb, nloc, one, e));
+                       // silu is rounded to the activation type before the
+                       // product, as torch does for act_fn(gate) * up.
+                       Value s = k.fromF32(silu, t);
+                       return arith::MulFOp::create(nb, nloc, s, args[1])
+                           .getResult();
+                     });
+}
+
+Value KernelBuilder::add(Value lhs, Value rhs) {
+  auto type = cast<RankedTensorType>(lhs.getType());
+  Value init = emptyLike(lhs, type.getDimSize(1), type.getElementType());
+  return elementwise(b, loc, {lhs, rhs}, init,
+                     [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                       return arith::AddFOp::create(nb, nloc, args[0], args[1])
+                           .getResult();
+                     });
+}
+
+//===----------------------------------------------------------------------===//
+// Linear layers
+//===----------------------------------------------------------------------===//
+
+/// AutoAWQ packs element j of eight along N at nibble (j % 2) * 4 + j / 2.
+static Value awqNibble(OpBuilder &b, Location loc, Value packed, Value n) {
+  Value eight = arith::ConstantIndexOp::create(b, loc, 8);
+  Value two = arith::ConstantIndexOp::create(b, loc, 2);
+  Value four = arith::ConstantIndexOp::create(b, loc, 4);
+  Value j = arith::RemUIOp::create(b, loc, n, eight);
+  Value pos = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc, arith::RemUIOp::create(b, loc, j, two),
+                            four),
+      arith::DivUIOp::create(b, loc, j, two));
+  Value shift = arith::IndexCastOp::create(
+      b, loc, b.getI32Type(), arith::MulIOp::create(b, loc, pos, four));
+  Value mask = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(15));
+  return arith::AndIOp::create(
+      b, loc, arith::ShRUIOp::create(b, loc, packed, shift), mask);
+}
+
+static Value constantTable(OpBuilder &b, Location loc, ArrayRef<float> values) {
+  auto type = RankedTensorType::get({int64_t(values.size())}, b.getF32Type());
+  return arith::ConstantOp::create(b, loc,
+                                   DenseElementsAttr::get(type, values));
+}
+
+Value KernelBuilder::dequantize(ArrayRef<Value> s, QWeightType qtype, Value n,
+                                Value k) {
+  Type f32 = b.getF32Type(), f16 = b.getF16Type();
+  Type i32 = b.getI32Type();
+  auto roundTo = [&](Value v, Type t) { return toF32(fromF32(v, t)); };
+  Attribute scheme = qtype.getScheme();
+
+  if (auto awq = dyn_cast<AWQAttr>(scheme)) {
+    // w = (q - z) * s in fp16, as AutoAWQ dequantizes.
+    Value g = arith::DivUIOp::create(b, loc, k, index(awq.getGroupSize()));
+    Value col = arith::DivUIOp::create(b, loc, n, index(8));
+    Value q = awqNibble(b, loc, tensor::ExtractOp::create(b, loc, s[0], ValueRange{k, col}), n);
+    Value z = awq.getZeroPoint()
+                  ? awqNibble(b, loc, tensor::ExtractOp::create(b, loc, s[1], ValueRange{g, col}), n)
+                  : arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(8)).getResult();
+    Value scale = tensor::ExtractOp::create(
+        b, loc, s[awq.getZeroPoint() ? 2 : 1], ValueRange{g, n});
+    Value diff = arith::SIToFPOp::create(b, loc, f32,
+                                         arith::SubIOp::create(b, loc, q, z));
+    return roundTo(arith::MulFOp::create(b, loc, diff, toF32(scale)), f16);
+  }
+
+  if (auto bnb = dyn_cast<BnB4Attr>(scheme)) {
+    // Flat element index e = n * K + k; two codes per byte, first high.
+    Value e = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, n, index(qtype.getK())), k);
+    Value byte = arith::ExtUIOp::create(
+        b, loc, i32,
+        tensor::ExtractOp::create(b, loc, s[0],
+                                  ValueRange{arith::DivUIOp::create(b, loc, e, index(2))}));
+    Value isHigh = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq,
+        arith::RemUIOp::create(b, loc, e, index(2)), index(0));
+    Value high = arith::ShRUIOp::create(
+        b, loc, byte, arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(4)));
+    Value low = arith::AndIOp::create(
+        b, loc, byte, arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(15)));
+    Value code = arith::SelectOp::create(b, loc, isHigh, high, low);
+    ::qc::quant::Bnb4Type type = bnb.getType() == BnB4Type::NF4 ? ::qc::quant::Bnb4Type::NF4
+                                                         : ::qc::quant::Bnb4Type::FP4;
+    std::span<const float, 16> book = ::qc::quant::bnb4Codebook(type);
+    Value table = constantTable(b, loc, ArrayRef<float>(book.data(), 16));
+    Value level = tensor::ExtractOp::create(
+        b, loc, table,
+        ValueRange{arith::IndexCastOp::create(b, loc, b.getIndexType(), code)});
+    Value block = arith::DivUIOp::create(b, loc, e, index(bnb.getBlockSize()));
+    Value absmax;
+    if (!bnb.getDoubleQuant()) {
+      absmax = tensor::ExtractOp::create(b, loc, s[1], ValueRange{block});
+    } else {
+      // absmax = dynamic_map[code8] * nested_absmax[block / 256] + offset.
+      std::span<const float, 256> dyn = ::qc::quant::dynamicMapSigned();
+      Value dynTable = constantTable(b, loc, ArrayRef<float>(dyn.data(), 256));
+      Value code8 = arith::ExtUIOp::create(
+          b, loc, i32, tensor::ExtractOp::create(b, loc, s[1], ValueRange{block}));
+      Value dynValue = tensor::ExtractOp::create(
+          b, loc, dynTable,
+          ValueRange{arith::IndexCastOp::create(b, loc, b.getIndexType(), code8)});
+      Value nestedIdx = arith::DivUIOp::create(
+          b, loc, block, index(BnB4Attr::kNestedBlockSize));
+      Value nested = tensor::ExtractOp::create(b, loc, s[2], ValueRange{nestedIdx});
+      Value offset = tensor::ExtractOp::create(b, loc, s[3], ValueRange{index(0)});
+      absmax = arith::AddFOp::create(
+          b, loc, arith::MulFOp::create(b, loc, dynValue, nested), offset);
+    }
+    return roundTo(arith::MulFOp::create(b, loc, level, absmax),
+                   qtype.getElementType());
+  }
+
+  auto int8 = cast<Int8Attr>(scheme);
+  // Weight-only int8: w = q * scale[n]. (LLM.int8 and W8A8 quantize the
+  // activations too; KernelBuilder::linear rejects them before this point.)
+  Value q = tensor::ExtractOp::create(b, loc, s[0], ValueRange{n, k});
+  Value scale = tensor::ExtractOp::create(b, loc, s[1], ValueRange{n});
+  (void)int8;
+  return roundTo(
+      arith::MulFOp::create(b, loc, arith::SIToFPOp::create(b, loc, f32, q),
+                            toF32(scale)),
+      qtype.getElementType());
+}
+
+Value KernelBuilder::linear(Value x, ValueRange weight, QWeightType qtype,
+                            Value bias, Type resultElementType) {
+  MLIRContext *ctx = b.getContext();
+  int64_t n = qtype ? qtype.getN()
+                    : cast<RankedTensorType>(weight[0].getType()).getDimSize(0);
+  Type f32 = b.getF32Type();
+
+  // acc[t, n] = sum_k x[t, k] * w[n, k] in f32.
+  Value accInit = emptyLike(x, n, f32);
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+  accInit = linalg::FillOp::create(b, loc, zero, accInit).getResult(0);
+  AffineExpr t = getAffineDimExpr(0, ctx), nn = getAffineDimExpr(1, ctx),
+             kk = getAffineDimExpr(2, ctx);
+  auto xMap = AffineMap::get(3, 0, {t, kk}, ctx);
+  auto outMap = AffineMap::get(3, 0, {t, nn}, ctx);
+  SmallVector<Value> inputs = {x};
+  SmallVector<AffineMap> maps = {xMap};
+  if (!qtype) {
+    inputs.push_back(weight[0]);
+    maps.push_back(AffineMap::get(3, 0, {nn, kk}, ctx));
+  }
+  maps.push_back(outMap);
+  SmallVector<Value> storage(weight.begin(), weight.end());
+  Value acc =
+      linalg::GenericOp::create(
+          b, loc, accInit.getType(), inputs, accInit, maps,
+          {IteratorType::parallel, IteratorType::parallel,
+           IteratorType::reduction},
+          [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            KernelBuilder kb(nb, nloc);
+            Value w;
+            if (qtype) {
+              Value ni = linalg::IndexOp::create(nb, nloc, 1);
+              Value ki = linalg::IndexOp::create(nb, nloc, 2);
+              w = kb.dequantize(storage, qtype, ni, ki);
+            } else {
+              w = kb.toF32(args[1]);
+            }
+            Value prod = arith::MulFOp::create(nb, nloc, kb.toF32(args[0]), w);
+            linalg::YieldOp::create(
+                nb, nloc,
+                arith::AddFOp::create(nb, nloc, args.back(), prod).getResult());
+          })
+          .getResult(0);
+
+  // Round to the result type, then add the bias in that type (torch adds the
+  // bias to the rounded product in F.linear's addmm epilogue).
+  Value init = emptyLike(x, n, resultElementType);
+  SmallVector<Value> epilogueInputs = {acc};
+  SmallVector<AffineMap> epilogueMaps = {
+      AffineMap::getMultiDimIdentityMap(2, ctx)};
+  if (bias) {
+    epilogueInputs.push_back(bias);
+    epilogueMaps.push_back(AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx));
+  }
+  epilogueMaps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), epilogueInputs, init, epilogueMaps,
+             {IteratorType::parallel, IteratorType::parallel},
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               KernelBuilder kb(nb, nloc);
+               Type out = args.back().getType();
+               Value v = args[0];
+               if (bias)
+                 v = arith::AddFOp::create(nb, nloc, v, kb.toF32(args[1]));
+               linalg::YieldOp::create(nb, nloc, kb.fromF32(v, out));
+             })
+      .getResult(0);
+}
+
+//===----------------------------------------------------------------------===//
+// Rotary embedding
+//===----------------------------------------------------------------------===//
+
+std::pair<SmallVector<float>, float>
+mlir::qc::ropeInverseFrequencies(RopeAttr rope, int64_t headDim) {
+  double theta = rope.getTheta().convertToDouble();
+  double factor = rope.getFactor().convertToDouble();
+  int64_t half = headDim / 2;
+  SmallVector<float> inv(half);
+  // transformers computes base ** (arange(0, dim, 2) / dim) in f32.
+  for (int64_t i = 0; i < half; ++i)
+    inv[i] = 1.0f / std::pow(float(theta), float(2 * i) / float(headDim));
+  float scale = 1.0f;
+  switch (rope.getType()) {
+  case RopeType::Default:
+  case RopeType::Dynamic: // equals default within the original context
+    break;
+  case RopeType::Linear:
+    for (float &f : inv)
+      f = f / float(factor);
+    break;
+  case RopeType::Llama3: {
+    double low = rope.getLowFreqFactor().convertToDouble();
+    double high = rope.getHighFreqFactor().convertToDouble();
+    double old = double(rope.getOriginalMaxPositions());
+    double lowWavelen = old / low, highWavelen = old / high;
+    for (float &f : inv) {
+      double wavelen = 2 * std::numbers::pi / f;
+      if (wavelen > lowWavelen) {
+        f = float(f / factor);
+      } else if (wavelen >= highWavelen) {
+        double smooth = (old / wavelen - low) / (high - low);
+        f = float((1 - smooth) * f / factor + smooth * f);
+      }
+    }
+    break;
+  }
+  case RopeType::Yarn: {
+    double old = double(rope.getOriginalMaxPositions());
+    double betaFast = rope.getBetaFast().convertToDouble();
+    double betaSlow = rope.getBetaSlow().convertToDouble();
+    auto correctionDim = [&](double rotations) {
+      return headDim * std::log(old / (rotations * 2 * std::numbers::pi)) /
+             (2 * std::log(theta));
+    };
+    double low = std::floor(correctionDim(betaFast));
+    double highDim = std::ceil(correctionDim(betaSlow));
+    low = std::max(low, 0.0);
+    highDim = std::min(highDim, double(headDim - 1));
+    if (low == highDim)
+      highDim += 0.001;
+    for (int64_t i = 0; i < half; ++i) {
+      double ramp = std::clamp((i - low) / (highDim - low), 0.0, 1.0);
+      double extrapolation = 1.0 - ramp;
+      double interpolated = inv[i] / factor;
+      inv[i] = float(interpolated * (1 - extrapolation) +
+                     inv[i] * extrapolation);
+    }
+    double attention = rope.getAttentionFactor().convertToDouble();
+    scale = attention > 0 ? float(attention)
+                          : float(0.1 * std::log(factor) + 1.0);
+    break;
+  }
+  }
+  return {inv, scale};
+}
+
+Value KernelBuilder::rope(Value x, Value positions, int64_t numHeads,
+                          int64_t headDim, RopeAttr ropeAttr) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(x.getType());
+  auto [inv, cosScale] = ropeInverseFrequencies(ropeAttr, headDim);
+  Value invTable = constantTable(b, loc, inv);
+  Value init = emptyLike(x, numHeads * headDim, type.getElementType());
+  int64_t half = headDim / 2;
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), positions, init,
+             {rowMap(ctx), AffineMap::getMultiDimIdentityMap(2, ctx)},
+             {IteratorType::parallel, IteratorType::parallel},
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               KernelBuilder kb(nb, nloc);
+               Type t = args[1].getType();
+               Value row = linalg::IndexOp::create(nb, nloc, 0);
+               Value j = linalg::IndexOp::create(nb, nloc, 1);
+               Value i = arith::RemUIOp::create(nb, nloc, j, kb.index(headDim));
+               Value firstHalf = arith::CmpIOp::create(
+                   nb, nloc, arith::CmpIPredicate::ult, i, kb.index(half));
+               Value partner = arith::SelectOp::create(
+                   nb, nloc, firstHalf,
+                   arith::AddIOp::create(nb, nloc, j, kb.index(half)),
+                   arith::SubIOp::create(nb, nloc, j, kb.index(half)));
+               Value freqIdx = arith::RemUIOp::create(nb, nloc, i, kb.index(half));
+               Value freq = tensor::ExtractOp::create(nb, nloc, invTable,
+                                                      ValueRange{freqIdx});
+               Value pos = arith::SIToFPOp::create(nb, nloc, nb.getF32Type(),
+                                                   args[0]);
+               Value angle = arith::MulFOp::create(nb, nloc, pos, freq);
+               Value scale = arith::ConstantOp::create(
+                   nb, nloc, nb.getF32FloatAttr(cosScale));
+               // cos and sin are rounded to the activation type as HF does.
+               Value c = kb.toF32(kb.fromF32(
+                   arith::MulFOp::create(nb, nloc,
+                                         math::CosOp::create(nb, nloc, angle),
+                                         scale),
+                   t));
+               Value s = kb.toF32(kb.fromF32(
+                   arith::MulFOp::create(nb, nloc,
+                                         math::SinOp::create(nb, nloc, angle),
+                                         scale),
+                   t));
+               Value self = kb.toF32(
+                   tensor::ExtractOp::create(nb, nloc, x, ValueRange{row, j}));
+               Value other = kb.toF32(tensor::ExtractOp::create(
+                   nb, nloc, x, ValueRange{row, partner}));
+               // rotate_half: (-x2, x1).
+               Value rotated = arith::SelectOp::create(
+                   nb, nloc, firstHalf, arith::NegFOp::create(nb, nloc, other),
+                   other);
+               Value y = arith::AddFOp::create(
+                   nb, nloc, arith::MulFOp::create(nb, nloc, self, c),
+                   arith::MulFOp::create(nb, nloc, rotated, s));
+               linalg::YieldOp::create(nb, nloc, kb.fromF32(y, t));
+             })
+      .getResult(0);
+}
+
+//===----------------------------------------------------------------------===//
+// Paged KV cache
+//===----------------------------------------------------------------------===//
+
+static Value toBuffer(OpBuilder &b, Location loc, Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
+  return bufferization::ToBufferOp::create(b, loc, memrefType, tensor,
+                                           /*read_only=*/true);
+}
+
+void KernelBuilder::kvCacheWrite(const PagedCache &cache, int64_t layer,
+                                 Value keys, Value values) {
+  Value k = toBuffer(b, loc, keys), v = toBuffer(b, loc, values);
+  Value tokens = memref::DimOp::create(b, loc, k, 0);
+  Value width = memref::DimOp::create(b, loc, k, 1);
+  Value layerIdx = index(layer);
+  scf::ForOp::create(
+      b, loc, index(0), tokens, index(1), ValueRange{},
+      [&](OpBuilder &nb, Location nloc, Value t, ValueRange) {
+        Value slot = arith::IndexCastOp::create(
+            nb, nloc, nb.getIndexType(),
+            memref::LoadOp::create(nb, nloc, cache.slotMapping, ValueRange{t}));
+        scf::ForOp::create(
+            nb, nloc, arith::ConstantIndexOp::create(nb, nloc, 0), width,
+            arith::ConstantIndexOp::create(nb, nloc, 1), ValueRange{},
+            [&](OpBuilder &ib, Location iloc, Value c, ValueRange) {
+              Value kv = memref::LoadOp::create(ib, iloc, k, ValueRange{t, c});
+              memref::StoreOp::create(ib, iloc, kv, cache.keys,
+                                      ValueRange{layerIdx, slot, c});
+              Value vv = memref::LoadOp::create(ib, iloc, v, ValueRange{t, c});
+              memref::StoreOp::create(ib, iloc, vv, cache.values,
+                                      ValueRange{layerIdx, slot, c});
+              scf::YieldOp::create(ib, iloc);
+            });
+        scf::YieldOp::create(nb, nloc);
+      });
+}
+
+Value KernelBuilder::attention(const PagedCache &cache, int64_t layer,
+                               Value query, Value positions, int64_t numHeads,
+                               int64_t numKvHeads, int64_t headDim,
+                               double scale,
+                               std::optional<int64_t> slidingWindow) {
+  auto qType = cast<RankedTensorType>(query.getType());
+  Type elem = qType.getElementType();
+  Type f32 = b.getF32Type();
+  Value q = toBuffer(b, loc, query);
+  Value pos = toBuffer(b, loc, positions);
+  Value tokens = memref::DimOp::create(b, loc, q, 0);
+  auto outType = MemRefType::get(qType.getShape(), elem);
+  Value out = memref::AllocOp::create(b, loc, outType, ValueRange{tokens});
+  // One f32 accumulator row per head, reused across tokens.
+  Value acc = memref::AllocaOp::create(
+      b, loc, MemRefType::get({headDim}, f32));
+  Value layerIdx = index(layer);
+  int64_t group = numHeads / numKvHeads;
+  Value scaleValue =
+      arith::ConstantOp::create(b, loc, b.getF32FloatAttr(float(scale)));
+  Value negInf = arith::ConstantOp::create(
+      b, loc, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+  Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+
+  auto forRange = [](OpBuilder &ob, Location ol, Value lo, Value hi,
+                     ValueRange iters,
+                     function_ref<SmallVector<Value>(OpBuilder &, Location,
+                                                     Value, ValueRange)>
+                         body) {
+    auto loop = scf::ForOp::create(
+        ob, ol, lo, hi, arith::ConstantIndexOp::create(ob, ol, 1), iters,
+        [&](OpBuilder &nb, Location nl, Value iv, ValueRange args) {
+          scf::YieldOp::create(nb, nl, body(nb, nl, iv, args));
+        });
+    return loop.getResults();
+  };
+
+  forRange(b, loc, index(0), tokens, {}, [&](OpBuilder &b1, Location l1,
+                                             Value t, ValueRange) {
+    KernelBuilder k1(b1, l1);
+    Value seq = arith::IndexCastOp::create(
+        b1, l1, b1.getIndexType(),
+        memref::LoadOp::create(b1, l1, cache.tokenSequence, ValueRange{t}));
+    Value p = arith::IndexCastOp::create(
+        b1, l1, b1.getIndexType(),
+        memref::LoadOp::create(b1, l1, pos, ValueRange{t}));
+    Value end = arith::AddIOp::create(b1, l1, p, k1.index(1));
+    Value start = k1.index(0);
+    if (slidingWindow) {
+      // HF's sliding window keeps key positions j > i - window.
+      Value w = k1.index(*slidingWindow);
+      Value lo = arith::SubIOp::create(b1, l1, end, w);
+      Value isPositive = arith::CmpIOp::create(
+          b1, l1, arith::CmpIPredicate::sgt, lo, start);
+      start = arith::SelectOp::create(b1, l1, isPositive, lo, start);
+    }
+    // The cache slot of position j of this token's sequence.
+    auto slotOf = [&](OpBuilder &sb, Location sl, Value j) -> Value {
+      KernelBuilder ks(sb, sl);
+      Value blockIdx = arith::DivUIOp::create(sb, sl, j, ks.index(cache.blockSize));
+      Value within = arith::RemUIOp::create(sb, sl, j, ks.index(cache.blockSize));
+      Value block = arith::IndexCastOp::create(
+          sb, sl, sb.getIndexType(),
+          memref::LoadOp::create(sb, sl, cache.blockTables,
+                                 ValueRange{seq, blockIdx}));
+      return arith::AddIOp::create(
+          sb, sl, arith::MulIOp::create(sb, sl, block, ks.index(cache.blockSize)),
+          within);
+    };
+
+    forRange(b1, l1, k1.index(0), k1.index(numHeads), {}, [&](OpBuilder &b2,
+                                                              Location l2,
+                                                              Value h,
+                                                              ValueRange) {
+      KernelBuilder k2(b2, l2);
+      Value kvHead = arith::DivUIOp::create(b2, l2, h, k2.index(group));
+      Value qBase = arith::MulIOp::create(b2, l2, h, k2.index(headDim));
+      Value kBase = arith::MulIOp::create(b2, l2, kvHead, k2.index(headDim));
+      auto score = [&](OpBuilder &sb, Location sl, Value slot) -> Value {
+        KernelBuilder ks(sb, sl);
+        Value dot = forRange(
+            sb, sl, ks.index(0), ks.index(headDim), {zeroF},
+            [&](OpBuilder &db, Location dl, Value d, ValueRange it) {
+              KernelBuilder kd(db, dl);
+              Value qv = kd.toF32(memref::LoadOp::create(
+                  db, dl, q,
+                  ValueRange{t, arith::AddIOp::create(db, dl, qBase, d)}));
+              Value kv = kd.toF32(memref::LoadOp::create(
+                  db, dl, cache.keys,
+                  ValueRange{layerIdx, slot,
+                             arith::AddIOp::create(db, dl, kBase, d)}));
+              return SmallVector<Value>{arith::AddFOp::create(
+                  db, dl, it[0], arith::MulFOp::create(db, dl, qv, kv))};
+            })[0];
+        return arith::MulFOp::create(sb, sl, dot, scaleValue);
+      };
+
+      // Pass 1: the maximum score, for a stable softmax.
+      Value maxScore = forRange(
+          b2, l2, start, end, {negInf},
+          [&](OpBuilder &sb, Location sl, Value j, ValueRange it) {
+            Value s = score(sb, sl, slotOf(sb, sl, j));
+            return SmallVector<Value>{
+                arith::MaximumFOp::create(sb, sl, it[0], s)};
+          })[0];
+      // Pass 2: softmax weights and the weighted sum of values.
+      forRange(b2, l2, k2.index(0), k2.index(headDim), {},
+               [&](OpBuilder &zb, Location zl, Value d, ValueRange) {
+                 memref::StoreOp::create(zb, zl, zeroF, acc, ValueRange{d});
+                 return SmallVector<Value>{};
+               });
+      Value denom = forRange(
+          b2, l2, start, end, {zeroF},
+          [&](OpBuilder &sb, Location sl, Value j, ValueRange it) {
+            KernelBuilder ks(sb, sl);
+            Value slot = slotOf(sb, sl, j);
+            Value w = math::ExpOp::create(
+                sb, sl,
+                arith::SubFOp::create(sb, sl, score(sb, sl, slot), maxScore));
+            forRange(sb, sl, ks.index(0), ks.index(headDim), {},
+                     [&](OpBuilder &vb, Location vl, Value d, ValueRange) {
+                       KernelBuilder kv(vb, vl);
+                       Value vv = kv.toF32(memref::LoadOp::create(
+                           vb, vl, cache.values,
+                           ValueRange{layerIdx, slot,
+                                      arith::AddIOp::create(vb, vl, kBase, d)}));
+                       Value old =
+                           memref::LoadOp::create(vb, vl, acc, ValueRange{d});
+                       memref::StoreOp::create(
+                           vb, vl,
+                           arith::AddFOp::create(
+                               vb, vl, old, arith::MulFOp::create(vb, vl, w, vv)),
+                           acc, ValueRange{d});
+                       return SmallVector<Value>{};
+                     });
+            return SmallVector<Value>{arith::AddFOp::create(sb, sl, it[0], w)};
+          })[0];
+      forRange(b2, l2, k2.index(0), k2.index(headDim), {},
+               [&](OpBuilder &ob, Location ol, Value d, ValueRange) {
+                 KernelBuilder ko(ob, ol);
+                 Value a = memref::LoadOp::create(ob, ol, acc, ValueRange{d});
+                 Value o = arith::DivFOp::create(ob, ol, a, denom);
+                 memref::StoreOp::create(
+                     ob, ol, ko.fromF32(o, elem), out,
+                     ValueRange{t, arith::AddIOp::create(ob, ol, qBase, d)});
+                 return SmallVector<Value>{};
+               });
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+  return bufferization::ToTensorOp::create(b, loc, qType, out,
+                                           /*restrict=*/true,
+                                           /*writable=*/true);
+}

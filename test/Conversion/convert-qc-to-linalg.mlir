@@ -1,0 +1,83 @@
+// RUN: quant-opt %s -split-input-file --convert-qc-to-linalg="block-size=8" | FileCheck %s
+
+!cache = !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f32>
+
+// A one-layer graph becomes @qc_forward with the runtime ABI: token data,
+// the paged cache and its tables, the logits buffer, then the weights.
+// CHECK: module attributes {qc.abi.block_size = 8 : i64, qc.abi.weights = ["emb", "ln", "wq", "wk", "wv", "wo"]}
+// CHECK-LABEL: func.func @qc_forward(
+// CHECK-SAME: %[[TOK:.*]]: tensor<?xi32>, %[[POS:.*]]: tensor<?xi32>, %[[SLOTS:.*]]: memref<?xi32>, %[[SEQ:.*]]: memref<?xi32>, %[[TABLES:.*]]: memref<?x?xi32>,
+// CHECK-SAME: %[[KC:.*]]: memref<1x?x4xf32>, %[[VC:.*]]: memref<1x?x4xf32>, %[[LOGITS:.*]]: memref<?x16xf32>,
+// CHECK-SAME: %[[EMB:.*]]: tensor<16x8xf32>, %{{.*}}: tensor<8xf32>, %{{.*}}: tensor<8x8xf32>, %{{.*}}: tensor<4x8xf32>, %{{.*}}: tensor<4x8xf32>, %{{.*}}: tensor<8x8xf32>)
+// CHECK-SAME: attributes {llvm.emit_c_interface}
+// Embedding: a gather by token id.
+// CHECK: linalg.generic {{.*}} ins(%[[TOK]] : tensor<?xi32>)
+// CHECK: tensor.extract %[[EMB]]
+// RMSNorm: an f32 reduction, then the scaling.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: math.rsqrt
+// Linear: a [t, n, k] contraction with f32 accumulation.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: math.cos
+// CHECK: math.sin
+// Cache write: each token's keys and values at its slot.
+// CHECK: scf.for
+// CHECK: memref.load %[[SLOTS]]
+// CHECK: memref.store {{.*}}, %[[KC]]
+// CHECK: memref.store {{.*}}, %[[VC]]
+// Attention: per token, per head, over the token's sequence through its block table.
+// CHECK: memref.load %[[SEQ]]
+// CHECK: memref.load %[[TABLES]]
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: bufferization.materialize_in_destination {{.*}} in restrict writable %[[LOGITS]]
+// CHECK-NOT: = qc.
+func.func @forward(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %cache: !cache) -> (tensor<?x16xf32>, !cache) {
+  %emb = qc.weight "emb" : tensor<16x8xf32>
+  %h = qc.embedding %emb, %tokens : (tensor<16x8xf32>, tensor<?xi32>) -> tensor<?x8xf32>
+  %ln = qc.weight "ln" : tensor<8xf32>
+  %x = qc.rms_norm %h, %ln {epsilon = 1.0e-05 : f64} : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  %wq = qc.weight "wq" : tensor<8x8xf32>
+  %q = qc.linear %x, %wq : (tensor<?x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
+  %wk = qc.weight "wk" : tensor<4x8xf32>
+  %k = qc.linear %x, %wk : (tensor<?x8xf32>, tensor<4x8xf32>) -> tensor<?x4xf32>
+  %wv = qc.weight "wv" : tensor<4x8xf32>
+  %v = qc.linear %x, %wv : (tensor<?x8xf32>, tensor<4x8xf32>) -> tensor<?x4xf32>
+  %qr = qc.rope %q, %positions {num_heads = 2 : i64, head_dim = 4 : i64, rope = #qc.rope<type = default, theta = 10000.0>} : (tensor<?x8xf32>, tensor<?xi32>) -> tensor<?x8xf32>
+  %kr = qc.rope %k, %positions {num_heads = 1 : i64, head_dim = 4 : i64, rope = #qc.rope<type = default, theta = 10000.0>} : (tensor<?x4xf32>, tensor<?xi32>) -> tensor<?x4xf32>
+  %c1 = qc.kv_cache_write %cache[0], %kr, %v, %positions : (!cache, tensor<?x4xf32>, tensor<?x4xf32>, tensor<?xi32>) -> !cache
+  %o = qc.attention %qr, %c1[0], %positions {num_heads = 2 : i64, scale = 0.5 : f64} : (tensor<?x8xf32>, !cache, tensor<?xi32>) -> tensor<?x8xf32>
+  %wo = qc.weight "wo" : tensor<8x8xf32>
+  %a = qc.linear %o, %wo : (tensor<?x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
+  %r = qc.add %h, %a : tensor<?x8xf32>
+  %logits = qc.lm_head %r, %emb : (tensor<?x8xf32>, tensor<16x8xf32>) -> tensor<?x16xf32>
+  return %logits, %c1 : tensor<?x16xf32>, !cache
+}
+
+// -----
+
+// Quantized weights pass their storage tensors; dequantization is fused into
+// the matmul's reduction.
+// CHECK: qc.abi.weights = ["emb", "w.qweight", "w.qzeros", "w.scales", "b.codes", "b.absmax", "b.nested_absmax", "b.nested_offset", "head"]
+// CHECK-LABEL: func.func @qc_forward(
+// CHECK-SAME: %{{.*}}: tensor<512xi8>, %{{.*}}: tensor<32xi8>, %{{.*}}: tensor<1xf32>, %{{.*}}: tensor<1xf32>, %{{.*}}: tensor<4x32xf16>
+// AWQ: nibbles picked with shifts, (q - z) * s rounded to f16.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: arith.shrui
+// CHECK: arith.subi
+// CHECK: arith.truncf {{.*}} : f32 to f16
+// NF4 with double quant: codebook and dynamic-map lookups.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: arith.select
+// CHECK: tensor.extract %cst
+func.func @forward(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %cache: !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f16>) -> (tensor<?x4xf32>, !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f16>) {
+  %t = qc.weight "emb" : tensor<8x32xf16>
+  %xd = qc.embedding %t, %tokens : (tensor<8x32xf16>, tensor<?xi32>) -> tensor<?x32xf16>
+  %w = qc.weight "w" : !qc.qweight<32x32xf16, #qc.awq<bits = 4, group_size = 32, zero_point = true>>
+  %y = qc.quantized_linear %xd, %w : (tensor<?x32xf16>, !qc.qweight<32x32xf16, #qc.awq<bits = 4, group_size = 32, zero_point = true>>) -> tensor<?x32xf16>
+  %b = qc.weight "b" : !qc.qweight<32x32xf16, #qc.bnb4<type = nf4, block_size = 32, double_quant = true>>
+  %z = qc.quantized_linear %y, %b : (tensor<?x32xf16>, !qc.qweight<32x32xf16, #qc.bnb4<type = nf4, block_size = 32, double_quant = true>>) -> tensor<?x32xf16>
+  %h = qc.weight "head" : tensor<4x32xf16>
+  %l = qc.lm_head %z, %h : (tensor<?x32xf16>, tensor<4x32xf16>) -> tensor<?x4xf32>
+  return %l, %cache : tensor<?x4xf32>, !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f16>
+}
