@@ -62,8 +62,10 @@ StatusOr<AddedTokenMatcher> AddedTokenMatcher::fromJson(const Json &config) {
                         boolMember(entry, "special", false, where));
     QC_ASSIGN_OR_RETURN(token.singleWord,
                         boolMember(entry, "single_word", false, where));
-    QC_ASSIGN_OR_RETURN(token.lstrip, boolMember(entry, "lstrip", false, where));
-    QC_ASSIGN_OR_RETURN(token.rstrip, boolMember(entry, "rstrip", false, where));
+    QC_ASSIGN_OR_RETURN(token.lstrip,
+                        boolMember(entry, "lstrip", false, where));
+    QC_ASSIGN_OR_RETURN(token.rstrip,
+                        boolMember(entry, "rstrip", false, where));
     matcher.tokens_.push_back(std::move(token));
   }
   for (size_t i = 0; i < matcher.tokens_.size(); ++i)

@@ -1,4 +1,4 @@
-//===- AddedTokens.h - Special and added tokens ------------------*- C++ -*-===//
+//===- AddedTokens.h - Special and added tokens -----------------*- C++ -*-===//
 //
 // Private to the tokenizer. The "added_tokens" of tokenizer.json are matched
 // in the raw text before pre-tokenization, so that "<|endoftext|>" becomes one

@@ -54,7 +54,8 @@ StatusOr<BPEModel> BPEModel::fromJson(const Json &config) {
   if (byteFallback)
     return Status::error("BPE model: byte_fallback (SentencePiece-style BPE) "
                          "is not supported, only byte-level BPE");
-  for (const char *affix : {"continuing_subword_prefix", "end_of_word_suffix"}) {
+  for (const char *affix :
+       {"continuing_subword_prefix", "end_of_word_suffix"}) {
     QC_ASSIGN_OR_RETURN(auto value, stringMember(config, affix, where));
     if (value && !value->empty())
       return Status::error("BPE model: '" + std::string(affix) +
@@ -62,8 +63,8 @@ StatusOr<BPEModel> BPEModel::fromJson(const Json &config) {
   }
   if (const Json *dropout = findMember(config, "dropout"))
     if (!dropout->is_number() || dropout->get<double>() != 0.0)
-      return Status::error(
-          "BPE model: dropout is not supported (encoding must be deterministic)");
+      return Status::error("BPE model: dropout is not supported (encoding must "
+                           "be deterministic)");
   QC_ASSIGN_OR_RETURN(model.ignoreMerges_,
                       boolMember(config, "ignore_merges", false, where));
   QC_ASSIGN_OR_RETURN(auto unknown, stringMember(config, "unk_token", where));
@@ -99,8 +100,8 @@ StatusOr<BPEModel> BPEModel::fromJson(const Json &config) {
       left = merge[0].get<std::string>();
       right = merge[1].get<std::string>();
     } else {
-      return Status::error(where +
-                           " must be a string \"a b\" or a pair [\"a\", \"b\"]");
+      return Status::error(
+          where + " must be a string \"a b\" or a pair [\"a\", \"b\"]");
     }
     int32_t ids[3];
     const std::string *names[3] = {&left, &right, nullptr};
@@ -109,8 +110,8 @@ StatusOr<BPEModel> BPEModel::fromJson(const Json &config) {
     for (int k = 0; k < 3; ++k) {
       auto it = model.vocab_.find(*names[k]);
       if (it == model.vocab_.end())
-        return Status::error(where + " (" + quote(left) + ", " +
-                             quote(right) + "): token " + quote(*names[k]) +
+        return Status::error(where + " (" + quote(left) + ", " + quote(right) +
+                             "): token " + quote(*names[k]) +
                              " is not in the vocabulary");
       ids[k] = it->second;
     }

@@ -1,4 +1,4 @@
-//===- BPE.h - Byte-level BPE model ------------------------------*- C++ -*-===//
+//===- BPE.h - Byte-level BPE model -----------------------------*- C++ -*-===//
 //
 // Private to the tokenizer. The "model" of a tokenizer.json with type "BPE":
 // a vocabulary from byte-level spellings to ids and a ranked list of merges.
@@ -35,7 +35,8 @@ struct StringHash {
   }
 };
 template <typename T>
-using StringMap = std::unordered_map<std::string, T, StringHash, std::equal_to<>>;
+using StringMap =
+    std::unordered_map<std::string, T, StringHash, std::equal_to<>>;
 
 class BPEModel {
 public:

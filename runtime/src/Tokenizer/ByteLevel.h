@@ -1,4 +1,4 @@
-//===- ByteLevel.h - GPT-2 byte <-> unicode map ------------------*- C++ -*-===//
+//===- ByteLevel.h - GPT-2 byte <-> unicode map -----------------*- C++ -*-===//
 //
 // Private to the tokenizer. Byte-level BPE vocabularies spell every byte as a
 // printable code point (GPT-2's bytes_to_unicode): the printable Latin-1 bytes

@@ -21,10 +21,9 @@ struct Reject {
 
 StatusOr<Json> parseJson(std::string_view text, const std::string &source) {
   if (text.size() > kMaxBytes)
-    return Status::error(source + ": JSON document of " +
-                         std::to_string(text.size()) +
-                         " bytes exceeds the limit of " +
-                         std::to_string(kMaxBytes));
+    return Status::error(
+        source + ": JSON document of " + std::to_string(text.size()) +
+        " bytes exceeds the limit of " + std::to_string(kMaxBytes));
   std::vector<std::set<std::string, std::less<>>> openObjects;
   auto callback = [&](int depth, Json::parse_event_t event,
                       Json &parsed) -> bool {

@@ -1,4 +1,4 @@
-//===- Json.h - Strict JSON parsing for tokenizer.json -----------*- C++ -*-===//
+//===- Json.h - Strict JSON parsing for tokenizer.json ----------*- C++ -*-===//
 //
 // Private to the tokenizer. Parses with nlohmann::json, but bounds the nesting
 // depth (a hostile "[[[[..." must not exhaust the stack or memory), rejects

@@ -6,12 +6,16 @@
 namespace qc::runtime::detail {
 
 namespace {
+// The patterns as tokenizer.json spells them (JSON-decoded).
 constexpr std::string_view kGPT2Regex =
-    R"re('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)re";
+    R"re('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+)re"
+    R"re(|\s+(?!\S)|\s+)re";
 constexpr std::string_view kLlama3Regex =
-    R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+    R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3})re"
+    R"re(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
 constexpr std::string_view kQwen2Regex =
-    R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+    R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N})re"
+    R"re(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
 
 /// The text as code points, their classes and byte offsets.
 class CodepointText {
@@ -141,17 +145,17 @@ void splitWithPattern(std::string_view text, SplitPattern pattern,
                       std::vector<std::string_view> &pieces) {
   CodepointText t(text);
   for (size_t i = 0; i < t.size();) {
-    size_t end = pattern == SplitPattern::GPT2
-                     ? matchGPT2(t, i)
-                     : matchLlama3(t, i, pattern == SplitPattern::Llama3 ? 3 : 1);
+    size_t end =
+        pattern == SplitPattern::GPT2
+            ? matchGPT2(t, i)
+            : matchLlama3(t, i, pattern == SplitPattern::Llama3 ? 3 : 1);
     pieces.push_back(text.substr(t.offset(i), t.offset(end) - t.offset(i)));
     i = end;
   }
 }
 
 StatusOr<PreTokenizer::Step> PreTokenizer::parseStep(const Json &config) {
-  QC_ASSIGN_OR_RETURN(auto type,
-                      stringMember(config, "type", "pre_tokenizer"));
+  QC_ASSIGN_OR_RETURN(auto type, stringMember(config, "type", "pre_tokenizer"));
   if (type == "ByteLevel") {
     Step step{/*isByteLevel=*/true, std::nullopt};
     QC_ASSIGN_OR_RETURN(step.addPrefixSpace,
@@ -169,8 +173,8 @@ StatusOr<PreTokenizer::Step> PreTokenizer::parseStep(const Json &config) {
     if (!regex || !regex->is_string())
       return Status::error("Split pre_tokenizer: only {\"Regex\": ...} "
                            "patterns are supported");
-    QC_ASSIGN_OR_RETURN(auto behavior,
-                        stringMember(config, "behavior", "Split pre_tokenizer"));
+    QC_ASSIGN_OR_RETURN(
+        auto behavior, stringMember(config, "behavior", "Split pre_tokenizer"));
     if (behavior != "Isolated")
       return Status::error("Split pre_tokenizer: behavior '" +
                            behavior.value_or("") +
@@ -191,8 +195,7 @@ StatusOr<PreTokenizer> PreTokenizer::fromJson(const Json &config) {
   if (!config.is_object())
     return Status::error("'pre_tokenizer' must be an object");
   PreTokenizer result;
-  QC_ASSIGN_OR_RETURN(auto type,
-                      stringMember(config, "type", "pre_tokenizer"));
+  QC_ASSIGN_OR_RETURN(auto type, stringMember(config, "type", "pre_tokenizer"));
   if (type == "Sequence") {
     const Json *steps = findMember(config, "pretokenizers");
     if (!steps || !steps->is_array())
@@ -213,8 +216,7 @@ StatusOr<PreTokenizer> PreTokenizer::fromJson(const Json &config) {
                          "byte-level BPE is supported)");
   for (size_t i = 0; i + 1 < result.steps_.size(); ++i)
     if (result.steps_[i].isByteLevel)
-      return Status::error(
-          "pre_tokenizer has more than one ByteLevel step");
+      return Status::error("pre_tokenizer has more than one ByteLevel step");
   return result;
 }
 

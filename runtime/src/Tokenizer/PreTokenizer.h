@@ -1,4 +1,4 @@
-//===- PreTokenizer.h - Regex splits of byte-level BPE -----------*- C++ -*-===//
+//===- PreTokenizer.h - Regex splits of byte-level BPE ----------*- C++ -*-===//
 //
 // Private to the tokenizer. Hugging Face cuts text into pieces with a regex
 // before BPE runs on each piece. The runtime has no regex engine; it

@@ -68,7 +68,8 @@ std::optional<int32_t> lookupToken(const TokenizerState &state,
   if (auto it = state.addedByContent.find(token);
       it != state.addedByContent.end())
     return it->second;
-  if (auto it = state.model.vocab().find(token); it != state.model.vocab().end())
+  if (auto it = state.model.vocab().find(token);
+      it != state.model.vocab().end())
     return it->second;
   return std::nullopt;
 }
@@ -198,12 +199,18 @@ StatusOr<Tokenizer> Tokenizer::fromJson(std::string_view jsonText,
     return fail(preTokenizer.status());
   static const Json kNoTokens = Json::array();
   const Json *addedConfig = findMember(root, "added_tokens");
-  auto added = AddedTokenMatcher::fromJson(addedConfig ? *addedConfig
-                                                       : kNoTokens);
+  auto added =
+      AddedTokenMatcher::fromJson(addedConfig ? *addedConfig : kNoTokens);
   if (!added)
     return fail(added.status());
-  auto state = std::make_unique<TokenizerState>(
-      TokenizerState{std::move(*model), std::move(*preTokenizer), std::move(*added), {}, {}, {}, std::nullopt});
+  auto state =
+      std::make_unique<TokenizerState>(TokenizerState{std::move(*model),
+                                                      std::move(*preTokenizer),
+                                                      std::move(*added),
+                                                      {},
+                                                      {},
+                                                      {},
+                                                      std::nullopt});
 
   QC_RETURN_IF_ERROR(buildIdTables(*state).withContext(source));
   QC_RETURN_IF_ERROR(
@@ -211,9 +218,8 @@ StatusOr<Tokenizer> Tokenizer::fromJson(std::string_view jsonText,
   return Tokenizer(std::move(state));
 }
 
-StatusOr<std::vector<int32_t>> Tokenizer::encode(std::string_view text,
-                                                 bool addBos,
-                                                 bool parseSpecial) const {
+StatusOr<std::vector<int32_t>>
+Tokenizer::encode(std::string_view text, bool addBos, bool parseSpecial) const {
   std::vector<int32_t> ids;
   if (addBos) {
     if (!state_->bos)

@@ -1,4 +1,4 @@
-//===- Unicode.h - UTF-8 and character classes for the tokenizer -*- C++ -*-===//
+//===- Unicode.h - UTF-8 and character classes ------------------*- C++ -*-===//
 //
 // Private to the tokenizer. UTF-8 reading follows the Unicode "maximal
 // subpart" practice (the one Rust's String::from_utf8_lossy uses, and so the
