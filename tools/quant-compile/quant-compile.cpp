@@ -1,17 +1,21 @@
 //===- quant-compile.cpp - Hugging Face model dir -> qc IR / package ------===//
 //
-//   quant-compile MODEL_DIR --emit=qc [-o FILE] [--dtype=auto|f32|f16|bf16]
+//   quant-compile MODEL_DIR -o PKG [--target=cpu] [--dtype=auto|f32|f16|bf16]
 //                 [--quant=none|awq|nf4|fp4|int8|llm-int8|w8a8 [knobs]]
 //                 [--quant-config=quantization_config.json]
+//   quant-compile MODEL_DIR --emit=qc|kernels|llvm [-o FILE]
 //
 // Imports a Llama, Mistral or Qwen2 checkpoint, optionally quantizes it, and
-// prints its verified qc IR.
+// writes a compiled package (or prints the IR of one stage).
 //
 //===----------------------------------------------------------------------===//
 
 #include "qc/Dialect/QC/IR/QCDialect.h"
+#include "qc/InitAllDialects.h"
 #include "qc/Import/HFImporter.h"
 #include "qc/Import/QuantizationConfig.h"
+#include "qc/Model/WeightIndex.h"
+#include "qc/Target/PackageWriter.h"
 #include "qc/Transforms/Passes.h"
 
 #include "mlir/IR/AsmState.h"
@@ -27,16 +31,29 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
-enum class EmitAction { QC };
+enum class EmitAction { QC, Kernels, LLVM, Package };
 
 cl::opt<std::string> modelDir(cl::Positional, cl::Required,
                               cl::desc("<Hugging Face model directory>"));
-cl::opt<EmitAction> emit("emit", cl::desc("What to produce"),
-                         cl::values(clEnumValN(EmitAction::QC, "qc",
-                                               "the qc graph IR")),
-                         cl::init(EmitAction::QC));
-cl::opt<std::string> outputFile("o", cl::desc("Output file ('-' for stdout)"),
-                                cl::value_desc("file"), cl::init("-"));
+cl::opt<EmitAction> emit(
+    "emit", cl::desc("What to produce"),
+    cl::values(
+        clEnumValN(EmitAction::QC, "qc", "the qc graph IR"),
+        clEnumValN(EmitAction::Kernels, "kernels",
+                   "the kernels on linalg/tensor/scf/memref (qc-to-kernels)"),
+        clEnumValN(EmitAction::LLVM, "llvm",
+                   "the LLVM dialect for the host CPU (qc-to-llvm-cpu)"),
+        clEnumValN(EmitAction::Package, "package",
+                   "a compiled package directory (the default)")),
+    cl::init(EmitAction::Package));
+cl::opt<std::string> outputFile(
+    "o", cl::desc("Output package directory, or IR file ('-' for stdout)"),
+    cl::value_desc("path"), cl::init("-"));
+cl::opt<std::string> target("target", cl::desc("Target: cpu"),
+                            cl::init("cpu"));
+cl::opt<int64_t> blockSize("kv-block-size",
+                           cl::desc("Tokens per KV-cache block"),
+                           cl::init(16));
 cl::opt<std::string> dtype("dtype",
                            cl::desc("Compute type: auto, f32, f16 or bf16"),
                            cl::init("auto"));
@@ -116,7 +133,11 @@ int main(int argc, char **argv) {
   registerPassManagerCLOptions();
   cl::ParseCommandLineOptions(argc, argv, "quantc model compiler\n");
 
-  MLIRContext context;
+  // Every dialect and interface model the pipelines use (bufferization
+  // models of tensor/linalg/arith, LLVM translation interfaces).
+  DialectRegistry registry;
+  mlir::qc::registerAllQCDialects(registry);
+  MLIRContext context(registry);
   context.loadDialect<mlir::qc::QCDialect>();
   context.printOpOnDiagnostic(false);
   // Diagnostics name their file or module themselves ("model.layers.3.mlp"
@@ -154,6 +175,44 @@ int main(int argc, char **argv) {
     if (failed(applyPassManagerCLOptions(pm)))
       return 1;
     pm.addPass(mlir::qc::createQCQuantize(*options));
+    if (failed(pm.run(**module)))
+      return 1;
+  }
+
+  mlir::qc::CPUPipelineOptions pipeline;
+  pipeline.blockSize = blockSize;
+  if (target != "cpu") {
+    emitError(cliLoc) << "unknown --target '" << target
+                      << "' (this build supports: cpu)";
+    return 1;
+  }
+  if (emit == EmitAction::Package) {
+    if (outputFile == "-") {
+      emitError(cliLoc) << "a package needs an output directory: -o PKG "
+                           "(or --emit=qc|kernels|llvm to print IR)";
+      return 1;
+    }
+    auto weights = ::qc::WeightIndex::open(modelDir);
+    if (!weights) {
+      emitError(cliLoc) << weights.status().message();
+      return 1;
+    }
+    mlir::qc::PackageOptions packageOptions;
+    packageOptions.modelDir = modelDir;
+    packageOptions.outputDir = outputFile;
+    packageOptions.prequantized = options->method == "none" &&
+                                  isQuantized(**module);
+    packageOptions.blockSize = blockSize;
+    return failed(mlir::qc::writePackage(**module, *weights, packageOptions));
+  }
+  if (emit != EmitAction::QC) {
+    PassManager pm(&context);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return 1;
+    if (emit == EmitAction::Kernels)
+      mlir::qc::buildQCToKernelsPipeline(pm, pipeline);
+    else
+      mlir::qc::buildQCToLLVMCPUPipeline(pm, pipeline);
     if (failed(pm.run(**module)))
       return 1;
   }

@@ -1,0 +1,21 @@
+//===- HostLibrary.h - LLVM dialect -> host shared library ------*- C++ -*-===//
+
+#ifndef QC_TARGET_HOSTLIBRARY_H
+#define QC_TARGET_HOSTLIBRARY_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+namespace mlir::qc {
+
+/// Adds `<name>_packed(void **args)` for every function with a C interface
+/// (`_mlir_ciface_<name>`): args[i] points to the i-th memref descriptor. The
+/// runtime calls kernels of any arity through this one signature.
+LogicalResult addPackedEntryPoints(ModuleOp llvmModule);
+
+/// Translates an LLVM-dialect module to optimized native code for the host
+/// CPU and links it into the shared library `path` (with ld.lld).
+LogicalResult emitHostSharedLibrary(ModuleOp llvmModule, StringRef path);
+
+} // namespace mlir::qc
+
+#endif // QC_TARGET_HOSTLIBRARY_H

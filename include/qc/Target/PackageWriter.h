@@ -1,0 +1,46 @@
+//===- PackageWriter.h - qc module -> compiled package ----------*- C++ -*-===//
+//
+// A package is a directory, the contract between compiler and runtime:
+//   manifest.json       format version, target, model and cache geometry, the
+//                       kernels' entry point and argument list (ABI)
+//   kernels.so          the compiled kernels (host CPU)
+//   weights.safetensors every weight argument, converted or packed, by name
+//   tokenizer.json ...  copied from the model directory when present
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QC_TARGET_PACKAGEWRITER_H
+#define QC_TARGET_PACKAGEWRITER_H
+
+#include "qc/Pipelines/Pipelines.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+
+namespace qc {
+class WeightIndex;
+} // namespace qc
+
+namespace mlir::qc {
+
+/// The manifest's format version; the runtime refuses any other.
+constexpr int64_t kPackageFormatVersion = 1;
+
+struct PackageOptions {
+  std::string modelDir;
+  std::string outputDir;
+  /// Whether the checkpoint stores the quantized weights already.
+  bool prequantized = false;
+  /// Tokens per KV-cache block.
+  int64_t blockSize = 16;
+};
+
+/// Compiles the qc graph `module` (left unchanged) for the host CPU and
+/// writes the package.
+LogicalResult writePackage(ModuleOp module, const ::qc::WeightIndex &weights,
+                           const PackageOptions &options);
+
+} // namespace mlir::qc
+
+#endif // QC_TARGET_PACKAGEWRITER_H

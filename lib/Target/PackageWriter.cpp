@@ -1,0 +1,237 @@
+//===- PackageWriter.cpp - qc module -> compiled package ------------------===//
+
+#include "qc/Target/PackageWriter.h"
+
+#include "qc/Dialect/QC/IR/QCOps.h"
+#include "qc/Model/SafeTensors.h"
+#include "qc/Model/WeightIndex.h"
+#include "qc/Quant/Half.h"
+#include "qc/Target/HostLibrary.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::qc;
+using ::qc::DType;
+
+namespace {
+
+FailureOr<DType> dtypeOf(Type type) {
+  if (type.isF32())
+    return DType::F32;
+  if (type.isF16())
+    return DType::F16;
+  if (type.isBF16())
+    return DType::BF16;
+  if (type.isInteger(32))
+    return DType::I32;
+  if (type.isInteger(8))
+    return DType::I8;
+  if (type.isInteger(64))
+    return DType::I64;
+  return failure();
+}
+
+llvm::json::Array shapeJson(ArrayRef<int64_t> shape) {
+  llvm::json::Array out;
+  for (int64_t d : shape)
+    out.push_back(ShapedType::isDynamic(d) ? int64_t(-1) : d);
+  return out;
+}
+
+/// A checkpoint float tensor converted to the compute type.
+FailureOr<std::vector<uint8_t>> convertFloat(const ::qc::WeightIndex &weights,
+                                             StringRef name, DType target,
+                                             Location loc) {
+  const ::qc::TensorInfo *info = weights.find(name.str());
+  if (!info)
+    return emitError(loc) << "weight '" << name << "' is not in the checkpoint";
+  std::span<const uint8_t> bytes = weights.data(name.str());
+  int64_t count = info->numElements();
+  std::vector<float> values(count);
+  for (int64_t i = 0; i < count; ++i) {
+    uint16_t h;
+    switch (info->dtype) {
+    case DType::F32:
+      std::memcpy(&values[i], bytes.data() + 4 * i, 4);
+      break;
+    case DType::F16:
+      std::memcpy(&h, bytes.data() + 2 * i, 2);
+      values[i] = ::qc::quant::halfToFloat(h);
+      break;
+    case DType::BF16:
+      std::memcpy(&h, bytes.data() + 2 * i, 2);
+      values[i] = ::qc::quant::bfloat16ToFloat(h);
+      break;
+    default:
+      return emitError(loc) << "weight '" << name << "' has dtype "
+                            << ::qc::dtypeName(info->dtype)
+                            << ", expected a floating-point type";
+    }
+  }
+  std::vector<uint8_t> out(count * ::qc::dtypeSize(target));
+  for (int64_t i = 0; i < count; ++i) {
+    if (target == DType::F32) {
+      std::memcpy(out.data() + 4 * i, &values[i], 4);
+      continue;
+    }
+    uint16_t h = target == DType::F16 ? ::qc::quant::floatToHalf(values[i])
+                                      : ::qc::quant::floatToBFloat16(values[i]);
+    std::memcpy(out.data() + 2 * i, &h, 2);
+  }
+  return out;
+}
+
+} // namespace
+
+LogicalResult mlir::qc::writePackage(ModuleOp graph,
+                                     const ::qc::WeightIndex &weights,
+                                     const PackageOptions &options) {
+  Location loc = graph.getLoc();
+  MLIRContext *ctx = graph.getContext();
+  auto forward = graph.lookupSymbol<func::FuncOp>("forward");
+  if (!forward)
+    return emitError(loc) << "expected a qc graph 'func.func @forward'";
+  auto cacheType = cast<KVCacheType>(forward.getArgumentTypes()[2]);
+  auto modelInfo = graph->getAttrOfType<DictionaryAttr>("qc.model");
+  if (!modelInfo)
+    return emitError(loc) << "the qc module has no 'qc.model' attribute";
+
+  if (std::error_code ec = llvm::sys::fs::create_directories(options.outputDir))
+    return emitError(loc) << "cannot create '" << options.outputDir
+                          << "': " << ec.message();
+  auto inPackage = [&](StringRef file) {
+    SmallString<256> p(options.outputDir);
+    llvm::sys::path::append(p, file);
+    return std::string(p);
+  };
+
+  // Stage 1: kernels, and the ABI they define.
+  OwningOpRef<ModuleOp> kernels = cast<ModuleOp>(graph->clone());
+  {
+    PassManager pm(ctx);
+    CPUPipelineOptions pipeline;
+    pipeline.blockSize = options.blockSize;
+    buildQCToKernelsPipeline(pm, pipeline);
+    if (failed(pm.run(*kernels)))
+      return failure();
+  }
+  auto entry = kernels->lookupSymbol<func::FuncOp>("qc_forward");
+  auto weightNames = (*kernels)->getAttrOfType<ArrayAttr>("qc.abi.weights");
+  FunctionType abi = entry.getFunctionType();
+  static constexpr StringLiteral kFixedArgs[] = {
+      "tokens",         "positions", "slot_mapping", "token_sequence",
+      "block_tables",   "k_cache",   "v_cache",      "logits"};
+  llvm::json::Array args;
+  for (auto [i, type] : llvm::enumerate(abi.getInputs())) {
+    auto shaped = cast<ShapedType>(type);
+    FailureOr<DType> dtype = dtypeOf(shaped.getElementType());
+    if (failed(dtype))
+      return emitError(loc) << "unsupported ABI element type " << type;
+    StringRef name = i < std::size(kFixedArgs)
+                         ? StringRef(kFixedArgs[i])
+                         : cast<StringAttr>(weightNames[i - std::size(kFixedArgs)])
+                               .getValue();
+    args.push_back(llvm::json::Object{
+        {"name", name},
+        {"dtype", std::string(::qc::dtypeName(*dtype))},
+        {"shape", shapeJson(shaped.getShape())}});
+  }
+
+  // Stage 2: weights, in argument order.
+  std::vector<std::vector<uint8_t>> buffers;
+  std::vector<::qc::TensorToWrite> tensors;
+  for (auto [i, nameAttr] : llvm::enumerate(weightNames)) {
+    StringRef name = cast<StringAttr>(nameAttr).getValue();
+    auto type = cast<RankedTensorType>(
+        abi.getInput(std::size(kFixedArgs) + i));
+    FailureOr<DType> dtype = dtypeOf(type.getElementType());
+    if (failed(dtype) || !::qc::isFloatingPoint(*dtype))
+      return emitError(loc)
+             << "packing quantized weight '" << name
+             << "' into a package is not implemented yet";
+    FailureOr<std::vector<uint8_t>> bytes =
+        convertFloat(weights, name, *dtype, loc);
+    if (failed(bytes))
+      return failure();
+    buffers.push_back(std::move(*bytes));
+    tensors.push_back({name.str(), *dtype,
+                       std::vector<int64_t>(type.getShape().begin(),
+                                            type.getShape().end()),
+                       buffers.back()});
+  }
+  if (::qc::Status s = ::qc::writeSafeTensors(inPackage("weights.safetensors"),
+                                              tensors);
+      !s)
+    return emitError(loc) << s.message();
+
+  // Stage 3: native code.
+  {
+    PassManager pm(ctx);
+    buildKernelsToLLVMCPUPipeline(pm);
+    if (failed(pm.run(*kernels)) || failed(addPackedEntryPoints(*kernels)) ||
+        failed(emitHostSharedLibrary(*kernels, inPackage("kernels.so"))))
+      return failure();
+  }
+
+  // Stage 4: tokenizer files and the manifest.
+  bool hasTokenizer = false;
+  for (StringRef file : {"tokenizer.json", "tokenizer_config.json"}) {
+    SmallString<256> src(options.modelDir);
+    llvm::sys::path::append(src, file);
+    if (!llvm::sys::fs::exists(src))
+      continue;
+    if (std::error_code ec = llvm::sys::fs::copy_file(src, inPackage(file)))
+      return emitError(loc) << "cannot copy " << src << ": " << ec.message();
+    hasTokenizer |= file == "tokenizer.json";
+  }
+  auto intList = [&](StringRef key) {
+    llvm::json::Array out;
+    if (auto list = modelInfo.getAs<ArrayAttr>(key))
+      for (Attribute a : list)
+        out.push_back(cast<IntegerAttr>(a).getInt());
+    return out;
+  };
+  auto intOf = [&](StringRef key) {
+    return modelInfo.getAs<IntegerAttr>(key).getInt();
+  };
+  auto logitsType = cast<ShapedType>(abi.getInput(7));
+  llvm::json::Object manifest{
+      {"format", "quantc-package"},
+      {"version", kPackageFormatVersion},
+      {"target", "cpu"},
+      {"model",
+       llvm::json::Object{
+           {"architecture",
+            modelInfo.getAs<StringAttr>("architecture").getValue()},
+           {"vocab_size", logitsType.getDimSize(1)},
+           {"hidden_size", intOf("hidden_size")},
+           {"num_layers", intOf("num_layers")},
+           {"max_position_embeddings", intOf("max_position_embeddings")},
+           {"bos_token_ids", intList("bos_token_ids")},
+           {"eos_token_ids", intList("eos_token_ids")}}},
+      {"kv_cache",
+       llvm::json::Object{
+           {"num_layers", cacheType.getNumLayers()},
+           {"num_kv_heads", cacheType.getNumKvHeads()},
+           {"head_dim", cacheType.getHeadDim()},
+           {"dtype", std::string(::qc::dtypeName(*dtypeOf(cacheType.getDtype())))},
+           {"block_size", options.blockSize}}},
+      {"kernels", llvm::json::Object{{"library", "kernels.so"},
+                                     {"entry", "qc_forward_packed"},
+                                     {"args", std::move(args)}}},
+      {"weights", "weights.safetensors"},
+      {"tokenizer", hasTokenizer ? llvm::json::Value("tokenizer.json")
+                                 : llvm::json::Value(nullptr)}};
+  std::error_code ec;
+  llvm::raw_fd_ostream os(inPackage("manifest.json"), ec);
+  if (ec)
+    return emitError(loc) << "cannot write the manifest: " << ec.message();
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(manifest))) << "\n";
+  return success();
+}
