@@ -224,6 +224,7 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
            {"block_size", options.blockSize}}},
       {"kernels", llvm::json::Object{{"library", "kernels.so"},
                                      {"entry", "qc_forward_packed"},
+                                     {"argmax", "qc_argmax_packed"},
                                      {"args", std::move(args)}}},
       {"weights", "weights.safetensors"},
       {"tokenizer", hasTokenizer ? llvm::json::Value("tokenizer.json")

@@ -44,7 +44,50 @@ struct ConvertQCToLinalgPass
     }
     if (failed(convert(module, forward)))
       return signalPassFailure();
+    buildArgmax(module, cast<RankedTensorType>(
+                            forward.getFunctionType().getResult(0)));
     forward.erase();
+  }
+
+  /// @qc_argmax(logits: memref<?xVxf32>, out: memref<?xi32>): the greedy
+  /// token of each row, the first maximum on ties as torch.argmax.
+  void buildArgmax(ModuleOp module, RankedTensorType logitsType) {
+    MLIRContext *ctx = &getContext();
+    OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+    Location loc = module.getLoc();
+    auto logits = MemRefType::get(logitsType.getShape(), b.getF32Type());
+    auto out = MemRefType::get({ShapedType::kDynamic}, b.getI32Type());
+    auto fn = func::FuncOp::create(b, loc, "qc_argmax",
+                                   b.getFunctionType({logits, out}, {}));
+    fn->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
+    Block *entry = fn.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    Value l = entry->getArgument(0), o = entry->getArgument(1);
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    Value rows = memref::DimOp::create(b, loc, l, 0);
+    Value vocab = arith::ConstantIndexOp::create(b, loc, logitsType.getDimSize(1));
+    scf::ForOp::create(
+        b, loc, zero, rows, one, ValueRange{},
+        [&](OpBuilder &rb, Location rl, Value t, ValueRange) {
+          Value first = memref::LoadOp::create(rb, rl, l, ValueRange{t, zero});
+          auto loop = scf::ForOp::create(
+              rb, rl, one, vocab, one, ValueRange{first, zero},
+              [&](OpBuilder &vb, Location vl, Value v, ValueRange it) {
+                Value x = memref::LoadOp::create(vb, vl, l, ValueRange{t, v});
+                Value better = arith::CmpFOp::create(
+                    vb, vl, arith::CmpFPredicate::OGT, x, it[0]);
+                scf::YieldOp::create(
+                    vb, vl,
+                    ValueRange{arith::SelectOp::create(vb, vl, better, x, it[0]),
+                               arith::SelectOp::create(vb, vl, better, v, it[1])});
+              });
+          Value idx = arith::IndexCastOp::create(rb, rl, rb.getI32Type(),
+                                                 loop.getResult(1));
+          memref::StoreOp::create(rb, rl, idx, o, ValueRange{t});
+          scf::YieldOp::create(rb, rl);
+        });
+    func::ReturnOp::create(b, loc);
   }
 
   LogicalResult convert(ModuleOp module, func::FuncOp forward) {

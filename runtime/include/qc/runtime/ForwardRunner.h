@@ -1,0 +1,60 @@
+//===- ForwardRunner.h - runs a package's compiled forward pass -*- C++ -*-===//
+//
+// Owns the device memory of one model instance (on the CPU backend: host
+// memory) — the paged KV cache — and launches the compiled entry point on a
+// batch. It checks every index the kernels will follow (token ids,
+// positions, cache slots, block ids) so that a bad batch is an error, never
+// an out-of-bounds access. It computes nothing itself.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QC_RUNTIME_FORWARDRUNNER_H
+#define QC_RUNTIME_FORWARDRUNNER_H
+
+#include "qc/runtime/Package.h"
+
+namespace qc::runtime {
+
+/// One step's tokens, from one or more sequences (ragged, concatenated).
+struct ForwardBatch {
+  std::vector<int32_t> tokens;
+  std::vector<int32_t> positions;
+  /// Flat cache slot (block * block_size + offset) each token is written to.
+  std::vector<int32_t> slotMapping;
+  /// Index of each token's sequence in blockTables.
+  std::vector<int32_t> tokenSequence;
+  /// [numSequences, blocksPerSequence] block ids, row-major.
+  std::vector<int32_t> blockTables;
+  int64_t numSequences = 0;
+  int64_t blocksPerSequence = 0;
+};
+
+class ForwardRunner {
+public:
+  /// A runner whose KV cache holds `numBlocks` blocks.
+  static StatusOr<std::unique_ptr<ForwardRunner>> create(const Package &package,
+                                                         int64_t numBlocks);
+
+  /// Runs the model on `batch`; `logits` receives [tokens, vocab] f32.
+  Status forward(const ForwardBatch &batch, std::vector<float> &logits);
+
+  /// The greedy token of each row of `logits` ([tokens, vocab]), computed by
+  /// the package's compiled argmax kernel.
+  std::vector<int32_t> argmax(std::vector<float> &logits) const;
+
+  int64_t numBlocks() const { return numBlocks_; }
+  int64_t blockSize() const { return package_.manifest().blockSize; }
+
+private:
+  ForwardRunner(const Package &package, int64_t numBlocks)
+      : package_(package), numBlocks_(numBlocks) {}
+  Status validate(const ForwardBatch &batch) const;
+
+  const Package &package_;
+  int64_t numBlocks_;
+  std::vector<uint8_t> keys_, values_;
+};
+
+} // namespace qc::runtime
+
+#endif // QC_RUNTIME_FORWARDRUNNER_H

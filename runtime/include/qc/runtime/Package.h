@@ -1,0 +1,88 @@
+//===- Package.h - a compiled quantc package, loaded and checked -*- C++ -*-===//
+//
+// The runtime side of the package contract (see the compiler's
+// PackageWriter.h): manifest.json is parsed and validated against the
+// weights file and the kernels library before anything runs, so a corrupt or
+// mismatched package is an error naming the file and field, never a crash.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QC_RUNTIME_PACKAGE_H
+#define QC_RUNTIME_PACKAGE_H
+
+#include "qc/Model/DType.h"
+#include "qc/Model/SafeTensors.h"
+#include "qc/Support/Status.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qc::runtime {
+
+/// The package format version this runtime reads.
+constexpr int64_t kPackageFormatVersion = 1;
+
+/// One argument of the compiled entry point; -1 marks a dynamic dimension.
+struct KernelArg {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+};
+
+struct PackageManifest {
+  std::string architecture;
+  int64_t vocabSize = 0, hiddenSize = 0, numLayers = 0;
+  int64_t maxPositionEmbeddings = 0;
+  std::vector<int64_t> bosTokenIds, eosTokenIds;
+  // KV cache geometry.
+  int64_t cacheLayers = 0, numKvHeads = 0, headDim = 0, blockSize = 0;
+  DType cacheDType = DType::F16;
+  std::string library, entry, argmaxEntry;
+  std::vector<KernelArg> args;
+  std::string weightsFile;
+  std::optional<std::string> tokenizerFile;
+};
+
+/// Parses and checks manifest.json text; `source` prefixes errors.
+StatusOr<PackageManifest> parseManifest(std::string_view json,
+                                        std::string_view source);
+
+/// The fixed leading arguments of the entry point, in order; weights follow.
+inline constexpr const char *kFixedKernelArgs[] = {
+    "tokens",       "positions", "slot_mapping", "token_sequence",
+    "block_tables", "k_cache",   "v_cache",      "logits"};
+inline constexpr size_t kNumFixedKernelArgs = 8;
+
+/// A loaded package: manifest, memory-mapped weights (checked against the
+/// kernel arguments), and the kernels library opened with dlopen.
+class Package {
+public:
+  static StatusOr<std::unique_ptr<Package>> load(const std::string &dir);
+  ~Package();
+
+  const PackageManifest &manifest() const { return manifest_; }
+  const std::string &directory() const { return dir_; }
+  /// The bytes of weight argument i (counted from the first weight).
+  std::span<const uint8_t> weight(size_t i) const;
+  /// The packed entry point: args[i] points to the i-th memref descriptor.
+  using PackedEntry = void (*)(void **args);
+  PackedEntry entry() const { return entry_; }
+  /// The compiled greedy sampler: (logits [T, V] f32, out [T] i32).
+  PackedEntry argmaxEntry() const { return argmax_; }
+
+private:
+  Package() = default;
+  std::string dir_;
+  PackageManifest manifest_;
+  std::unique_ptr<SafeTensorsFile> weights_;
+  std::vector<const TensorInfo *> weightInfos_;
+  void *library_ = nullptr;
+  PackedEntry entry_ = nullptr;
+  PackedEntry argmax_ = nullptr;
+};
+
+} // namespace qc::runtime
+
+#endif // QC_RUNTIME_PACKAGE_H

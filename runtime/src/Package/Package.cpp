@@ -1,0 +1,230 @@
+//===- Package.cpp - a compiled quantc package, loaded and checked --------===//
+
+#include "qc/runtime/Package.h"
+
+#include <nlohmann/json.hpp>
+
+#include <dlfcn.h>
+#include <fstream>
+#include <sstream>
+
+using namespace qc;
+using namespace qc::runtime;
+using json = nlohmann::json;
+
+namespace {
+
+/// Typed field access that turns every mistake into a message naming the
+/// field.
+class Fields {
+public:
+  Fields(const json &object, std::string path, std::string_view source)
+      : object_(object), path_(std::move(path)), source_(source) {}
+
+  Status error(const std::string &field, const std::string &what) const {
+    return Status::error(std::string(source_) + ": field '" + path_ + field +
+                         "' " + what);
+  }
+  const json *find(const std::string &field) const {
+    auto it = object_.find(field);
+    return it == object_.end() ? nullptr : &*it;
+  }
+  StatusOr<int64_t> integer(const std::string &field) const {
+    const json *v = find(field);
+    if (!v || !v->is_number_integer())
+      return error(field, "must be an integer");
+    return v->get<int64_t>();
+  }
+  StatusOr<std::string> string(const std::string &field) const {
+    const json *v = find(field);
+    if (!v || !v->is_string())
+      return error(field, "must be a string");
+    return v->get<std::string>();
+  }
+  StatusOr<std::vector<int64_t>> integers(const std::string &field) const {
+    const json *v = find(field);
+    if (!v || !v->is_array())
+      return error(field, "must be a list of integers");
+    std::vector<int64_t> out;
+    for (const json &item : *v) {
+      if (!item.is_number_integer())
+        return error(field, "must be a list of integers");
+      out.push_back(item.get<int64_t>());
+    }
+    return out;
+  }
+  StatusOr<Fields> object(const std::string &field) const {
+    const json *v = find(field);
+    if (!v || !v->is_object())
+      return error(field, "must be an object");
+    return Fields(*v, path_ + field + ".", source_);
+  }
+
+private:
+  const json &object_;
+  std::string path_;
+  std::string_view source_;
+};
+
+StatusOr<DType> dtypeField(const Fields &f, const std::string &field) {
+  QC_ASSIGN_OR_RETURN(std::string name, f.string(field));
+  std::optional<DType> dtype = parseDType(name);
+  if (!dtype)
+    return f.error(field, "names an unknown dtype '" + name + "'");
+  return *dtype;
+}
+
+} // namespace
+
+StatusOr<PackageManifest> qc::runtime::parseManifest(std::string_view text,
+                                                     std::string_view source) {
+  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded() || !root.is_object())
+    return Status::error(std::string(source) + ": not a JSON object");
+  Fields top(root, "", source);
+  PackageManifest m;
+  QC_ASSIGN_OR_RETURN(std::string format, top.string("format"));
+  if (format != "quantc-package")
+    return top.error("format", "is '" + format + "', not 'quantc-package'");
+  QC_ASSIGN_OR_RETURN(int64_t version, top.integer("version"));
+  if (version != kPackageFormatVersion)
+    return top.error("version",
+                     "is " + std::to_string(version) +
+                         " but this runtime reads version " +
+                         std::to_string(kPackageFormatVersion) +
+                         "; recompile the package");
+  QC_ASSIGN_OR_RETURN(std::string target, top.string("target"));
+  if (target != "cpu")
+    return top.error("target", "is '" + target +
+                                   "'; this runtime has only the cpu backend");
+
+  QC_ASSIGN_OR_RETURN(Fields model, top.object("model"));
+  QC_ASSIGN_OR_RETURN(m.architecture, model.string("architecture"));
+  QC_ASSIGN_OR_RETURN(m.vocabSize, model.integer("vocab_size"));
+  QC_ASSIGN_OR_RETURN(m.hiddenSize, model.integer("hidden_size"));
+  QC_ASSIGN_OR_RETURN(m.numLayers, model.integer("num_layers"));
+  QC_ASSIGN_OR_RETURN(m.maxPositionEmbeddings,
+                      model.integer("max_position_embeddings"));
+  QC_ASSIGN_OR_RETURN(m.bosTokenIds, model.integers("bos_token_ids"));
+  QC_ASSIGN_OR_RETURN(m.eosTokenIds, model.integers("eos_token_ids"));
+
+  QC_ASSIGN_OR_RETURN(Fields cache, top.object("kv_cache"));
+  QC_ASSIGN_OR_RETURN(m.cacheLayers, cache.integer("num_layers"));
+  QC_ASSIGN_OR_RETURN(m.numKvHeads, cache.integer("num_kv_heads"));
+  QC_ASSIGN_OR_RETURN(m.headDim, cache.integer("head_dim"));
+  QC_ASSIGN_OR_RETURN(m.blockSize, cache.integer("block_size"));
+  QC_ASSIGN_OR_RETURN(m.cacheDType, dtypeField(cache, "dtype"));
+  for (auto [name, value] :
+       {std::pair{"vocab_size", m.vocabSize}, {"num_layers", m.cacheLayers},
+        {"num_kv_heads", m.numKvHeads}, {"head_dim", m.headDim},
+        {"block_size", m.blockSize},
+        {"max_position_embeddings", m.maxPositionEmbeddings}})
+    if (value <= 0 || value > (int64_t(1) << 32))
+      return Status::error(std::string(source) + ": '" + name +
+                           "' must be a positive size, got " +
+                           std::to_string(value));
+
+  QC_ASSIGN_OR_RETURN(Fields kernels, top.object("kernels"));
+  QC_ASSIGN_OR_RETURN(m.library, kernels.string("library"));
+  QC_ASSIGN_OR_RETURN(m.entry, kernels.string("entry"));
+  QC_ASSIGN_OR_RETURN(m.argmaxEntry, kernels.string("argmax"));
+  const json *args = kernels.find("args");
+  if (!args || !args->is_array())
+    return kernels.error("args", "must be a list");
+  for (size_t i = 0; i < args->size(); ++i) {
+    if (!(*args)[i].is_object())
+      return kernels.error("args", "must be a list of objects");
+    Fields arg((*args)[i], "kernels.args[" + std::to_string(i) + "].", source);
+    KernelArg a;
+    QC_ASSIGN_OR_RETURN(a.name, arg.string("name"));
+    QC_ASSIGN_OR_RETURN(a.dtype, dtypeField(arg, "dtype"));
+    QC_ASSIGN_OR_RETURN(a.shape, arg.integers("shape"));
+    for (int64_t d : a.shape)
+      if (d < -1)
+        return arg.error("shape", "has a negative dimension");
+    m.args.push_back(std::move(a));
+  }
+  if (m.args.size() < kNumFixedKernelArgs)
+    return kernels.error("args", "lists fewer than the 8 fixed arguments");
+  for (size_t i = 0; i < kNumFixedKernelArgs; ++i)
+    if (m.args[i].name != kFixedKernelArgs[i])
+      return kernels.error("args", "argument " + std::to_string(i) + " is '" +
+                                       m.args[i].name + "', expected '" +
+                                       kFixedKernelArgs[i] + "'");
+  const KernelArg &logits = m.args[7];
+  if (logits.dtype != DType::F32 || logits.shape.size() != 2 ||
+      logits.shape[1] != m.vocabSize)
+    return kernels.error("args", "'logits' must be F32 [-1, vocab_size]");
+  for (size_t i : {size_t(5), size_t(6)}) {
+    const KernelArg &c = m.args[i];
+    if (c.dtype != m.cacheDType || c.shape.size() != 3 ||
+        c.shape[0] != m.cacheLayers || c.shape[2] != m.numKvHeads * m.headDim)
+      return kernels.error("args", "'" + c.name +
+                                       "' does not match the kv_cache geometry");
+  }
+
+  QC_ASSIGN_OR_RETURN(m.weightsFile, top.string("weights"));
+  if (const json *tok = top.find("tokenizer"); tok && tok->is_string())
+    m.tokenizerFile = tok->get<std::string>();
+  // Files must stay inside the package directory.
+  for (const std::string *file : {&m.library, &m.weightsFile})
+    if (file->empty() || file->find('/') != std::string::npos)
+      return Status::error(std::string(source) + ": file name '" + *file +
+                           "' must be a plain name inside the package");
+  return m;
+}
+
+Package::~Package() {
+  if (library_)
+    dlclose(library_);
+}
+
+std::span<const uint8_t> Package::weight(size_t i) const {
+  return weights_->data(*weightInfos_[i]);
+}
+
+StatusOr<std::unique_ptr<Package>> Package::load(const std::string &dir) {
+  std::string manifestPath = dir + "/manifest.json";
+  std::ifstream in(manifestPath);
+  if (!in)
+    return Status::error(manifestPath +
+                         ": cannot open (is this a quantc package?)");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::unique_ptr<Package> pkg(new Package());
+  pkg->dir_ = dir;
+  QC_ASSIGN_OR_RETURN(pkg->manifest_, parseManifest(text.str(), manifestPath));
+  const PackageManifest &m = pkg->manifest_;
+
+  // Every weight argument must be in the weights file, with its dtype and
+  // shape, before any kernel reads it.
+  std::string weightsPath = dir + "/" + m.weightsFile;
+  QC_ASSIGN_OR_RETURN(pkg->weights_, SafeTensorsFile::open(weightsPath));
+  for (size_t i = kNumFixedKernelArgs; i < m.args.size(); ++i) {
+    const KernelArg &arg = m.args[i];
+    const TensorInfo *info = pkg->weights_->find(arg.name);
+    if (!info)
+      return Status::error(weightsPath + ": missing weight '" + arg.name +
+                           "' that the kernels take");
+    if (info->dtype != arg.dtype || info->shape != arg.shape)
+      return Status::error(weightsPath + ": weight '" + arg.name + "' is " +
+                           std::string(dtypeName(info->dtype)) + " " +
+                           formatShape(info->shape) + ", the kernels take " +
+                           std::string(dtypeName(arg.dtype)) + " " +
+                           formatShape(arg.shape));
+    pkg->weightInfos_.push_back(info);
+  }
+
+  std::string libraryPath = dir + "/" + m.library;
+  pkg->library_ = dlopen(libraryPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!pkg->library_)
+    return Status::error(libraryPath + ": cannot load kernels: " + dlerror());
+  pkg->entry_ =
+      reinterpret_cast<PackedEntry>(dlsym(pkg->library_, m.entry.c_str()));
+  pkg->argmax_ = reinterpret_cast<PackedEntry>(
+      dlsym(pkg->library_, m.argmaxEntry.c_str()));
+  if (!pkg->entry_ || !pkg->argmax_)
+    return Status::error(libraryPath + ": no entry point '" +
+                         (pkg->entry_ ? m.argmaxEntry : m.entry) + "'");
+  return pkg;
+}
