@@ -23,5 +23,7 @@ config.substitutions.append(("%testdata", os.path.join(config.qc_src_root, "test
 tools = [
     ToolSubst("quant-opt", unresolved="fatal"),
     ToolSubst("quant-compile", unresolved="fatal"),
+    ToolSubst("quant-run", unresolved="fatal"),
+    ToolSubst("quant-bench", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, [config.qc_tools_dir, config.llvm_tools_dir])
