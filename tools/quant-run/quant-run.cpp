@@ -1,30 +1,39 @@
 //===- quant-run.cpp - run a compiled quantc package ----------------------===//
 //
 //   quant-run PKG (--prompt TEXT | --prompt-ids 1,2,3) [--max-new-tokens N]
-//             [--greedy] [--ignore-eos] [--kv-blocks N]
-//             [--logits-out FILE.safetensors]
+//             [--greedy] [--ignore-eos] [--logits-out FILE.safetensors]
+//   quant-run PKG --requests FILE.jsonl [--max-new-tokens N]
+//   common: [--kv-blocks N] [--max-batch-tokens N] [--max-batch-sequences N]
 //
-// Generates a continuation greedily, streaming text as it is generated (ids
-// without a tokenizer). --logits-out writes `prompt_logits` (F32 [prompt,
-// vocab], the prefill's logits at every prompt position) and `tokens` (I64,
-// the generated ids).
+// Generates greedily with continuous batching: requests join and leave the
+// batch between steps, prefills and decodes share steps, and requests are
+// preempted and recomputed when the KV cache runs out of blocks. A single
+// prompt streams its text (ids without a tokenizer); --logits-out writes
+// `prompt_logits` (F32 [prompt, vocab]) and `tokens` (I64, generated ids).
+// --requests serves JSON lines {"id", "prompt" | "prompt_ids",
+// "max_new_tokens", "ignore_eos"} and prints one JSON line per request.
 //
 //===----------------------------------------------------------------------===//
 
 #include "qc/Model/SafeTensors.h"
+#include "qc/runtime/CompiledStepExecutor.h"
 #include "qc/runtime/ForwardRunner.h"
+#include "qc/runtime/PagedKVCache.h"
+#include "qc/runtime/Scheduler.h"
 #include "qc/runtime/Tokenizer.h"
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
-#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
 
 using namespace qc;
 using namespace qc::runtime;
+using json = nlohmann::json;
 
 namespace {
 
@@ -35,12 +44,24 @@ struct Options {
   int64_t maxNewTokens = 32;
   bool ignoreEos = false;
   int64_t kvBlocks = 0;
+  int64_t maxBatchTokens = 2048;
+  int64_t maxBatchSequences = 64;
   std::optional<std::string> logitsOut;
+  std::optional<std::string> requestsFile;
+};
+
+/// One request as the user gave it.
+struct RequestSpec {
+  json id;
+  std::vector<int32_t> prompt;
+  int32_t maxNewTokens = 0;
+  bool ignoreEos = false;
 };
 
 const char *kUsage =
-    "usage: quant-run PKG (--prompt TEXT | --prompt-ids 1,2,3) "
-    "[--max-new-tokens N] [--greedy] [--ignore-eos] [--kv-blocks N] "
+    "usage: quant-run PKG (--prompt TEXT | --prompt-ids 1,2,3 | --requests "
+    "FILE.jsonl) [--max-new-tokens N] [--greedy] [--ignore-eos] "
+    "[--kv-blocks N] [--max-batch-tokens N] [--max-batch-sequences N] "
     "[--logits-out FILE.safetensors]\n";
 
 StatusOr<int64_t> parseInt(std::string_view s, const char *flag) {
@@ -85,6 +106,16 @@ StatusOr<Options> parseArgs(int argc, char **argv) {
     } else if (a == "--kv-blocks") {
       QC_ASSIGN_OR_RETURN(std::string_view v, value());
       QC_ASSIGN_OR_RETURN(o.kvBlocks, parseInt(v, "--kv-blocks"));
+    } else if (a == "--max-batch-tokens") {
+      QC_ASSIGN_OR_RETURN(std::string_view v, value());
+      QC_ASSIGN_OR_RETURN(o.maxBatchTokens, parseInt(v, "--max-batch-tokens"));
+    } else if (a == "--max-batch-sequences") {
+      QC_ASSIGN_OR_RETURN(std::string_view v, value());
+      QC_ASSIGN_OR_RETURN(o.maxBatchSequences,
+                          parseInt(v, "--max-batch-sequences"));
+    } else if (a == "--requests") {
+      QC_ASSIGN_OR_RETURN(std::string_view v, value());
+      o.requestsFile = std::string(v);
     } else if (a == "--logits-out") {
       QC_ASSIGN_OR_RETURN(std::string_view v, value());
       o.logitsOut = std::string(v);
@@ -100,8 +131,13 @@ StatusOr<Options> parseArgs(int argc, char **argv) {
   }
   if (o.package.empty())
     return Status::error("no package given");
-  if (o.prompt.has_value() == o.promptIds.has_value())
-    return Status::error("give exactly one of --prompt and --prompt-ids");
+  if (int(o.prompt.has_value()) + int(o.promptIds.has_value()) +
+          int(o.requestsFile.has_value()) !=
+      1)
+    return Status::error(
+        "give exactly one of --prompt, --prompt-ids and --requests");
+  if (o.logitsOut && o.requestsFile)
+    return Status::error("--logits-out applies to a single prompt");
   return o;
 }
 
@@ -119,91 +155,179 @@ Status writeOutputs(const std::string &path, const std::vector<float> &logits,
   return writeSafeTensors(path, tensors);
 }
 
-Status run(const Options &o) {
-  QC_ASSIGN_OR_RETURN(std::unique_ptr<Package> package, Package::load(o.package));
-  const PackageManifest &m = package->manifest();
+StatusOr<std::vector<RequestSpec>>
+readRequests(const std::string &path, const std::optional<Tokenizer> &tokenizer,
+             const Options &o) {
+  std::ifstream in(path);
+  if (!in)
+    return Status::error(path + ": cannot open");
+  std::vector<RequestSpec> out;
+  std::string line;
+  for (int lineNo = 1; std::getline(in, line); ++lineNo) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      continue;
+    std::string where = path + ":" + std::to_string(lineNo);
+    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object())
+      return Status::error(where + ": not a JSON object");
+    RequestSpec r;
+    r.id = j.contains("id") ? j["id"] : json(int64_t(out.size()));
+    r.maxNewTokens = int32_t(o.maxNewTokens);
+    if (j.contains("max_new_tokens")) {
+      if (!j["max_new_tokens"].is_number_integer() ||
+          j["max_new_tokens"].get<int64_t>() < 0)
+        return Status::error(where + ": 'max_new_tokens' must be a "
+                                     "non-negative integer");
+      r.maxNewTokens = j["max_new_tokens"].get<int32_t>();
+    }
+    if (j.contains("ignore_eos"))
+      r.ignoreEos = j["ignore_eos"].is_boolean() && j["ignore_eos"].get<bool>();
+    if (j.contains("prompt_ids")) {
+      if (!j["prompt_ids"].is_array())
+        return Status::error(where + ": 'prompt_ids' must be a list");
+      for (const json &id : j["prompt_ids"]) {
+        if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
+            id.get<int64_t>() > INT32_MAX)
+          return Status::error(where + ": 'prompt_ids' must be token ids");
+        r.prompt.push_back(id.get<int32_t>());
+      }
+    } else if (j.contains("prompt") && j["prompt"].is_string()) {
+      if (!tokenizer)
+        return Status::error(where + ": the package has no tokenizer; use "
+                                     "'prompt_ids'");
+      QC_ASSIGN_OR_RETURN(r.prompt,
+                          tokenizer->encode(j["prompt"].get<std::string>(),
+                                            tokenizer->bosId().has_value()));
+    } else {
+      return Status::error(where + ": needs 'prompt' or 'prompt_ids'");
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
 
+Status run(const Options &o) {
+  QC_ASSIGN_OR_RETURN(std::unique_ptr<Package> package,
+                      Package::load(o.package));
+  const PackageManifest &m = package->manifest();
   std::optional<Tokenizer> tokenizer;
   if (m.tokenizerFile) {
     QC_ASSIGN_OR_RETURN(tokenizer, Tokenizer::fromFile(o.package + "/" +
                                                        *m.tokenizerFile));
   }
-  std::vector<int32_t> ids;
-  if (o.prompt) {
-    if (!tokenizer)
-      return Status::error(o.package + " has no tokenizer; use --prompt-ids");
-    QC_ASSIGN_OR_RETURN(ids, tokenizer->encode(*o.prompt, tokenizer->bosId().has_value()));
+
+  std::vector<RequestSpec> specs;
+  if (o.requestsFile) {
+    QC_ASSIGN_OR_RETURN(specs, readRequests(*o.requestsFile, tokenizer, o));
   } else {
-    ids = *o.promptIds;
-  }
-  if (ids.empty())
-    return Status::error("the prompt is empty");
-  int64_t total = int64_t(ids.size()) + o.maxNewTokens;
-  if (total > m.maxPositionEmbeddings)
-    return Status::error("the prompt (" + std::to_string(ids.size()) +
-                         " tokens) plus --max-new-tokens " +
-                         std::to_string(o.maxNewTokens) +
-                         " exceeds the model's context of " +
-                         std::to_string(m.maxPositionEmbeddings) + " tokens");
-  int64_t blocksNeeded = (total + m.blockSize - 1) / m.blockSize;
-  int64_t blocks = o.kvBlocks ? o.kvBlocks : blocksNeeded;
-  if (blocks < blocksNeeded)
-    return Status::error("the KV cache of " + std::to_string(blocks) +
-                         " blocks of " + std::to_string(m.blockSize) +
-                         " tokens cannot hold this request (" +
-                         std::to_string(total) + " tokens need " +
-                         std::to_string(blocksNeeded) + " blocks)");
-  QC_ASSIGN_OR_RETURN(std::unique_ptr<ForwardRunner> runner,
-                      ForwardRunner::create(*package, blocks));
-
-  // One sequence owning blocks 0..n-1: position p lives in slot p.
-  ForwardBatch batch;
-  batch.numSequences = 1;
-  batch.blocksPerSequence = blocksNeeded;
-  for (int64_t i = 0; i < blocksNeeded; ++i)
-    batch.blockTables.push_back(int32_t(i));
-  auto setTokens = [&](std::span<const int32_t> toks, int64_t start) {
-    batch.tokens.assign(toks.begin(), toks.end());
-    batch.positions.clear();
-    for (size_t i = 0; i < toks.size(); ++i)
-      batch.positions.push_back(int32_t(start + i));
-    batch.slotMapping = batch.positions;
-    batch.tokenSequence.assign(toks.size(), 0);
-  };
-
-  std::vector<float> promptLogits, logits;
-  setTokens(ids, 0);
-  QC_RETURN_IF_ERROR(runner->forward(batch, promptLogits));
-  std::vector<int32_t> generated;
-  std::optional<StreamingDetokenizer> stream;
-  if (tokenizer && o.prompt)
-    stream.emplace(*tokenizer);
-  std::vector<float> last(promptLogits.end() - m.vocabSize, promptLogits.end());
-  for (int64_t step = 0; step < o.maxNewTokens; ++step) {
-    int32_t next = runner->argmax(last)[0];
-    generated.push_back(next);
-    if (stream) {
-      QC_ASSIGN_OR_RETURN(std::string text, stream->push(next));
-      std::cout << text << std::flush;
+    RequestSpec r;
+    r.id = 0;
+    r.maxNewTokens = int32_t(o.maxNewTokens);
+    r.ignoreEos = o.ignoreEos;
+    if (o.prompt) {
+      if (!tokenizer)
+        return Status::error(o.package + " has no tokenizer; use --prompt-ids");
+      QC_ASSIGN_OR_RETURN(r.prompt, tokenizer->encode(
+                                        *o.prompt, tokenizer->bosId().has_value()));
     } else {
-      std::cout << (step ? "," : "") << next << std::flush;
+      r.prompt = *o.promptIds;
     }
-    bool eos = std::find(m.eosTokenIds.begin(), m.eosTokenIds.end(), next) !=
-               m.eosTokenIds.end();
-    if ((eos && !o.ignoreEos) || step + 1 == o.maxNewTokens)
-      break;
-    int32_t token = next;
-    setTokens(std::span(&token, 1), int64_t(ids.size()) + step);
-    QC_RETURN_IF_ERROR(runner->forward(batch, logits));
-    last = logits;
+    specs.push_back(std::move(r));
   }
-  if (stream)
-    std::cout << stream->finish();
-  std::cout << "\n";
+
+  // Every request must fit the model's context; by default the cache holds
+  // all of them at once, --kv-blocks sizes it (preempting when it is full).
+  int64_t longest = 0, blocksForAll = 0;
+  for (const RequestSpec &r : specs) {
+    if (r.prompt.empty())
+      return Status::error("request " + r.id.dump() + ": the prompt is empty");
+    int64_t total = int64_t(r.prompt.size()) + r.maxNewTokens;
+    if (total > m.maxPositionEmbeddings)
+      return Status::error(
+          "request " + r.id.dump() + ": the prompt (" +
+          std::to_string(r.prompt.size()) + " tokens) plus " +
+          std::to_string(r.maxNewTokens) +
+          " new tokens exceeds the model's context of " +
+          std::to_string(m.maxPositionEmbeddings) + " tokens");
+    longest = std::max(longest, total);
+    blocksForAll += (total + m.blockSize - 1) / m.blockSize;
+  }
+  KVCacheConfig cacheConfig;
+  cacheConfig.blockSize = int32_t(m.blockSize);
+  cacheConfig.numBlocks = int32_t(o.kvBlocks ? o.kvBlocks : blocksForAll);
+  cacheConfig.maxSequenceLength = int32_t(longest);
+  QC_ASSIGN_OR_RETURN(PagedKVCache cache, PagedKVCache::create(cacheConfig));
+  QC_ASSIGN_OR_RETURN(std::unique_ptr<ForwardRunner> runner,
+                      ForwardRunner::create(*package, cacheConfig.numBlocks));
+  CompiledStepExecutor executor(*runner, m.vocabSize);
+
+  SchedulerConfig schedulerConfig;
+  schedulerConfig.maxTokensPerStep = int32_t(o.maxBatchTokens);
+  schedulerConfig.maxSequencesPerStep = int32_t(o.maxBatchSequences);
+  schedulerConfig.vocabSize = int32_t(m.vocabSize);
+  QC_ASSIGN_OR_RETURN(Scheduler scheduler,
+                      Scheduler::create(schedulerConfig, cache));
+  for (size_t i = 0; i < specs.size(); ++i) {
+    Request request;
+    request.id = RequestId(i);
+    request.prompt = specs[i].prompt;
+    request.maxNewTokens = specs[i].maxNewTokens;
+    if (!specs[i].ignoreEos)
+      request.stopTokens.assign(m.eosTokenIds.begin(), m.eosTokenIds.end());
+    request.sampling = SamplingParams::makeGreedy();
+    QC_RETURN_IF_ERROR(scheduler.addRequest(std::move(request)));
+  }
   if (o.logitsOut)
-    QC_RETURN_IF_ERROR(writeOutputs(*o.logitsOut, promptLogits,
-                                    int64_t(ids.size()), m.vocabSize,
-                                    generated));
+    executor.recordPromptLogits(0, int32_t(specs[0].prompt.size()));
+
+  // A single prompt streams; served requests print as they finish.
+  bool streaming = !o.requestsFile;
+  std::optional<StreamingDetokenizer> stream;
+  if (streaming && tokenizer && o.prompt)
+    stream.emplace(*tokenizer);
+  std::vector<FinishedRequest> finished(specs.size());
+  int64_t printed = 0;
+  while (scheduler.hasWork()) {
+    QC_ASSIGN_OR_RETURN(StepOutput out, scheduler.step(executor));
+    if (streaming) {
+      for (const TokenEvent &t : out.tokens) {
+        if (stream) {
+          QC_ASSIGN_OR_RETURN(std::string text, stream->push(t.token));
+          std::cout << text << std::flush;
+        } else {
+          std::cout << (printed++ ? "," : "") << t.token << std::flush;
+        }
+      }
+    }
+    for (FinishedRequest &f : out.finished) {
+      if (!streaming) {
+        json line = {{"id", specs[f.id].id},
+                     {"tokens", f.tokens},
+                     {"finish_reason", finishReasonName(f.reason)},
+                     {"preemptions", f.preemptions}};
+        if (tokenizer) {
+          QC_ASSIGN_OR_RETURN(std::string text,
+                              tokenizer->decode(f.tokens, /*skipSpecial=*/true));
+          line["text"] = text;
+        }
+        std::cout << line.dump() << "\n" << std::flush;
+      }
+      finished[f.id] = std::move(f);
+    }
+  }
+  if (streaming) {
+    if (stream)
+      std::cout << stream->finish();
+    std::cout << "\n";
+  }
+  if (o.logitsOut) {
+    const std::vector<float> *logits = executor.promptLogits(0);
+    if (!logits)
+      return Status::error("internal: the prompt's logits were not recorded");
+    QC_RETURN_IF_ERROR(writeOutputs(*o.logitsOut, *logits,
+                                    int64_t(specs[0].prompt.size()),
+                                    m.vocabSize, finished[0].tokens));
+  }
   return Status::ok();
 }
 

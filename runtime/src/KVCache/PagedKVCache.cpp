@@ -169,7 +169,7 @@ StatusOr<KVSlot> PagedKVCache::slotFor(SeqId seq, int32_t position) const {
                          " reserved positions");
   KVSlot slot;
   slot.block = it->second.blocks[position / config_.blockSize];
-  slot.offset = (position + 1) % config_.blockSize;
+  slot.offset = position % config_.blockSize;
   slot.flat = slot.block * config_.blockSize + slot.offset;
   return slot;
 }
