@@ -6,11 +6,15 @@
 #include "qc/Model/SafeTensors.h"
 #include "qc/Model/WeightIndex.h"
 #include "qc/Quant/Half.h"
+#include "qc/Quant/WeightPacker.h"
+#include "qc/Target/DequantizedExport.h"
 #include "qc/Target/HostLibrary.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
+
+#include <map>
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -41,49 +45,6 @@ llvm::json::Array shapeJson(ArrayRef<int64_t> shape) {
   llvm::json::Array out;
   for (int64_t d : shape)
     out.push_back(ShapedType::isDynamic(d) ? int64_t(-1) : d);
-  return out;
-}
-
-/// A checkpoint float tensor converted to the compute type.
-FailureOr<std::vector<uint8_t>> convertFloat(const ::qc::WeightIndex &weights,
-                                             StringRef name, DType target,
-                                             Location loc) {
-  const ::qc::TensorInfo *info = weights.find(name.str());
-  if (!info)
-    return emitError(loc) << "weight '" << name << "' is not in the checkpoint";
-  std::span<const uint8_t> bytes = weights.data(name.str());
-  int64_t count = info->numElements();
-  std::vector<float> values(count);
-  for (int64_t i = 0; i < count; ++i) {
-    uint16_t h;
-    switch (info->dtype) {
-    case DType::F32:
-      std::memcpy(&values[i], bytes.data() + 4 * i, 4);
-      break;
-    case DType::F16:
-      std::memcpy(&h, bytes.data() + 2 * i, 2);
-      values[i] = ::qc::quant::halfToFloat(h);
-      break;
-    case DType::BF16:
-      std::memcpy(&h, bytes.data() + 2 * i, 2);
-      values[i] = ::qc::quant::bfloat16ToFloat(h);
-      break;
-    default:
-      return emitError(loc) << "weight '" << name << "' has dtype "
-                            << ::qc::dtypeName(info->dtype)
-                            << ", expected a floating-point type";
-    }
-  }
-  std::vector<uint8_t> out(count * ::qc::dtypeSize(target));
-  for (int64_t i = 0; i < count; ++i) {
-    if (target == DType::F32) {
-      std::memcpy(out.data() + 4 * i, &values[i], 4);
-      continue;
-    }
-    uint16_t h = target == DType::F16 ? ::qc::quant::floatToHalf(values[i])
-                                      : ::qc::quant::floatToBFloat16(values[i]);
-    std::memcpy(out.data() + 2 * i, &h, 2);
-  }
   return out;
 }
 
@@ -143,27 +104,66 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
         {"shape", shapeJson(shaped.getShape())}});
   }
 
-  // Stage 2: weights, in argument order.
+  // Stage 2: weights, in argument order. Quantized weights are quantized
+  // here (or taken from a pre-quantized checkpoint) by lib/Quant.
+  std::map<std::string, ::qc::quant::PackedTensor> packed;
+  WalkResult packing = graph.walk([&](WeightOp op) {
+    auto qtype = dyn_cast<QWeightType>(op.getType());
+    if (!qtype)
+      return WalkResult::advance();
+    auto desc = describeScheme(qtype.getScheme());
+    auto result =
+        options.prequantized
+            ? ::qc::quant::importQuantizedLinear(weights, op.getName(), desc,
+                                                 qtype.getN(), qtype.getK(),
+                                                 "gemm")
+            : ::qc::quant::quantizeLinear(weights, op.getName(), desc,
+                                          qtype.getN(), qtype.getK());
+    if (!result) {
+      op.emitError() << result.status().message();
+      return WalkResult::interrupt();
+    }
+    for (::qc::quant::PackedTensor &t : *result)
+      packed[(op.getName() + "." + t.suffix).str()] = std::move(t);
+    return WalkResult::advance();
+  });
+  if (packing.wasInterrupted())
+    return failure();
+
   std::vector<std::vector<uint8_t>> buffers;
   std::vector<::qc::TensorToWrite> tensors;
+  buffers.reserve(weightNames.size());
   for (auto [i, nameAttr] : llvm::enumerate(weightNames)) {
     StringRef name = cast<StringAttr>(nameAttr).getValue();
     auto type = cast<RankedTensorType>(
         abi.getInput(std::size(kFixedArgs) + i));
+    std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
     FailureOr<DType> dtype = dtypeOf(type.getElementType());
-    if (failed(dtype) || !::qc::isFloatingPoint(*dtype))
-      return emitError(loc)
-             << "packing quantized weight '" << name
-             << "' into a package is not implemented yet";
-    FailureOr<std::vector<uint8_t>> bytes =
-        convertFloat(weights, name, *dtype, loc);
-    if (failed(bytes))
-      return failure();
-    buffers.push_back(std::move(*bytes));
-    tensors.push_back({name.str(), *dtype,
-                       std::vector<int64_t>(type.getShape().begin(),
-                                            type.getShape().end()),
-                       buffers.back()});
+    if (failed(dtype))
+      return emitError(loc) << "weight '" << name << "' has unsupported type "
+                            << type;
+    if (auto it = packed.find(name.str()); it != packed.end()) {
+      // The library's storage must be exactly what the kernels take.
+      if (it->second.dtype != *dtype || it->second.shape != shape)
+        return emitError(loc)
+               << "internal: packed '" << name << "' is "
+               << ::qc::dtypeName(it->second.dtype) << " "
+               << ::qc::formatShape(it->second.shape) << ", the kernels take "
+               << ::qc::dtypeName(*dtype) << " " << ::qc::formatShape(shape);
+      buffers.push_back(std::move(it->second.bytes));
+    } else {
+      const ::qc::TensorInfo *info = weights.find(name.str());
+      if (!info)
+        return emitError(loc) << "weight '" << name
+                              << "' is not in the checkpoint";
+      auto bytes = ::qc::quant::convertFloatTensor(*info,
+                                                   weights.data(name.str()),
+                                                   *dtype);
+      if (!bytes)
+        return emitError(loc) << bytes.status().message();
+      buffers.push_back(std::move(*bytes));
+    }
+    tensors.push_back({name.str(), *dtype, shape, buffers.back()});
   }
   if (::qc::Status s = ::qc::writeSafeTensors(inPackage("weights.safetensors"),
                                               tensors);

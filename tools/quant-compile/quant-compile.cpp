@@ -15,6 +15,9 @@
 #include "qc/Import/HFImporter.h"
 #include "qc/Import/QuantizationConfig.h"
 #include "qc/Model/WeightIndex.h"
+#include "qc/Quant/AWQExport.h"
+#include "qc/Quant/QuantReport.h"
+#include "qc/Target/DequantizedExport.h"
 #include "qc/Target/PackageWriter.h"
 #include "qc/Transforms/Passes.h"
 
@@ -82,6 +85,21 @@ cl::list<std::string>
     skipModules("skip-modules", cl::CommaSeparated,
                 cl::desc("Modules (name substrings) kept in floating point"),
                 cl::cat(quantCategory));
+cl::opt<bool> quantReport(
+    "quant-report",
+    cl::desc("Print each quantized layer's weight error (relative Frobenius, "
+             "max abs, SQNR) against the float weights"),
+    cl::init(false), cl::cat(quantCategory));
+cl::opt<std::string> exportAwq(
+    "export-awq",
+    cl::desc("Write an AutoAWQ GEMM checkpoint of the model to this directory "
+             "(uses --group-size, --zero-point, --skip-modules)"),
+    cl::value_desc("dir"), cl::cat(quantCategory));
+cl::opt<std::string> exportDequantized(
+    "export-dequantized",
+    cl::desc("Write the float checkpoint the quantized model computes with "
+             "(dequantized linear weights) to this directory"),
+    cl::value_desc("dir"), cl::cat(quantCategory));
 cl::opt<bool> quantizeLmHead("quantize-lm-head",
                              cl::desc("Also quantize an untied lm_head"),
                              cl::init(false), cl::cat(quantCategory));
@@ -179,6 +197,49 @@ int main(int argc, char **argv) {
       return 1;
   }
 
+  bool prequantized = options->method == "none" && isQuantized(**module);
+  if (!exportAwq.empty()) {
+    if (::qc::Status s = ::qc::quant::exportAutoAwqCheckpoint(
+            modelDir, exportAwq, groupSize, zeroPoint,
+            std::vector<std::string>(skipModules.begin(), skipModules.end()));
+        !s) {
+      emitError(cliLoc) << s.message();
+      return 1;
+    }
+    return 0;
+  }
+  if (quantReport || !exportDequantized.empty()) {
+    auto weights = ::qc::WeightIndex::open(modelDir);
+    if (!weights) {
+      emitError(cliLoc) << weights.status().message();
+      return 1;
+    }
+    mlir::qc::QuantizedLinears linears =
+        mlir::qc::collectQuantizedLinears(**module);
+    if (!linears.scheme) {
+      emitError(cliLoc) << "nothing is quantized: give --quant or "
+                           "--quant-config";
+      return 1;
+    }
+    if (quantReport) {
+      if (prequantized) {
+        emitError(cliLoc) << "--quant-report compares against float weights, "
+                             "which a pre-quantized checkpoint does not have";
+        return 1;
+      }
+      auto report = ::qc::quant::quantizationReport(
+          *weights, linears.layers, mlir::qc::describeScheme(linears.scheme));
+      if (!report) {
+        emitError(cliLoc) << report.status().message();
+        return 1;
+      }
+      llvm::outs() << ::qc::quant::formatReport(*report);
+      return 0;
+    }
+    return failed(mlir::qc::writeDequantizedCheckpoint(
+        **module, *weights, modelDir, exportDequantized, prequantized));
+  }
+
   mlir::qc::CPUPipelineOptions pipeline;
   pipeline.blockSize = blockSize;
   if (target != "cpu") {
@@ -200,8 +261,7 @@ int main(int argc, char **argv) {
     mlir::qc::PackageOptions packageOptions;
     packageOptions.modelDir = modelDir;
     packageOptions.outputDir = outputFile;
-    packageOptions.prequantized = options->method == "none" &&
-                                  isQuantized(**module);
+    packageOptions.prequantized = prequantized;
     packageOptions.blockSize = blockSize;
     return failed(mlir::qc::writePackage(**module, *weights, packageOptions));
   }
