@@ -70,11 +70,10 @@ std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> c,
 
 RngStream RngStream::forRequest(const SamplingParams &params,
                                 uint64_t engineSeed, int64_t requestId) {
-  uint64_t key = params.seed
-                     ? mix64(*params.seed)
-                     : mix64(engineSeed ^ mix64(static_cast<uint64_t>(
-                                              requestId) ^
-                                          0x5851F42D4C957F2Dull));
+  uint64_t key =
+      params.seed ? mix64(*params.seed)
+                  : mix64(engineSeed ^ mix64(static_cast<uint64_t>(requestId) ^
+                                             0x5851F42D4C957F2Dull));
   return RngStream({uint32_t(key), uint32_t(key >> 32)});
 }
 

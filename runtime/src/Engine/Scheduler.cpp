@@ -17,11 +17,10 @@ Status checkTokens(std::span<const int32_t> tokens, int32_t vocabSize,
                    const std::string &what) {
   for (int32_t token : tokens)
     if (token < 0 || (vocabSize > 0 && token >= vocabSize))
-      return Status::error(
-          what + " holds token " + std::to_string(token) +
-          (vocabSize > 0
-               ? ", outside the vocabulary of " + std::to_string(vocabSize)
-               : ", a negative id"));
+      return Status::error(what + " holds token " + std::to_string(token) +
+                           (vocabSize > 0 ? ", outside the vocabulary of " +
+                                                std::to_string(vocabSize)
+                                          : ", a negative id"));
   return Status::ok();
 }
 } // namespace
@@ -71,16 +70,16 @@ Status Scheduler::addRequest(Request request) {
       checkTokens(request.prompt, config_.vocabSize, name + ": the prompt"));
   QC_RETURN_IF_ERROR(checkTokens(request.stopTokens, config_.vocabSize,
                                  name + ": the stop tokens"));
-  QC_RETURN_IF_ERROR(request.sampling.validate(config_.vocabSize)
-                         .withContext(name));
+  QC_RETURN_IF_ERROR(
+      request.sampling.validate(config_.vocabSize).withContext(name));
 
   RngStream rng =
       RngStream::forRequest(request.sampling, config_.seed, request.id);
   std::vector<int32_t> tokens = request.prompt;
   RequestId id = request.id;
-  requests_.emplace(id, RequestState{std::move(request), std::move(tokens),
-                                     /*numComputed=*/0, /*preemptions=*/0,
-                                     rng});
+  requests_.emplace(id,
+                    RequestState{std::move(request), std::move(tokens),
+                                 /*numComputed=*/0, /*preemptions=*/0, rng});
   waiting_.push_back(id);
   return Status::ok();
 }
@@ -130,8 +129,7 @@ StatusOr<FinishedRequest> Scheduler::abortRequest(RequestId id) {
 std::optional<FinishReason>
 Scheduler::finishReason(const RequestState &state) const {
   const std::vector<int32_t> &stops = state.request.stopTokens;
-  if (std::find(stops.begin(), stops.end(), state.tokens.back()) !=
-      stops.end())
+  if (std::find(stops.begin(), stops.end(), state.tokens.back()) != stops.end())
     return FinishReason::Stop;
   if (state.numGenerated() >= state.request.maxNewTokens)
     return FinishReason::Length;
@@ -257,8 +255,8 @@ StatusOr<StepOutput> Scheduler::commit(const StepPlan &plan,
                          " samples " +
                          std::to_string(plan.logitIndices.size()) +
                          " tokens, got " + std::to_string(sampled.size()));
-  QC_RETURN_IF_ERROR(checkTokens(sampled, config_.vocabSize,
-                                 "commit: the sampled tokens"));
+  QC_RETURN_IF_ERROR(
+      checkTokens(sampled, config_.vocabSize, "commit: the sampled tokens"));
   StepOutput output;
   for (const ScheduledSequence &seq : plan.sequences) {
     RequestState &state = requests_.at(seq.id);

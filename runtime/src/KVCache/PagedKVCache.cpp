@@ -35,8 +35,7 @@ StatusOr<PagedKVCache> PagedKVCache::create(const KVCacheConfig &config) {
   if (needed > config.numBlocks)
     return Status::error(
         "KV cache: " + std::to_string(config.numBlocks) + " blocks of " +
-        std::to_string(config.blockSize) + " tokens (" +
-        std::to_string(slots) +
+        std::to_string(config.blockSize) + " tokens (" + std::to_string(slots) +
         " tokens) cannot hold one request of the maximum length " +
         std::to_string(config.maxSequenceLength) + ", which needs " +
         std::to_string(needed) + " blocks");
@@ -183,8 +182,7 @@ PagedKVCache::blockTable(std::span<const SeqId> seqs) const {
   for (size_t i = 0; i < seqs.size(); ++i) {
     auto it = seqs_.find(seqs[i]);
     if (it == seqs_.end())
-      return Status::error("block table: KV cache has no " +
-                           seqName(seqs[i]));
+      return Status::error("block table: KV cache has no " + seqName(seqs[i]));
     std::copy(it->second.blocks.begin(), it->second.blocks.end(),
               table.blocks.begin() + i * table.cols);
   }

@@ -122,8 +122,7 @@ TEST(SamplingTest, BatchPacksRowsForTheKernel) {
   EXPECT_EQ(batch.topP[0], 0.9f);
   EXPECT_EQ(batch.repetitionPenalty[0], 1.1f);
   EXPECT_EQ(batch.rngKey, (std::vector<uint32_t>{1, 2, 3, 4}));
-  EXPECT_EQ(batch.rngCounter,
-            (std::vector<uint32_t>{0, 0, 7, 0, 0, 0, 9, 2}));
+  EXPECT_EQ(batch.rngCounter, (std::vector<uint32_t>{0, 0, 7, 0, 0, 0, 9, 2}));
 }
 
 } // namespace

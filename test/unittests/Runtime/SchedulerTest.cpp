@@ -10,8 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qc/runtime/PagedKVCache.h"
 #include "qc/runtime/Scheduler.h"
+#include "qc/runtime/PagedKVCache.h"
 
 #include <gtest/gtest.h>
 
@@ -167,8 +167,9 @@ struct RunResult {
   int steps = 0;
 };
 
-/// Drives the scheduler to completion; `arrivals[k]` requests join at step
-/// k (the rest at the start).
+/// Drives the scheduler to completion. With `stagger`, half the requests
+/// join at the start and the others one every `stagger` iterations; with
+/// `failEvery`, every failEvery-th execution fails and its plan is abandoned.
 RunResult run(const SchedulerConfig &config, const KVCacheConfig &kvConfig,
               const std::vector<Request> &requests, int stagger = 0,
               int failEvery = 0) {
@@ -185,8 +186,13 @@ RunResult run(const SchedulerConfig &config, const KVCacheConfig &kvConfig,
       EXPECT_TRUE(scheduler->addRequest(requests[added]).isOk());
   };
   addSome(stagger ? requests.size() / 2 : requests.size());
-  while (scheduler->hasWork() || added < requests.size()) {
-    if (stagger && result.steps % stagger == 0)
+  for (int iteration = 0; scheduler->hasWork() || added < requests.size();
+       ++iteration) {
+    if (iteration > 10000) {
+      ADD_FAILURE() << "no progress";
+      break;
+    }
+    if (stagger && iteration % stagger == 0)
       addSome(1);
     auto plan = scheduler->schedule();
     EXPECT_TRUE(plan.isOk()) << plan.status().message();
@@ -199,6 +205,7 @@ RunResult run(const SchedulerConfig &config, const KVCacheConfig &kvConfig,
     }
     auto sampled = model.execute(*plan);
     if (!sampled.isOk()) {
+      EXPECT_EQ(sampled.status().message(), "injected failure");
       EXPECT_TRUE(scheduler->abandon(*plan).isOk());
       continue;
     }
@@ -208,10 +215,7 @@ RunResult run(const SchedulerConfig &config, const KVCacheConfig &kvConfig,
       result.streamed[e.id].push_back(e.token);
     for (FinishedRequest &f : output->finished)
       result.finished.emplace(f.id, std::move(f));
-    if (++result.steps > 10000) {
-      ADD_FAILURE() << "no progress";
-      break;
-    }
+    ++result.steps;
   }
   result.preemptions = scheduler->numPreemptions();
   EXPECT_EQ(cache->numFreeBlocks(), kvConfig.numBlocks);

@@ -73,8 +73,8 @@ class RngStream {
 public:
   explicit RngStream(std::array<uint32_t, 2> key) : key_(key) {}
   /// Keyed by params.seed alone when set, else by (engineSeed, requestId).
-  static RngStream forRequest(const SamplingParams &params,
-                              uint64_t engineSeed, int64_t requestId);
+  static RngStream forRequest(const SamplingParams &params, uint64_t engineSeed,
+                              int64_t requestId);
 
   std::array<uint32_t, 2> key() const { return key_; }
   /// The counter of the first block of draws of token `step`.
