@@ -6,13 +6,23 @@
 //       tensors, exact equality of token ids. Exits 1 on any violation.
 //   quant-bench ids FILE NAME
 //       Prints an integer tensor as a comma-separated list (for --prompt-ids).
+//   quant-bench decode PKG [--batch B] [--prompt-len P] [--new-tokens N]
+//                          [--repeat R] [--csv FILE]
+//       Times prefill (B prompts of P random tokens in one step) and greedy
+//       decode (N steps of B tokens through the KV cache) with the package's
+//       compiled kernels; prints tokens/s (best of R runs) and appends a CSV
+//       row.
 //
 //===----------------------------------------------------------------------===//
 
 #include "qc/Model/SafeTensors.h"
 #include "qc/Quant/Half.h"
+#include "qc/runtime/ForwardRunner.h"
 
+#include <chrono>
 #include <cmath>
+#include <fstream>
+#include <random>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -134,6 +144,114 @@ int ids(int argc, char **argv) {
   return 0;
 }
 
+int decode(int argc, char **argv) {
+  using namespace qc::runtime;
+  if (argc < 3) {
+    std::cerr << "usage: quant-bench decode PKG [--batch B] [--prompt-len P] "
+                 "[--new-tokens N] [--repeat R] [--csv FILE]\n";
+    return 2;
+  }
+  int64_t batch = 1, promptLen = 128, newTokens = 64, repeat = 3;
+  std::string csv;
+  for (int i = 3; i + 1 < argc; i += 2) {
+    std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--batch")
+      batch = std::stoll(value);
+    else if (flag == "--prompt-len")
+      promptLen = std::stoll(value);
+    else if (flag == "--new-tokens")
+      newTokens = std::stoll(value);
+    else if (flag == "--repeat")
+      repeat = std::stoll(value);
+    else if (flag == "--csv")
+      csv = value;
+    else {
+      std::cerr << "quant-bench: error: unknown flag " << flag << "\n";
+      return 2;
+    }
+  }
+  auto package = Package::load(argv[2]);
+  if (!package) {
+    std::cerr << "quant-bench: error: " << package.status().message() << "\n";
+    return 1;
+  }
+  const PackageManifest &m = (*package)->manifest();
+  int64_t perSeqBlocks = (promptLen + newTokens + m.blockSize - 1) / m.blockSize;
+  auto runner = ForwardRunner::create(**package, perSeqBlocks * batch);
+  if (!runner) {
+    std::cerr << "quant-bench: error: " << runner.status().message() << "\n";
+    return 1;
+  }
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<int32_t> token(0, int32_t(m.vocabSize - 1));
+  // Sequence s owns blocks [s * perSeqBlocks, (s + 1) * perSeqBlocks).
+  ForwardBatch b;
+  b.numSequences = batch;
+  b.blocksPerSequence = perSeqBlocks;
+  for (int64_t i = 0; i < batch * perSeqBlocks; ++i)
+    b.blockTables.push_back(int32_t(i));
+  auto fill = [&](int64_t start, int64_t count, const std::vector<int32_t> &toks) {
+    b.tokens = toks;
+    b.positions.clear();
+    b.slotMapping.clear();
+    b.tokenSequence.clear();
+    for (int64_t s = 0; s < batch; ++s)
+      for (int64_t p = start; p < start + count; ++p) {
+        b.positions.push_back(int32_t(p));
+        b.slotMapping.push_back(int32_t(s * perSeqBlocks * m.blockSize + p));
+        b.tokenSequence.push_back(int32_t(s));
+      }
+  };
+  using Clock = std::chrono::steady_clock;
+  double bestPrefill = 0, bestDecode = 0;
+  std::vector<float> logits;
+  for (int64_t r = 0; r < repeat; ++r) {
+    std::vector<int32_t> prompt(batch * promptLen);
+    for (int32_t &t : prompt)
+      t = token(rng);
+    fill(0, promptLen, prompt);
+    auto t0 = Clock::now();
+    if (auto s = (*runner)->forward(b, logits); !s) {
+      std::cerr << "quant-bench: error: " << s.message() << "\n";
+      return 1;
+    }
+    auto t1 = Clock::now();
+    // Each sequence's last prompt row picks its first new token.
+    std::vector<float> last;
+    for (int64_t s = 0; s < batch; ++s)
+      last.insert(last.end(),
+                  logits.begin() + ((s + 1) * promptLen - 1) * m.vocabSize,
+                  logits.begin() + (s + 1) * promptLen * m.vocabSize);
+    std::vector<int32_t> next = (*runner)->argmax(last);
+    auto t2 = Clock::now();
+    for (int64_t step = 0; step + 1 < newTokens; ++step) {
+      fill(promptLen + step, 1, next);
+      if (auto s = (*runner)->forward(b, logits); !s) {
+        std::cerr << "quant-bench: error: " << s.message() << "\n";
+        return 1;
+      }
+      next = (*runner)->argmax(logits);
+    }
+    auto t3 = Clock::now();
+    double prefill = batch * promptLen /
+                     std::chrono::duration<double>(t1 - t0).count();
+    double decodeRate = batch * (newTokens - 1) /
+                        std::chrono::duration<double>(t3 - t2).count();
+    bestPrefill = std::max(bestPrefill, prefill);
+    bestDecode = std::max(bestDecode, decodeRate);
+  }
+  std::cout << "package " << argv[2] << ": batch " << batch << ", prompt "
+            << promptLen << ", new " << newTokens << ": prefill "
+            << bestPrefill << " tokens/s, decode " << bestDecode
+            << " tokens/s (best of " << repeat << ")\n";
+  if (!csv.empty()) {
+    std::ofstream out(csv, std::ios::app);
+    out << argv[2] << "," << batch << "," << promptLen << "," << newTokens
+        << "," << bestPrefill << "," << bestDecode << "\n";
+  }
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -142,6 +260,8 @@ int main(int argc, char **argv) {
     return compare(argc, argv);
   if (command == "ids")
     return ids(argc, argv);
-  std::cerr << "usage: quant-bench compare|ids ...\n";
+  if (command == "decode")
+    return decode(argc, argv);
+  std::cerr << "usage: quant-bench compare|ids|decode ...\n";
   return 2;
 }

@@ -328,10 +328,16 @@ Value KernelBuilder::linear(Value x, ValueRange weight, QWeightType qtype,
             } else {
               w = kb.toF32(args[1]);
             }
-            Value prod = arith::MulFOp::create(nb, nloc, kb.toF32(args[0]), w);
+            // The sum over K may be reassociated: it lets the backend
+            // vectorize the reduction (cuBLAS and torch's CPU kernels
+            // reorder it too).
+            auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+            Value prod =
+                arith::MulFOp::create(nb, nloc, kb.toF32(args[0]), w, fm);
             linalg::YieldOp::create(
                 nb, nloc,
-                arith::AddFOp::create(nb, nloc, args.back(), prod).getResult());
+                arith::AddFOp::create(nb, nloc, args.back(), prod, fm)
+                    .getResult());
           })
           .getResult(0);
 
