@@ -225,6 +225,7 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
       {"kernels", llvm::json::Object{{"library", "kernels.so"},
                                      {"entry", "qc_forward_packed"},
                                      {"argmax", "qc_argmax_packed"},
+                                     {"sample", "qc_sample_packed"},
                                      {"args", std::move(args)}}},
       {"weights", "weights.safetensors"},
       {"tokenizer", hasTokenizer ? llvm::json::Value("tokenizer.json")

@@ -3,6 +3,7 @@
 #include "qc/Conversion/Passes.h"
 
 #include "qc/Conversion/QCKernels.h"
+#include "qc/Conversion/SamplingKernel.h"
 #include "qc/Dialect/QC/IR/QCOps.h"
 
 #include "mlir/IR/IRMapping.h"
@@ -46,6 +47,9 @@ struct ConvertQCToLinalgPass
       return signalPassFailure();
     buildArgmax(module, cast<RankedTensorType>(
                             forward.getFunctionType().getResult(0)));
+    buildSamplingKernel(
+        module, cast<RankedTensorType>(forward.getFunctionType().getResult(0))
+                    .getDimSize(1));
     forward.erase();
   }
 
