@@ -1,17 +1,29 @@
 //===- quant-run.cpp - run a compiled quantc package ----------------------===//
 //
 //   quant-run PKG (--prompt TEXT | --prompt-ids 1,2,3) [--max-new-tokens N]
-//             [--greedy] [--ignore-eos] [--logits-out FILE.safetensors]
+//             [--ignore-eos] [--logits-out FILE.safetensors]
 //   quant-run PKG --requests FILE.jsonl [--max-new-tokens N]
 //   common: [--kv-blocks N] [--max-batch-tokens N] [--max-batch-sequences N]
+//           [--greedy] [--temperature F] [--top-k N] [--top-p F]
+//           [--repetition-penalty F] [--seed N]
 //
-// Generates greedily with continuous batching: requests join and leave the
-// batch between steps, prefills and decodes share steps, and requests are
+// Generates with continuous batching: requests join and leave the batch
+// between steps, prefills and decodes share steps, and requests are
 // preempted and recomputed when the KV cache runs out of blocks. A single
 // prompt streams its text (ids without a tokenizer); --logits-out writes
 // `prompt_logits` (F32 [prompt, vocab]) and `tokens` (I64, generated ids).
 // --requests serves JSON lines {"id", "prompt" | "prompt_ids",
-// "max_new_tokens", "ignore_eos"} and prints one JSON line per request.
+// "max_new_tokens", "ignore_eos", "temperature", "top_k", "top_p",
+// "repetition_penalty", "seed"} and prints one JSON line per request.
+//
+// Decoding is greedy unless --temperature, --top-k, --top-p or
+// --repetition-penalty is given (the others then default to 1, 0, 1 and 1,
+// Hugging Face's defaults); a request line with any of these keys samples
+// too, with the command line's values for the keys it leaves out. The
+// sampling kernel of the package draws the tokens (temperature 0 is greedy).
+// --greedy overrides all of it. --seed N keys the random streams of requests
+// without a "seed" of their own (by N and the request's place in the run),
+// so runs with equal seeds give equal outputs; it defaults to 0.
 //
 //===----------------------------------------------------------------------===//
 
@@ -48,6 +60,10 @@ struct Options {
   int64_t maxBatchSequences = 64;
   std::optional<std::string> logitsOut;
   std::optional<std::string> requestsFile;
+  /// The sampling of every request, unless its line overrides it.
+  SamplingParams sampling = SamplingParams::makeGreedy();
+  bool forceGreedy = false;
+  uint64_t seed = 0;
 };
 
 /// One request as the user gave it.
@@ -56,13 +72,15 @@ struct RequestSpec {
   std::vector<int32_t> prompt;
   int32_t maxNewTokens = 0;
   bool ignoreEos = false;
+  SamplingParams sampling;
 };
 
 const char *kUsage =
     "usage: quant-run PKG (--prompt TEXT | --prompt-ids 1,2,3 | --requests "
-    "FILE.jsonl) [--max-new-tokens N] [--greedy] [--ignore-eos] "
-    "[--kv-blocks N] [--max-batch-tokens N] [--max-batch-sequences N] "
-    "[--logits-out FILE.safetensors]\n";
+    "FILE.jsonl) [--max-new-tokens N] [--ignore-eos] [--kv-blocks N] "
+    "[--max-batch-tokens N] [--max-batch-sequences N] "
+    "[--logits-out FILE.safetensors] [--greedy] [--temperature F] "
+    "[--top-k N] [--top-p F] [--repetition-penalty F] [--seed N]\n";
 
 StatusOr<int64_t> parseInt(std::string_view s, const char *flag) {
   int64_t v = 0;
@@ -70,6 +88,15 @@ StatusOr<int64_t> parseInt(std::string_view s, const char *flag) {
   if (ec != std::errc() || end != s.data() + s.size())
     return Status::error(std::string(flag) + ": '" + std::string(s) +
                          "' is not an integer");
+  return v;
+}
+
+StatusOr<float> parseFloat(std::string_view s, const char *flag) {
+  float v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size())
+    return Status::error(std::string(flag) + ": '" + std::string(s) +
+                         "' is not a number");
   return v;
 }
 
@@ -120,7 +147,35 @@ StatusOr<Options> parseArgs(int argc, char **argv) {
       QC_ASSIGN_OR_RETURN(std::string_view v, value());
       o.logitsOut = std::string(v);
     } else if (a == "--greedy") {
-      // Greedy is the only decoding this build offers.
+      o.forceGreedy = true;
+    } else if (a == "--temperature") {
+      QC_ASSIGN_OR_RETURN(std::string_view v, value());
+      QC_ASSIGN_OR_RETURN(o.sampling.temperature,
+                          parseFloat(v, "--temperature"));
+      o.sampling.greedy = false;
+    } else if (a == "--top-k") {
+      QC_ASSIGN_OR_RETURN(std::string_view v, value());
+      QC_ASSIGN_OR_RETURN(int64_t k, parseInt(v, "--top-k"));
+      if (k < INT32_MIN || k > INT32_MAX)
+        return Status::error("--top-k: " + std::to_string(k) +
+                             " is out of range");
+      o.sampling.topK = int32_t(k);
+      o.sampling.greedy = false;
+    } else if (a == "--top-p") {
+      QC_ASSIGN_OR_RETURN(std::string_view v, value());
+      QC_ASSIGN_OR_RETURN(o.sampling.topP, parseFloat(v, "--top-p"));
+      o.sampling.greedy = false;
+    } else if (a == "--repetition-penalty") {
+      QC_ASSIGN_OR_RETURN(std::string_view v, value());
+      QC_ASSIGN_OR_RETURN(o.sampling.repetitionPenalty,
+                          parseFloat(v, "--repetition-penalty"));
+      o.sampling.greedy = false;
+    } else if (a == "--seed") {
+      QC_ASSIGN_OR_RETURN(std::string_view v, value());
+      QC_ASSIGN_OR_RETURN(int64_t seed, parseInt(v, "--seed"));
+      if (seed < 0)
+        return Status::error("--seed must be non-negative");
+      o.seed = uint64_t(seed);
     } else if (a == "--ignore-eos") {
       o.ignoreEos = true;
     } else if (!a.empty() && a[0] != '-' && o.package.empty()) {
@@ -138,6 +193,9 @@ StatusOr<Options> parseArgs(int argc, char **argv) {
         "give exactly one of --prompt, --prompt-ids and --requests");
   if (o.logitsOut && o.requestsFile)
     return Status::error("--logits-out applies to a single prompt");
+  if (o.forceGreedy)
+    o.sampling.greedy = true;
+  QC_RETURN_IF_ERROR(o.sampling.validate());
   return o;
 }
 
@@ -153,6 +211,41 @@ Status writeOutputs(const std::string &path, const std::vector<float> &logits,
        std::span(reinterpret_cast<const uint8_t *>(tokens.data()),
                  tokens.size() * sizeof(int64_t))}};
   return writeSafeTensors(path, tensors);
+}
+
+/// The sampling of a request line: the command line's, with the line's
+/// keys on top (any of them turns sampling on, unless --greedy).
+StatusOr<SamplingParams> samplingOf(const json &j, const Options &o,
+                                    const std::string &where) {
+  SamplingParams p = o.sampling;
+  auto number = [&](const char *key, float &field) -> Status {
+    if (!j.contains(key))
+      return Status::ok();
+    if (!j[key].is_number())
+      return Status::error(where + ": '" + key + "' must be a number");
+    field = j[key].get<float>();
+    p.greedy = o.forceGreedy;
+    return Status::ok();
+  };
+  QC_RETURN_IF_ERROR(number("temperature", p.temperature));
+  QC_RETURN_IF_ERROR(number("top_p", p.topP));
+  QC_RETURN_IF_ERROR(number("repetition_penalty", p.repetitionPenalty));
+  if (j.contains("top_k")) {
+    if (!j["top_k"].is_number_integer() ||
+        j["top_k"].get<int64_t>() < INT32_MIN ||
+        j["top_k"].get<int64_t>() > INT32_MAX)
+      return Status::error(where + ": 'top_k' must be an integer");
+    p.topK = int32_t(j["top_k"].get<int64_t>());
+    p.greedy = o.forceGreedy;
+  }
+  if (j.contains("seed")) {
+    if (!j["seed"].is_number_unsigned())
+      return Status::error(where + ": 'seed' must be a non-negative integer");
+    p.seed = j["seed"].get<uint64_t>();
+  }
+  if (Status s = p.validate(); !s)
+    return Status::error(where + ": " + s.message());
+  return p;
 }
 
 StatusOr<std::vector<RequestSpec>>
@@ -182,6 +275,7 @@ readRequests(const std::string &path, const std::optional<Tokenizer> &tokenizer,
     }
     if (j.contains("ignore_eos"))
       r.ignoreEos = j["ignore_eos"].is_boolean() && j["ignore_eos"].get<bool>();
+    QC_ASSIGN_OR_RETURN(r.sampling, samplingOf(j, o, where));
     if (j.contains("prompt_ids")) {
       if (!j["prompt_ids"].is_array())
         return Status::error(where + ": 'prompt_ids' must be a list");
@@ -224,6 +318,7 @@ Status run(const Options &o) {
     r.id = 0;
     r.maxNewTokens = int32_t(o.maxNewTokens);
     r.ignoreEos = o.ignoreEos;
+    r.sampling = o.sampling;
     if (o.prompt) {
       if (!tokenizer)
         return Status::error(o.package + " has no tokenizer; use --prompt-ids");
@@ -234,6 +329,14 @@ Status run(const Options &o) {
     }
     specs.push_back(std::move(r));
   }
+
+  if (!package->sampleEntry())
+    for (const RequestSpec &r : specs)
+      if (!r.sampling.isGreedy())
+        return Status::error("request " + r.id.dump() + ": " + o.package +
+                             " has no sampling kernel (it was compiled "
+                             "before quantc had one); recompile it, or use "
+                             "--greedy");
 
   // Every request must fit the model's context; by default the cache holds
   // all of them at once, --kv-blocks sizes it (preempting when it is full).
@@ -265,6 +368,7 @@ Status run(const Options &o) {
   schedulerConfig.maxTokensPerStep = int32_t(o.maxBatchTokens);
   schedulerConfig.maxSequencesPerStep = int32_t(o.maxBatchSequences);
   schedulerConfig.vocabSize = int32_t(m.vocabSize);
+  schedulerConfig.seed = o.seed;
   QC_ASSIGN_OR_RETURN(Scheduler scheduler,
                       Scheduler::create(schedulerConfig, cache));
   for (size_t i = 0; i < specs.size(); ++i) {
@@ -274,7 +378,7 @@ Status run(const Options &o) {
     request.maxNewTokens = specs[i].maxNewTokens;
     if (!specs[i].ignoreEos)
       request.stopTokens.assign(m.eosTokenIds.begin(), m.eosTokenIds.end());
-    request.sampling = SamplingParams::makeGreedy();
+    request.sampling = specs[i].sampling;
     QC_RETURN_IF_ERROR(scheduler.addRequest(std::move(request)));
   }
   if (o.logitsOut)

@@ -6,6 +6,7 @@
 
 #include "qc/runtime/Sampling.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -91,7 +92,7 @@ float RngStream::uniform(uint64_t step, uint32_t index) const {
 }
 
 void SamplingBatch::append(const SamplingParams &params, const RngStream &rng,
-                           uint64_t step) {
+                           uint64_t step, std::span<const int32_t> sequence) {
   greedy.push_back(params.isGreedy());
   temperature.push_back(params.temperature);
   topK.push_back(params.topK);
@@ -101,6 +102,27 @@ void SamplingBatch::append(const SamplingParams &params, const RngStream &rng,
   rngKey.insert(rngKey.end(), key.begin(), key.end());
   std::array<uint32_t, 4> c = RngStream::counter(step);
   rngCounter.insert(rngCounter.end(), c.begin(), c.end());
+  // Only a repetition penalty reads the history.
+  if (historyOffsets.empty())
+    historyOffsets.push_back(0);
+  if (!params.isGreedy() && params.repetitionPenalty != 1.0f)
+    history.insert(history.end(), sequence.begin(), sequence.end());
+  historyOffsets.push_back(int32_t(history.size()));
+}
+
+std::span<const int32_t> SamplingBatch::historyOf(size_t row) const {
+  if (row + 1 >= historyOffsets.size())
+    return {};
+  return std::span(history).subspan(
+      historyOffsets[row], historyOffsets[row + 1] - historyOffsets[row]);
+}
+
+float SamplingBatch::uniform(size_t row) const {
+  std::array<uint32_t, 4> counter;
+  std::copy_n(rngCounter.begin() + 4 * row, 4, counter.begin());
+  uint32_t word =
+      philox4x32(counter, {rngKey[2 * row], rngKey[2 * row + 1]})[0];
+  return float(word >> 8) * 0x1p-24f;
 }
 
 } // namespace qc::runtime

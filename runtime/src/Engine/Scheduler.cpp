@@ -235,7 +235,7 @@ Scheduler::fillPlan(StepPlan &plan,
       seq.logitsRow = int32_t(plan.logitIndices.size());
       plan.logitIndices.push_back(seq.tokenOffset + count - 1);
       plan.sampling.append(state.request.sampling, state.rng,
-                           uint64_t(state.numGenerated()));
+                           uint64_t(state.numGenerated()), state.tokens);
     }
     plan.contextLengths.push_back(start + count);
     plan.sequences.push_back(seq);

@@ -25,12 +25,12 @@ CompiledStepExecutor::promptLogits(RequestId id) const {
 
 StatusOr<std::vector<int32_t>>
 CompiledStepExecutor::execute(const StepPlan &plan) {
-  for (size_t i = 0; i < plan.sampling.size(); ++i)
-    if (!plan.sampling.greedy[i])
-      return Status::error(
-          "only greedy decoding runs on compiled kernels in this build: the "
-          "sampling kernel (temperature, top-k, top-p, repetition penalty) is "
-          "not compiled yet");
+  const SamplingBatch &sampling = plan.sampling;
+  if (sampling.size() != plan.logitIndices.size())
+    return Status::error("step plan: " + std::to_string(sampling.size()) +
+                         " sampling rows for " +
+                         std::to_string(plan.logitIndices.size()) +
+                         " logits rows");
 
   ForwardBatch batch;
   batch.tokens = plan.tokens;
@@ -59,12 +59,46 @@ CompiledStepExecutor::execute(const StepPlan &plan) {
     }
   }
 
-  std::vector<float> rows;
-  rows.reserve(plan.logitIndices.size() * vocabSize_);
-  for (int32_t index : plan.logitIndices)
-    rows.insert(rows.end(), logits.begin() + size_t(index) * vocabSize_,
-                logits.begin() + size_t(index + 1) * vocabSize_);
-  if (rows.empty())
-    return std::vector<int32_t>{};
-  return runner_.argmax(rows);
+  // Greedy rows go to the argmax kernel, the others to the sampling kernel
+  // with their parameters, history and draw.
+  std::vector<size_t> greedyRows, sampledRows;
+  for (size_t i = 0; i < sampling.size(); ++i)
+    (sampling.greedy[i] ? greedyRows : sampledRows).push_back(i);
+  auto gather = [&](const std::vector<size_t> &which) {
+    std::vector<float> rows;
+    rows.reserve(which.size() * vocabSize_);
+    for (size_t i : which) {
+      auto row = logits.begin() + size_t(plan.logitIndices[i]) * vocabSize_;
+      rows.insert(rows.end(), row, row + vocabSize_);
+    }
+    return rows;
+  };
+  std::vector<int32_t> sampled(sampling.size());
+  if (!greedyRows.empty()) {
+    std::vector<float> rows = gather(greedyRows);
+    std::vector<int32_t> tokens = runner_.argmax(rows);
+    for (size_t j = 0; j < greedyRows.size(); ++j)
+      sampled[greedyRows[j]] = tokens[j];
+  }
+  if (!sampledRows.empty()) {
+    SamplerInputs in;
+    for (size_t i : sampledRows) {
+      in.temperature.push_back(sampling.temperature[i]);
+      in.topK.push_back(sampling.topK[i]);
+      in.topP.push_back(sampling.topP[i]);
+      in.repetitionPenalty.push_back(sampling.repetitionPenalty[i]);
+      in.uniform.push_back(sampling.uniform(i));
+      in.historyWidth =
+          std::max(in.historyWidth, int64_t(sampling.historyOf(i).size()));
+    }
+    in.history.assign(sampledRows.size() * in.historyWidth, -1);
+    for (size_t j = 0; j < sampledRows.size(); ++j)
+      std::ranges::copy(sampling.historyOf(sampledRows[j]),
+                        in.history.begin() + j * in.historyWidth);
+    std::vector<float> rows = gather(sampledRows);
+    QC_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, runner_.sample(rows, in));
+    for (size_t j = 0; j < sampledRows.size(); ++j)
+      sampled[sampledRows[j]] = tokens[j];
+  }
+  return sampled;
 }

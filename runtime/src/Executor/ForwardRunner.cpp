@@ -2,6 +2,7 @@
 
 #include "qc/runtime/ForwardRunner.h"
 
+#include <cmath>
 #include <string>
 
 using namespace qc;
@@ -137,5 +138,59 @@ std::vector<int32_t> ForwardRunner::argmax(std::vector<float> &logits) const {
   MemRefDescriptor result(out.data(), {rows});
   void *args[] = {in.get(), result.get()};
   package_.argmaxEntry()(args);
+  return out;
+}
+
+StatusOr<std::vector<int32_t>>
+ForwardRunner::sample(std::vector<float> &logits,
+                      const SamplerInputs &in) const {
+  if (!package_.sampleEntry())
+    return Status::error(package_.directory() +
+                         ": the package has no sampling kernel (compiled "
+                         "before it existed); recompile it, or decode "
+                         "greedily");
+  int64_t vocab = package_.manifest().vocabSize;
+  size_t rows = logits.size() / vocab;
+  if (logits.size() != rows * vocab || in.temperature.size() != rows ||
+      in.topK.size() != rows || in.topP.size() != rows ||
+      in.repetitionPenalty.size() != rows || in.uniform.size() != rows ||
+      in.historyWidth < 0 || in.history.size() != rows * in.historyWidth)
+    return Status::error("sampling: every input needs one entry per logits "
+                         "row (history: historyWidth per row)");
+  // The kernel divides by the temperature and the penalty and walks top-k
+  // and the draw: out-of-range values would make it return nonsense.
+  for (size_t i = 0; i < rows; ++i) {
+    std::string row = "sampling row " + std::to_string(i) + ": ";
+    if (!std::isfinite(in.temperature[i]) || !(in.temperature[i] > 0.0f))
+      return Status::error(row + "temperature must be finite and positive");
+    if (in.topK[i] < 0 || in.topK[i] > vocab)
+      return Status::error(row + "top_k must be in [0, vocab_size]");
+    if (!(in.topP[i] > 0.0f && in.topP[i] <= 1.0f))
+      return Status::error(row + "top_p must be in (0, 1]");
+    if (!std::isfinite(in.repetitionPenalty[i]) ||
+        !(in.repetitionPenalty[i] > 0.0f))
+      return Status::error(row +
+                           "repetition_penalty must be finite and positive");
+    if (!(in.uniform[i] >= 0.0f && in.uniform[i] < 1.0f))
+      return Status::error(row + "the uniform draw must be in [0, 1)");
+  }
+  for (size_t i = 0; i < in.history.size(); ++i)
+    if (in.history[i] < -1 || in.history[i] >= vocab)
+      return outOfRange("history", i, in.history[i], vocab);
+
+  std::vector<int32_t> out(rows);
+  int64_t n = int64_t(rows);
+  MemRefDescriptor logitsArg(logits.data(), {n, vocab});
+  MemRefDescriptor temperature(in.temperature.data(), {n});
+  MemRefDescriptor topK(in.topK.data(), {n});
+  MemRefDescriptor topP(in.topP.data(), {n});
+  MemRefDescriptor penalty(in.repetitionPenalty.data(), {n});
+  MemRefDescriptor history(in.history.data(), {n, in.historyWidth});
+  MemRefDescriptor uniform(in.uniform.data(), {n});
+  MemRefDescriptor result(out.data(), {n});
+  void *args[] = {logitsArg.get(), temperature.get(), topK.get(),
+                  topP.get(),      penalty.get(),     history.get(),
+                  uniform.get(),   result.get()};
+  package_.sampleEntry()(args);
   return out;
 }

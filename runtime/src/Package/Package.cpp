@@ -128,6 +128,9 @@ StatusOr<PackageManifest> qc::runtime::parseManifest(std::string_view text,
   QC_ASSIGN_OR_RETURN(m.library, kernels.string("library"));
   QC_ASSIGN_OR_RETURN(m.entry, kernels.string("entry"));
   QC_ASSIGN_OR_RETURN(m.argmaxEntry, kernels.string("argmax"));
+  if (kernels.find("sample")) {
+    QC_ASSIGN_OR_RETURN(m.sampleEntry, kernels.string("sample"));
+  }
   const json *args = kernels.find("args");
   if (!args || !args->is_array())
     return kernels.error("args", "must be a list");
@@ -226,5 +229,12 @@ StatusOr<std::unique_ptr<Package>> Package::load(const std::string &dir) {
   if (!pkg->entry_ || !pkg->argmax_)
     return Status::error(libraryPath + ": no entry point '" +
                          (pkg->entry_ ? m.argmaxEntry : m.entry) + "'");
+  if (m.sampleEntry) {
+    pkg->sample_ = reinterpret_cast<PackedEntry>(
+        dlsym(pkg->library_, m.sampleEntry->c_str()));
+    if (!pkg->sample_)
+      return Status::error(libraryPath + ": no entry point '" +
+                           *m.sampleEntry + "'");
+  }
   return pkg;
 }

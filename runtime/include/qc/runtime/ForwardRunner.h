@@ -29,6 +29,20 @@ struct ForwardBatch {
   int64_t blocksPerSequence = 0;
 };
 
+/// The inputs of the sampling kernel besides the logits, one entry per row
+/// (the semantics are @qc_sample's, in the compiler's SamplingKernel.h).
+struct SamplerInputs {
+  std::vector<float> temperature; ///< > 0
+  std::vector<int32_t> topK;      ///< 0 keeps all
+  std::vector<float> topP;        ///< in (0, 1]
+  std::vector<float> repetitionPenalty;
+  /// [rows, historyWidth] token ids of each row's sequence, -1 padded.
+  std::vector<int32_t> history;
+  int64_t historyWidth = 0;
+  /// One draw in [0, 1) per row.
+  std::vector<float> uniform;
+};
+
 class ForwardRunner {
 public:
   /// A runner whose KV cache holds `numBlocks` blocks.
@@ -41,6 +55,12 @@ public:
   /// The greedy token of each row of `logits` ([tokens, vocab]), computed by
   /// the package's compiled argmax kernel.
   std::vector<int32_t> argmax(std::vector<float> &logits) const;
+
+  /// One token per row of `logits` ([rows, vocab]) drawn by the package's
+  /// compiled sampling kernel; checks the inputs first. An error when the
+  /// package has no sampling kernel.
+  StatusOr<std::vector<int32_t>> sample(std::vector<float> &logits,
+                                        const SamplerInputs &inputs) const;
 
   int64_t numBlocks() const { return numBlocks_; }
   int64_t blockSize() const { return package_.manifest().blockSize; }

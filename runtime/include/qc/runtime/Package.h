@@ -40,6 +40,9 @@ struct PackageManifest {
   int64_t cacheLayers = 0, numKvHeads = 0, headDim = 0, blockSize = 0;
   DType cacheDType = DType::F16;
   std::string library, entry, argmaxEntry;
+  /// The sampling kernel (`kernels.sample`); packages compiled before it
+  /// existed lack it and decode greedily only.
+  std::optional<std::string> sampleEntry;
   std::vector<KernelArg> args;
   std::string weightsFile;
   std::optional<std::string> tokenizerFile;
@@ -71,6 +74,9 @@ public:
   PackedEntry entry() const { return entry_; }
   /// The compiled greedy sampler: (logits [T, V] f32, out [T] i32).
   PackedEntry argmaxEntry() const { return argmax_; }
+  /// The compiled sampler (@qc_sample, see the compiler's SamplingKernel.h),
+  /// or null when the package has none.
+  PackedEntry sampleEntry() const { return sample_; }
 
 private:
   Package() = default;
@@ -81,6 +87,7 @@ private:
   void *library_ = nullptr;
   PackedEntry entry_ = nullptr;
   PackedEntry argmax_ = nullptr;
+  PackedEntry sample_ = nullptr;
 };
 
 } // namespace qc::runtime

@@ -23,6 +23,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 namespace qc::runtime {
@@ -98,11 +99,21 @@ struct SamplingBatch {
   std::vector<float> repetitionPenalty;
   std::vector<uint32_t> rngKey;     ///< 2 words per row
   std::vector<uint32_t> rngCounter; ///< 4 words per row: counter(step)
+  /// The sequence so far (prompt and generated tokens) of the rows that
+  /// sample with a repetition penalty, empty for the others: row i's tokens
+  /// are history[historyOffsets[i], historyOffsets[i + 1]).
+  std::vector<int32_t> history;
+  std::vector<int32_t> historyOffsets;
 
   size_t size() const { return greedy.size(); }
-  /// Adds the row sampling token `step` of a request.
-  void append(const SamplingParams &params, const RngStream &rng,
-              uint64_t step);
+  /// Adds the row sampling token `step` of a request whose sequence so far
+  /// is `sequence`.
+  void append(const SamplingParams &params, const RngStream &rng, uint64_t step,
+              std::span<const int32_t> sequence = {});
+  /// The history of row `row` (empty when it has none).
+  std::span<const int32_t> historyOf(size_t row) const;
+  /// The draw of row `row`: RngStream::uniform(step) of its key and step.
+  float uniform(size_t row) const;
 };
 
 } // namespace qc::runtime
