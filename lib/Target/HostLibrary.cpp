@@ -10,6 +10,7 @@
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -55,7 +56,8 @@ LogicalResult mlir::qc::addPackedEntryPoints(ModuleOp module) {
   return success();
 }
 
-LogicalResult mlir::qc::emitHostSharedLibrary(ModuleOp module, StringRef path) {
+LogicalResult mlir::qc::emitHostSharedLibrary(ModuleOp module, StringRef path,
+                                              StringRef cpu) {
   auto fail = [&](const Twine &message) {
     return emitError(module.getLoc()) << message;
   };
@@ -76,15 +78,25 @@ LogicalResult mlir::qc::emitHostSharedLibrary(ModuleOp module, StringRef path) {
       llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), error);
   if (!target)
     return fail("no LLVM target for " + triple + ": " + error);
-  // The package runs on machines like this one: tune for the host CPU.
-  llvm::StringMap<bool> hostFeatures = llvm::sys::getHostCPUFeatures();
+  // "native" tunes for this machine; a named CPU implies its features.
   SmallVector<std::string> features;
-  for (auto &f : hostFeatures)
-    features.push_back((f.second ? "+" : "-") + f.first().str());
+  std::string cpuName = cpu.str();
+  if (cpu == "native") {
+    cpuName = llvm::sys::getHostCPUName().str();
+    for (auto &f : llvm::sys::getHostCPUFeatures())
+      features.push_back((f.second ? "+" : "-") + f.first().str());
+  }
+  std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
+      target->createMCSubtargetInfo(llvm::Triple(triple), cpuName, ""));
+  if (!subtarget || !subtarget->isCPUStringValid(cpuName))
+    return fail("unknown CPU '" + cpuName + "' for " + triple +
+                " (use native or an LLVM CPU name such as x86-64-v3)");
   llvm::TargetOptions targetOptions;
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      llvm::Triple(triple), llvm::sys::getHostCPUName(),
-      llvm::join(features, ","), targetOptions, llvm::Reloc::PIC_));
+      llvm::Triple(triple), cpuName, llvm::join(features, ","), targetOptions,
+      llvm::Reloc::PIC_));
+  if (!machine)
+    return fail("cannot create a target machine for CPU '" + cpuName + "'");
   llvmModule->setTargetTriple(llvm::Triple(triple));
   llvmModule->setDataLayout(machine->createDataLayout());
 

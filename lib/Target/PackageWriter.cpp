@@ -175,7 +175,8 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
     PassManager pm(ctx);
     buildKernelsToLLVMCPUPipeline(pm);
     if (failed(pm.run(*kernels)) || failed(addPackedEntryPoints(*kernels)) ||
-        failed(emitHostSharedLibrary(*kernels, inPackage("kernels.so"))))
+        failed(emitHostSharedLibrary(*kernels, inPackage("kernels.so"),
+                                     options.cpu)))
       return failure();
   }
 

@@ -54,6 +54,10 @@ cl::opt<std::string> outputFile(
     cl::value_desc("path"), cl::init("-"));
 cl::opt<std::string> target("target", cl::desc("Target: cpu"),
                             cl::init("cpu"));
+cl::opt<std::string> cpu("cpu",
+                        cl::desc("CPU of the kernels: native (this machine) "
+                                 "or an LLVM CPU name, e.g. x86-64-v3"),
+                        cl::init("native"));
 cl::opt<int64_t> blockSize("kv-block-size",
                            cl::desc("Tokens per KV-cache block"),
                            cl::init(16));
@@ -263,6 +267,7 @@ int main(int argc, char **argv) {
     packageOptions.outputDir = outputFile;
     packageOptions.prequantized = prequantized;
     packageOptions.blockSize = blockSize;
+    packageOptions.cpu = cpu;
     return failed(mlir::qc::writePackage(**module, *weights, packageOptions));
   }
   if (emit != EmitAction::QC) {

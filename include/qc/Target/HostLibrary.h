@@ -12,9 +12,12 @@ namespace mlir::qc {
 /// runtime calls kernels of any arity through this one signature.
 LogicalResult addPackedEntryPoints(ModuleOp llvmModule);
 
-/// Translates an LLVM-dialect module to optimized native code for the host
-/// CPU and links it into the shared library `path` (with ld.lld).
-LogicalResult emitHostSharedLibrary(ModuleOp llvmModule, StringRef path);
+/// Translates an LLVM-dialect module to optimized native code and links it
+/// into the shared library `path` (with ld.lld). `cpu` is "native" (this
+/// machine's CPU and features) or an LLVM CPU name such as "x86-64-v3" for
+/// packages that run on other machines.
+LogicalResult emitHostSharedLibrary(ModuleOp llvmModule, StringRef path,
+                                    StringRef cpu = "native");
 
 } // namespace mlir::qc
 

@@ -34,6 +34,8 @@ struct PackageOptions {
   bool prequantized = false;
   /// Tokens per KV-cache block.
   int64_t blockSize = 16;
+  /// The CPU the kernels are compiled for ("native" or an LLVM CPU name).
+  std::string cpu = "native";
 };
 
 /// Compiles the qc graph `module` (left unchanged) for the host CPU and
