@@ -81,3 +81,29 @@ func.func @forward(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %cache: !q
   %l = qc.lm_head %z, %h : (tensor<?x32xf16>, tensor<4x32xf16>) -> tensor<?x4xf32>
   return %l, %cache : tensor<?x4xf32>, !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f16>
 }
+
+// -----
+
+// LLM.int8 quantizes the activations per token (outlier columns kept in
+// floating point) and multiplies int8 codes with int32 accumulation.
+// CHECK-LABEL: func.func @qc_forward(
+// Per-token absmax below the threshold, per-column absmax for outliers.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: math.absf
+// CHECK: linalg.generic {{.*}}iterator_types = ["reduction", "parallel"]
+// The int8 x int8 contraction.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: math.roundeven
+// CHECK: arith.muli {{.*}} : i32
+// The outlier columns in f64.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: arith.mulf {{.*}} : f64
+func.func @forward(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %cache: !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f16>) -> (tensor<?x4xf32>, !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f16>) {
+  %t = qc.weight "emb" : tensor<8x32xf16>
+  %x = qc.embedding %t, %tokens : (tensor<8x32xf16>, tensor<?xi32>) -> tensor<?x32xf16>
+  %w = qc.weight "w" : !qc.qweight<16x32xf16, #qc.int8<mode = llm_int8, threshold = 6.0>>
+  %y = qc.quantized_linear %x, %w : (tensor<?x32xf16>, !qc.qweight<16x32xf16, #qc.int8<mode = llm_int8, threshold = 6.0>>) -> tensor<?x16xf16>
+  %h = qc.weight "head" : tensor<4x16xf16>
+  %l = qc.lm_head %y, %h : (tensor<?x16xf16>, tensor<4x16xf16>) -> tensor<?x4xf32>
+  return %l, %cache : tensor<?x4xf32>, !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f16>
+}

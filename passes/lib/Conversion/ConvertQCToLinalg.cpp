@@ -196,12 +196,13 @@ struct ConvertQCToLinalgPass
               })
               .Case([&](QuantizedLinearOp l) -> LogicalResult {
                 auto int8 = dyn_cast<Int8Attr>(l.getWeight().getType().getScheme());
-                if (int8 && int8.getMode() != Int8Mode::WeightOnly)
-                  return l.emitOpError()
-                         << "the CPU lowering of int8 mode "
-                         << stringifyInt8Mode(int8.getMode())
-                         << " (quantized activations) is not implemented yet";
                 Value bias = l.getBias() ? map.lookup(l.getBias()) : Value();
+                if (int8 && int8.getMode() != Int8Mode::WeightOnly) {
+                  result(k.int8ActivationLinear(
+                      map.lookup(l.getInput()), quantized.lookup(l.getWeight()),
+                      int8, bias, l.getType().getElementType()));
+                  return success();
+                }
                 result(k.linear(map.lookup(l.getInput()),
                                 quantized.lookup(l.getWeight()),
                                 l.getWeight().getType(), bias,

@@ -50,10 +50,17 @@ public:
                   Value positions, int64_t numHeads, int64_t numKvHeads,
                   int64_t headDim, double scale,
                   std::optional<int64_t> slidingWindow);
+  /// x W^T (+ bias) of LLM.int8 and W8A8, which quantize the activations
+  /// too (QCKernelsInt8.cpp).
+  Value int8ActivationLinear(Value x, ValueRange storage, Int8Attr scheme,
+                             Value bias, Type resultElementType);
   Value siluMul(Value gate, Value up);
   Value add(Value lhs, Value rhs);
 
 private:
+  /// max |x| over dimension `reduced` (0: tokens, 1: features) of a
+  /// [tokens, features] tensor, counting only elements below `below` (> 0).
+  Value absMax(Value x, unsigned reduced, std::optional<float> below);
   Value toF32(Value v);
   Value fromF32(Value v, Type type);
   Value index(int64_t v);
