@@ -3,6 +3,7 @@
 #include "qc/Pipelines/Pipelines.h"
 
 #include "qc/Conversion/Passes.h"
+#include "qc/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -17,6 +18,7 @@ using namespace mlir::qc;
 
 void mlir::qc::buildQCToKernelsPipeline(OpPassManager &pm,
                                         const CPUPipelineOptions &options) {
+  pm.addNestedPass<func::FuncOp>(createQCFuse());
   ConvertQCToLinalgOptions convert;
   convert.blockSize = options.blockSize;
   pm.addPass(createConvertQCToLinalg(convert));

@@ -107,3 +107,24 @@ func.func @forward(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %cache: !q
   %l = qc.lm_head %y, %h : (tensor<?x16xf16>, tensor<4x16xf16>) -> tensor<?x4xf32>
   return %l, %cache : tensor<?x4xf32>, !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f16>
 }
+
+// -----
+
+// Fused kernels: the residual sum and its sum of squares in one loop nest;
+// rotated keys computed and stored into the cache in the write loop.
+!cache = !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f32>
+// CHECK-LABEL: func.func @qc_forward(
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]{{.*}} outs(%{{.*}}, %{{.*}} : tensor<?x4xf32>, tensor<?xf32>)
+// CHECK: math.rsqrt
+// CHECK: scf.for
+// CHECK: math.cos
+// CHECK: memref.store
+func.func @forward(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %cache: !cache) -> (tensor<?x8xf32>, !cache) {
+  %t = qc.weight "emb" : tensor<8x4xf32>
+  %x = qc.embedding %t, %tokens : (tensor<8x4xf32>, tensor<?xi32>) -> tensor<?x4xf32>
+  %w = qc.weight "ln" : tensor<4xf32>
+  %s, %n = qc.add_rms_norm %x, %x, %w {epsilon = 1.0e-05 : f64} : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<4xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>)
+  %c1 = qc.rope_kv_cache_write %cache[0], %s, %n, %positions {rope = #qc.rope<type = default, theta = 10000.0>} : (!cache, tensor<?x4xf32>, tensor<?x4xf32>, tensor<?xi32>) -> !cache
+  %l = qc.lm_head %n, %t : (tensor<?x4xf32>, tensor<8x4xf32>) -> tensor<?x8xf32>
+  return %l, %c1 : tensor<?x8xf32>, !cache
+}

@@ -241,6 +241,24 @@ struct ConvertQCToLinalgPass
                     a.getScale().convertToDouble(), a.getSlidingWindow()));
                 return success();
               })
+              .Case([&](AddRMSNormOp f) {
+                auto [sum, normed] = k.addRmsNorm(
+                    map.lookup(f.getLhs()), map.lookup(f.getRhs()),
+                    map.lookup(f.getWeight()),
+                    f.getEpsilon().convertToDouble());
+                map.map(f.getSum(), sum);
+                map.map(f.getNormed(), normed);
+                return success();
+              })
+              .Case([&](RopeKVCacheWriteOp w) {
+                KVCacheType ct = w.getCache().getType();
+                k.ropeKVCacheWrite(cache, w.getLayer(), map.lookup(w.getKey()),
+                                   map.lookup(w.getValue()),
+                                   map.lookup(w.getPositions()),
+                                   ct.getNumKvHeads(), ct.getHeadDim(),
+                                   w.getRope());
+                return success();
+              })
               .Case([&](SiluMulOp s) {
                 result(k.siluMul(map.lookup(s.getGate()), map.lookup(s.getUp())));
                 return success();

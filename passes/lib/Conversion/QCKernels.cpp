@@ -98,16 +98,12 @@ Value KernelBuilder::embedding(Value table, Value tokens) {
 
 Value KernelBuilder::rmsNorm(Value x, Value weight, double epsilon) {
   MLIRContext *ctx = b.getContext();
-  auto type = cast<RankedTensorType>(x.getType());
-  int64_t hidden = type.getDimSize(1);
   Value tokens = tensor::DimOp::create(b, loc, x, 0);
-  Type f32 = b.getF32Type();
-
-  // Sum of squares per token, in f32.
   Value sumInit = tensor::EmptyOp::create(
-      b, loc, ArrayRef<OpFoldResult>{tokens}, f32);
+      b, loc, ArrayRef<OpFoldResult>{tokens}, b.getF32Type());
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
   sumInit = linalg::FillOp::create(b, loc, zero, sumInit).getResult(0);
+  // Sum of squares per token, in f32.
   Value sums =
       linalg::GenericOp::create(
           b, loc, sumInit.getType(), x, sumInit,
@@ -121,7 +117,45 @@ Value KernelBuilder::rmsNorm(Value x, Value weight, double epsilon) {
                 nb, nloc, arith::AddFOp::create(nb, nloc, args[1], sq).getResult());
           })
           .getResult(0);
+  return normalize(x, sums, weight, epsilon);
+}
 
+std::pair<Value, Value> KernelBuilder::addRmsNorm(Value lhs, Value rhs,
+                                                  Value weight,
+                                                  double epsilon) {
+  // One pass writes the residual sum and accumulates its sum of squares.
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(lhs.getType());
+  Value tokens = tensor::DimOp::create(b, loc, lhs, 0);
+  Value sumInit = tensor::EmptyOp::create(
+      b, loc, ArrayRef<OpFoldResult>{tokens}, b.getF32Type());
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+  sumInit = linalg::FillOp::create(b, loc, zero, sumInit).getResult(0);
+  Value residualInit = emptyLike(lhs, type.getDimSize(1), type.getElementType());
+  auto id = AffineMap::getMultiDimIdentityMap(2, ctx);
+  auto fused = linalg::GenericOp::create(
+      b, loc, TypeRange{residualInit.getType(), sumInit.getType()},
+      ValueRange{lhs, rhs}, ValueRange{residualInit, sumInit},
+      {id, id, id, rowMap(ctx)},
+      {IteratorType::parallel, IteratorType::reduction},
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        KernelBuilder k(nb, nloc);
+        Value sum = arith::AddFOp::create(nb, nloc, args[0], args[1]);
+        Value v = k.toF32(sum);
+        Value sq = arith::MulFOp::create(nb, nloc, v, v);
+        linalg::YieldOp::create(
+            nb, nloc,
+            ValueRange{sum, arith::AddFOp::create(nb, nloc, args[3], sq)});
+      });
+  Value residual = fused.getResult(0);
+  return {residual, normalize(residual, fused.getResult(1), weight, epsilon)};
+}
+
+Value KernelBuilder::normalize(Value x, Value sums, Value weight,
+                               double epsilon) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t hidden = type.getDimSize(1);
   // x * rsqrt(mean + eps), rounded to the input type, times the weight (the
   // order of HF's LlamaRMSNorm).
   Value init = emptyLike(x, hidden, type.getElementType());
@@ -434,6 +468,44 @@ mlir::qc::ropeInverseFrequencies(RopeAttr rope, int64_t headDim) {
   return {inv, scale};
 }
 
+/// Element j of a [*, heads * headDim] row after rotary embedding at
+/// `position`: x[j] * cos + rotate_half(x)[j] * sin, with cos and sin rounded
+/// to the activation type as HF does. `load` reads element c of the row.
+static Value rotate(OpBuilder &b, Location loc,
+                    function_ref<Value(Value)> load, Value j, Value position,
+                    Value invTable, float cosScale, int64_t headDim,
+                    Type type) {
+  KernelBuilder kb(b, loc);
+  int64_t half = headDim / 2;
+  auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
+  Value i = arith::RemUIOp::create(b, loc, j, idx(headDim));
+  Value firstHalf =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, i, idx(half));
+  Value partner = arith::SelectOp::create(
+      b, loc, firstHalf, arith::AddIOp::create(b, loc, j, idx(half)),
+      arith::SubIOp::create(b, loc, j, idx(half)));
+  Value freq = tensor::ExtractOp::create(
+      b, loc, invTable, ValueRange{arith::RemUIOp::create(b, loc, i, idx(half))});
+  Value angle = arith::MulFOp::create(
+      b, loc, arith::SIToFPOp::create(b, loc, b.getF32Type(), position), freq);
+  Value scale =
+      arith::ConstantOp::create(b, loc, b.getF32FloatAttr(cosScale));
+  auto rounded = [&](Value v) {
+    return kb.toF32(kb.fromF32(
+        arith::MulFOp::create(b, loc, v, scale), type));
+  };
+  Value c = rounded(math::CosOp::create(b, loc, angle));
+  Value s = rounded(math::SinOp::create(b, loc, angle));
+  Value self = kb.toF32(load(j));
+  Value other = kb.toF32(load(partner));
+  // rotate_half: (-x2, x1).
+  Value rotated = arith::SelectOp::create(
+      b, loc, firstHalf, arith::NegFOp::create(b, loc, other), other);
+  Value y = arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, self, c),
+                                  arith::MulFOp::create(b, loc, rotated, s));
+  return kb.fromF32(y, type);
+}
+
 Value KernelBuilder::rope(Value x, Value positions, int64_t numHeads,
                           int64_t headDim, RopeAttr ropeAttr) {
   MLIRContext *ctx = b.getContext();
@@ -441,54 +513,21 @@ Value KernelBuilder::rope(Value x, Value positions, int64_t numHeads,
   auto [inv, cosScale] = ropeInverseFrequencies(ropeAttr, headDim);
   Value invTable = constantTable(b, loc, inv);
   Value init = emptyLike(x, numHeads * headDim, type.getElementType());
-  int64_t half = headDim / 2;
   return linalg::GenericOp::create(
              b, loc, init.getType(), positions, init,
              {rowMap(ctx), AffineMap::getMultiDimIdentityMap(2, ctx)},
              {IteratorType::parallel, IteratorType::parallel},
              [&](OpBuilder &nb, Location nloc, ValueRange args) {
-               KernelBuilder kb(nb, nloc);
-               Type t = args[1].getType();
                Value row = linalg::IndexOp::create(nb, nloc, 0);
                Value j = linalg::IndexOp::create(nb, nloc, 1);
-               Value i = arith::RemUIOp::create(nb, nloc, j, kb.index(headDim));
-               Value firstHalf = arith::CmpIOp::create(
-                   nb, nloc, arith::CmpIPredicate::ult, i, kb.index(half));
-               Value partner = arith::SelectOp::create(
-                   nb, nloc, firstHalf,
-                   arith::AddIOp::create(nb, nloc, j, kb.index(half)),
-                   arith::SubIOp::create(nb, nloc, j, kb.index(half)));
-               Value freqIdx = arith::RemUIOp::create(nb, nloc, i, kb.index(half));
-               Value freq = tensor::ExtractOp::create(nb, nloc, invTable,
-                                                      ValueRange{freqIdx});
-               Value pos = arith::SIToFPOp::create(nb, nloc, nb.getF32Type(),
-                                                   args[0]);
-               Value angle = arith::MulFOp::create(nb, nloc, pos, freq);
-               Value scale = arith::ConstantOp::create(
-                   nb, nloc, nb.getF32FloatAttr(cosScale));
-               // cos and sin are rounded to the activation type as HF does.
-               Value c = kb.toF32(kb.fromF32(
-                   arith::MulFOp::create(nb, nloc,
-                                         math::CosOp::create(nb, nloc, angle),
-                                         scale),
-                   t));
-               Value s = kb.toF32(kb.fromF32(
-                   arith::MulFOp::create(nb, nloc,
-                                         math::SinOp::create(nb, nloc, angle),
-                                         scale),
-                   t));
-               Value self = kb.toF32(
-                   tensor::ExtractOp::create(nb, nloc, x, ValueRange{row, j}));
-               Value other = kb.toF32(tensor::ExtractOp::create(
-                   nb, nloc, x, ValueRange{row, partner}));
-               // rotate_half: (-x2, x1).
-               Value rotated = arith::SelectOp::create(
-                   nb, nloc, firstHalf, arith::NegFOp::create(nb, nloc, other),
-                   other);
-               Value y = arith::AddFOp::create(
-                   nb, nloc, arith::MulFOp::create(nb, nloc, self, c),
-                   arith::MulFOp::create(nb, nloc, rotated, s));
-               linalg::YieldOp::create(nb, nloc, kb.fromF32(y, t));
+               auto load = [&](Value col) -> Value {
+                 return tensor::ExtractOp::create(nb, nloc, x,
+                                                  ValueRange{row, col});
+               };
+               linalg::YieldOp::create(
+                   nb, nloc,
+                   rotate(nb, nloc, load, j, args[0], invTable, cosScale,
+                          headDim, args[1].getType()));
              })
       .getResult(0);
 }
@@ -522,6 +561,45 @@ void KernelBuilder::kvCacheWrite(const PagedCache &cache, int64_t layer,
             [&](OpBuilder &ib, Location iloc, Value c, ValueRange) {
               Value kv = memref::LoadOp::create(ib, iloc, k, ValueRange{t, c});
               memref::StoreOp::create(ib, iloc, kv, cache.keys,
+                                      ValueRange{layerIdx, slot, c});
+              Value vv = memref::LoadOp::create(ib, iloc, v, ValueRange{t, c});
+              memref::StoreOp::create(ib, iloc, vv, cache.values,
+                                      ValueRange{layerIdx, slot, c});
+              scf::YieldOp::create(ib, iloc);
+            });
+        scf::YieldOp::create(nb, nloc);
+      });
+}
+
+void KernelBuilder::ropeKVCacheWrite(const PagedCache &cache, int64_t layer,
+                                     Value keys, Value values, Value positions,
+                                     int64_t numKvHeads, int64_t headDim,
+                                     RopeAttr ropeAttr) {
+  auto [inv, cosScale] = ropeInverseFrequencies(ropeAttr, headDim);
+  Value invTable = constantTable(b, loc, inv);
+  Type elem = cast<RankedTensorType>(keys.getType()).getElementType();
+  Value k = toBuffer(b, loc, keys), v = toBuffer(b, loc, values);
+  Value pos = toBuffer(b, loc, positions);
+  Value tokens = memref::DimOp::create(b, loc, k, 0);
+  Value layerIdx = index(layer);
+  scf::ForOp::create(
+      b, loc, index(0), tokens, index(1), ValueRange{},
+      [&](OpBuilder &nb, Location nloc, Value t, ValueRange) {
+        Value slot = arith::IndexCastOp::create(
+            nb, nloc, nb.getIndexType(),
+            memref::LoadOp::create(nb, nloc, cache.slotMapping, ValueRange{t}));
+        Value p = memref::LoadOp::create(nb, nloc, pos, ValueRange{t});
+        scf::ForOp::create(
+            nb, nloc, arith::ConstantIndexOp::create(nb, nloc, 0),
+            arith::ConstantIndexOp::create(nb, nloc, numKvHeads * headDim),
+            arith::ConstantIndexOp::create(nb, nloc, 1), ValueRange{},
+            [&](OpBuilder &ib, Location iloc, Value c, ValueRange) {
+              auto load = [&](Value col) -> Value {
+                return memref::LoadOp::create(ib, iloc, k, ValueRange{t, col});
+              };
+              Value rotated =
+                  rotate(ib, iloc, load, c, p, invTable, cosScale, headDim, elem);
+              memref::StoreOp::create(ib, iloc, rotated, cache.keys,
                                       ValueRange{layerIdx, slot, c});
               Value vv = memref::LoadOp::create(ib, iloc, v, ValueRange{t, c});
               memref::StoreOp::create(ib, iloc, vv, cache.values,

@@ -408,3 +408,73 @@ func.func @rope_attention_factor() attributes {r = #qc.rope<type = yarn, theta =
 func.func @rope_yarn_beta() attributes {r = #qc.rope<type = yarn, theta = 10000.0, factor = 4.0, beta_fast = 1.0, beta_slow = 2.0>} {
   return
 }
+
+// -----
+
+func.func @add_rms_norm_types(%a: tensor<?x8xf16>, %b: tensor<?x8xf32>, %w: tensor<8xf16>) {
+  // expected-error @+1 {{'qc.add_rms_norm' op operands and results must have the same type}}
+  %s, %n = qc.add_rms_norm %a, %b, %w {epsilon = 1.0e-05 : f64} : (tensor<?x8xf16>, tensor<?x8xf32>, tensor<8xf16>) -> (tensor<?x8xf16>, tensor<?x8xf16>)
+  return
+}
+
+// -----
+
+func.func @add_rms_norm_weight(%a: tensor<?x8xf16>, %w: tensor<4xf16>) {
+  // expected-error @+1 {{'qc.add_rms_norm' op weight has 4 elements but the input has 8 features}}
+  %s, %n = qc.add_rms_norm %a, %a, %w {epsilon = 1.0e-05 : f64} : (tensor<?x8xf16>, tensor<?x8xf16>, tensor<4xf16>) -> (tensor<?x8xf16>, tensor<?x8xf16>)
+  return
+}
+
+// -----
+
+func.func @add_rms_norm_eps(%a: tensor<?x8xf16>, %w: tensor<8xf16>) {
+  // expected-error @+1 {{'qc.add_rms_norm' op epsilon must be positive}}
+  %s, %n = qc.add_rms_norm %a, %a, %w {epsilon = -1.0 : f64} : (tensor<?x8xf16>, tensor<?x8xf16>, tensor<8xf16>) -> (tensor<?x8xf16>, tensor<?x8xf16>)
+  return
+}
+
+// -----
+
+!c = !qc.kv_cache<num_layers = 1, num_kv_heads = 2, head_dim = 4, dtype = f16>
+func.func @rope_write_layer(%c: !c, %k: tensor<?x8xf16>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{'qc.rope_kv_cache_write' op layer 1 is out of range for a 1-layer cache}}
+  %c1 = qc.rope_kv_cache_write %c[1], %k, %k, %p {rope = #qc.rope<type = default, theta = 10000.0>} : (!c, tensor<?x8xf16>, tensor<?x8xf16>, tensor<?xi32>) -> !c
+  return
+}
+
+// -----
+
+!c = !qc.kv_cache<num_layers = 1, num_kv_heads = 2, head_dim = 3, dtype = f16>
+func.func @rope_write_odd(%c: !c, %k: tensor<?x6xf16>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{'qc.rope_kv_cache_write' op needs an even head_dim, got 3}}
+  %c1 = qc.rope_kv_cache_write %c[0], %k, %k, %p {rope = #qc.rope<type = default, theta = 10000.0>} : (!c, tensor<?x6xf16>, tensor<?x6xf16>, tensor<?xi32>) -> !c
+  return
+}
+
+// -----
+
+!c = !qc.kv_cache<num_layers = 1, num_kv_heads = 2, head_dim = 4, dtype = f16>
+func.func @rope_write_width(%c: !c, %k: tensor<?x4xf16>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{'qc.rope_kv_cache_write' op keys and values need num_kv_heads * head_dim = 8 features, got 4}}
+  %c1 = qc.rope_kv_cache_write %c[0], %k, %k, %p {rope = #qc.rope<type = default, theta = 10000.0>} : (!c, tensor<?x4xf16>, tensor<?x4xf16>, tensor<?xi32>) -> !c
+  return
+}
+
+// -----
+
+!c = !qc.kv_cache<num_layers = 1, num_kv_heads = 2, head_dim = 4, dtype = f16>
+func.func @rope_write_types(%c: !c, %k: tensor<?x8xf16>, %v: tensor<?x8xf32>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{'qc.rope_kv_cache_write' op keys and values must have the same type}}
+  %c1 = qc.rope_kv_cache_write %c[0], %k, %v, %p {rope = #qc.rope<type = default, theta = 10000.0>} : (!c, tensor<?x8xf16>, tensor<?x8xf32>, tensor<?xi32>) -> !c
+  return
+}
+
+// -----
+
+!c = !qc.kv_cache<num_layers = 1, num_kv_heads = 2, head_dim = 4, dtype = f16>
+!c2 = !qc.kv_cache<num_layers = 2, num_kv_heads = 2, head_dim = 4, dtype = f16>
+func.func @rope_write_result(%c: !c, %k: tensor<?x8xf16>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{'qc.rope_kv_cache_write' op result type must equal the cache type}}
+  %c1 = qc.rope_kv_cache_write %c[0], %k, %k, %p {rope = #qc.rope<type = default, theta = 10000.0>} : (!c, tensor<?x8xf16>, tensor<?x8xf16>, tensor<?xi32>) -> !c2
+  return
+}

@@ -83,3 +83,16 @@ func.func @rope_precision(%x: tensor<3x32xf32>, %p: tensor<3xi64>) -> tensor<3x3
       : (tensor<3x32xf32>, tensor<3xi64>) -> tensor<3x32xf32>
   return %y : tensor<3x32xf32>
 }
+
+// -----
+
+// Fused ops made by qc-fuse.
+!cache = !qc.kv_cache<num_layers = 1, num_kv_heads = 2, head_dim = 4, dtype = f16>
+// CHECK-LABEL: func.func @fused
+// CHECK: qc.add_rms_norm %{{.*}}, %{{.*}}, %{{.*}} {epsilon = 1.000000e-05 : f64} : (tensor<?x8xf16>, tensor<?x8xf16>, tensor<8xf16>) -> (tensor<?x8xf16>, tensor<?x8xf16>)
+// CHECK: qc.rope_kv_cache_write %{{.*}}[0], %{{.*}}, %{{.*}}, %{{.*}} {rope = #qc.rope<type = linear, theta = 1.000000e+04, factor = 2.000000e+00>}
+func.func @fused(%a: tensor<?x8xf16>, %b: tensor<?x8xf16>, %w: tensor<8xf16>, %c: !cache, %p: tensor<?xi32>) -> (tensor<?x8xf16>, tensor<?x8xf16>, !cache) {
+  %s, %n = qc.add_rms_norm %a, %b, %w {epsilon = 1.0e-05 : f64} : (tensor<?x8xf16>, tensor<?x8xf16>, tensor<8xf16>) -> (tensor<?x8xf16>, tensor<?x8xf16>)
+  %c1 = qc.rope_kv_cache_write %c[0], %a, %b, %p {rope = #qc.rope<type = linear, theta = 10000.0, factor = 2.0>} : (!cache, tensor<?x8xf16>, tensor<?x8xf16>, tensor<?xi32>) -> !cache
+  return %s, %n, %c1 : tensor<?x8xf16>, tensor<?x8xf16>, !cache
+}

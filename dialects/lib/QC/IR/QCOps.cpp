@@ -216,6 +216,46 @@ LogicalResult AttentionOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// AddRMSNormOp / RopeKVCacheWriteOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AddRMSNormOp::verify() {
+  Type type = getLhs().getType();
+  if (getRhs().getType() != type || getSum().getType() != type ||
+      getNormed().getType() != type)
+    return emitOpError() << "operands and results must have the same type";
+  int64_t hidden = dimOf(type, 1);
+  if (getWeight().getType().getDimSize(0) != hidden)
+    return emitOpError() << "weight has " << getWeight().getType().getDimSize(0)
+                         << " elements but the input has " << hidden
+                         << " features";
+  if (!(getEpsilon().convertToDouble() > 0.0))
+    return emitOpError() << "epsilon must be positive";
+  return success();
+}
+
+LogicalResult RopeKVCacheWriteOp::verify() {
+  KVCacheType cache = getCache().getType();
+  if (failed(verifyLayer(*this, cache, getLayer())))
+    return failure();
+  if (cache.getHeadDim() % 2 != 0)
+    return emitOpError() << "needs an even head_dim, got "
+                         << cache.getHeadDim();
+  int64_t width = cache.getNumKvHeads() * cache.getHeadDim();
+  for (Value kv : {getKey(), getValue()})
+    if (dimOf(kv.getType(), 1) != width)
+      return emitOpError() << "keys and values need num_kv_heads * head_dim = "
+                           << width << " features, got "
+                           << dimOf(kv.getType(), 1);
+  if (getKey().getType() != getValue().getType())
+    return emitOpError() << "keys and values must have the same type";
+  if (getType() != cache)
+    return emitOpError() << "result type must equal the cache type";
+  return verifySameTokens(*this, {getKey(), getPositions()},
+                          getValue().getType());
+}
+
+//===----------------------------------------------------------------------===//
 // LMHeadOp
 //===----------------------------------------------------------------------===//
 

@@ -57,12 +57,25 @@ public:
   Value siluMul(Value gate, Value up);
   Value add(Value lhs, Value rhs);
 
+  // Fused kernels (qc-fuse).
+  /// (lhs + rhs, rms_norm(lhs + rhs)) with one read of the operands.
+  std::pair<Value, Value> addRmsNorm(Value lhs, Value rhs, Value weight,
+                                     double epsilon);
+  /// Rotates the keys and writes them, with the values, into the cache.
+  void ropeKVCacheWrite(const PagedCache &cache, int64_t layer, Value keys,
+                        Value values, Value positions, int64_t numKvHeads,
+                        int64_t headDim, RopeAttr rope);
+
+  /// Scalar conversions to and from the f32 the kernels compute in.
+  Value toF32(Value v);
+  Value fromF32(Value v, Type type);
+
 private:
   /// max |x| over dimension `reduced` (0: tokens, 1: features) of a
   /// [tokens, features] tensor, counting only elements below `below` (> 0).
   Value absMax(Value x, unsigned reduced, std::optional<float> below);
-  Value toF32(Value v);
-  Value fromF32(Value v, Type type);
+  /// The second half of rms_norm: x * rsqrt(sums / hidden + eps) * weight.
+  Value normalize(Value x, Value sums, Value weight, double epsilon);
   Value index(int64_t v);
   Value emptyLike(Value shapeSource, int64_t cols, Type elementType);
   Value dequantize(ArrayRef<Value> storage, QWeightType qtype, Value n,

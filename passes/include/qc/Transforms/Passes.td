@@ -67,4 +67,18 @@ def QCQuantize : Pass<"qc-quantize", "::mlir::ModuleOp"> {
   ];
 }
 
+def QCFuse : Pass<"qc-fuse", "::mlir::func::FuncOp"> {
+  let summary = "Fuse residual add + rms_norm and rope + KV-cache write";
+  let description = [{
+    Applies the qc fusion patterns (populateQCFusionPatterns):
+    - `qc.add` feeding `qc.rms_norm` becomes `qc.add_rms_norm`, which returns
+      both the residual sum (for its other users) and the normed value;
+    - `qc.rope` of the keys feeding only `qc.kv_cache_write` becomes
+      `qc.rope_kv_cache_write`, which writes rotated keys straight to the
+      cache.
+    Dequantization is fused into the matmuls by the kernel lowering itself.
+  }];
+  let dependentDialects = ["::mlir::qc::QCDialect"];
+}
+
 #endif // QC_TRANSFORMS_PASSES_TD

@@ -252,6 +252,56 @@ def QC_AddOp : QC_Op<"add", [Pure, Commutative, SameOperandsAndResultType]> {
 }
 
 //===----------------------------------------------------------------------===//
+// Fused ops (made by qc-fuse)
+//===----------------------------------------------------------------------===//
+
+def QC_AddRMSNormOp : QC_Op<"add_rms_norm", [Pure]> {
+  let summary = "Residual add followed by RMS norm, in one pass";
+  let description = [{
+    `sum = lhs + rhs; normed = rms_norm(sum, weight)`: the residual stream
+    and the next sublayer's input from one read of the operands.
+
+    ```mlir
+    %sum, %normed = qc.add_rms_norm %h, %attn, %w {epsilon = 1.0e-05 : f64}
+        : (tensor<?x256xf16>, tensor<?x256xf16>, tensor<256xf16>)
+        -> (tensor<?x256xf16>, tensor<?x256xf16>)
+    ```
+  }];
+  let arguments = (ins QC_Activation:$lhs, QC_Activation:$rhs,
+                       QC_Vector:$weight, F64Attr:$epsilon);
+  let results = (outs QC_Activation:$sum, QC_Activation:$normed);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `,` $weight attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def QC_RopeKVCacheWriteOp : QC_Op<"rope_kv_cache_write", [Pure]> {
+  let summary = "Rotary embedding of the keys fused with the cache write";
+  let description = [{
+    `kv_cache_write(cache[layer], rope(key), value, positions)` without the
+    rotated keys ever being materialized: they go straight to the cache.
+
+    ```mlir
+    %c1 = qc.rope_kv_cache_write %c0[0], %k, %v, %positions
+        {rope = #qc.rope<type = default, theta = 1.0e+04>}
+        : (!qc.kv_cache<num_layers = 4, num_kv_heads = 4, head_dim = 32, dtype = f16>,
+           tensor<?x128xf16>, tensor<?x128xf16>, tensor<?xi32>)
+        -> !qc.kv_cache<num_layers = 4, num_kv_heads = 4, head_dim = 32, dtype = f16>
+    ```
+  }];
+  let arguments = (ins QC_KVCacheType:$cache, I64Attr:$layer,
+                       QC_Activation:$key, QC_Activation:$value,
+                       QC_TokenIds:$positions, QC_RopeAttr:$rope);
+  let results = (outs QC_KVCacheType:$result);
+  let assemblyFormat = [{
+    $cache `[` $layer `]` `,` $key `,` $value `,` $positions attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // LMHeadOp
 //===----------------------------------------------------------------------===//
 
