@@ -130,6 +130,29 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
   if (packing.wasInterrupted())
     return failure();
 
+  // The bytes and shape of one source tensor in the kernels' dtype.
+  auto source = [&](StringRef name, DType dtype)
+      -> FailureOr<std::pair<std::vector<uint8_t>, std::vector<int64_t>>> {
+    if (auto it = packed.find(name.str()); it != packed.end()) {
+      if (it->second.dtype != dtype)
+        return emitError(loc) << "internal: packed '" << name << "' is "
+                              << ::qc::dtypeName(it->second.dtype)
+                              << ", the kernels take "
+                              << ::qc::dtypeName(dtype);
+      return std::make_pair(std::move(it->second.bytes), it->second.shape);
+    }
+    const ::qc::TensorInfo *info = weights.find(name.str());
+    if (!info)
+      return emitError(loc) << "weight '" << name
+                            << "' is not in the checkpoint";
+    auto bytes = ::qc::quant::convertFloatTensor(
+        *info, weights.data(name.str()), dtype);
+    if (!bytes)
+      return emitError(loc) << bytes.status().message();
+    return std::make_pair(std::move(*bytes), info->shape);
+  };
+
+  auto stackDims = (*kernels)->getAttrOfType<ArrayAttr>("qc.abi.stack_dims");
   std::vector<std::vector<uint8_t>> buffers;
   std::vector<::qc::TensorToWrite> tensors;
   buffers.reserve(weightNames.size());
@@ -142,27 +165,47 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
     if (failed(dtype))
       return emitError(loc) << "weight '" << name << "' has unsupported type "
                             << type;
-    if (auto it = packed.find(name.str()); it != packed.end()) {
-      // The library's storage must be exactly what the kernels take.
-      if (it->second.dtype != *dtype || it->second.shape != shape)
-        return emitError(loc)
-               << "internal: packed '" << name << "' is "
-               << ::qc::dtypeName(it->second.dtype) << " "
-               << ::qc::formatShape(it->second.shape) << ", the kernels take "
-               << ::qc::dtypeName(*dtype) << " " << ::qc::formatShape(shape);
-      buffers.push_back(std::move(it->second.bytes));
-    } else {
-      const ::qc::TensorInfo *info = weights.find(name.str());
-      if (!info)
-        return emitError(loc) << "weight '" << name
-                              << "' is not in the checkpoint";
-      auto bytes = ::qc::quant::convertFloatTensor(*info,
-                                                   weights.data(name.str()),
-                                                   *dtype);
-      if (!bytes)
-        return emitError(loc) << bytes.status().message();
-      buffers.push_back(std::move(*bytes));
+    // A stacked argument (fused q/k/v, gate/up) concatenates its sources
+    // along `dim`: rows of [R, C_i] tensors for dim 1, whole tensors for 0.
+    int64_t dim = cast<IntegerAttr>(stackDims[i]).getInt();
+    SmallVector<StringRef> names;
+    name.split(names, '+');
+    std::vector<std::vector<uint8_t>> parts;
+    std::vector<int64_t> stackedSize(shape.size(), 0);
+    for (StringRef part : names) {
+      auto bytesAndShape = source(part, *dtype);
+      if (failed(bytesAndShape))
+        return failure();
+      const std::vector<int64_t> &partShape = bytesAndShape->second;
+      if (partShape.size() != shape.size())
+        return emitError(loc) << "internal: '" << part << "' has rank "
+                              << partShape.size() << ", expected "
+                              << shape.size();
+      for (size_t d = 0; d < shape.size(); ++d)
+        stackedSize[d] = int64_t(d) == dim || names.size() == 1
+                             ? stackedSize[d] + partShape[d]
+                             : partShape[d];
+      parts.push_back(std::move(bytesAndShape->first));
     }
+    if (stackedSize != shape)
+      return emitError(loc) << "internal: '" << name << "' assembles to "
+                            << ::qc::formatShape(stackedSize)
+                            << ", the kernels take "
+                            << ::qc::formatShape(shape);
+    std::vector<uint8_t> bytes;
+    if (parts.size() == 1 || dim == 0) {
+      for (std::vector<uint8_t> &p : parts)
+        bytes.insert(bytes.end(), p.begin(), p.end());
+    } else {
+      size_t rows = size_t(shape[0]);
+      for (size_t r = 0; r < rows; ++r)
+        for (std::vector<uint8_t> &p : parts) {
+          size_t rowBytes = p.size() / rows;
+          bytes.insert(bytes.end(), p.begin() + r * rowBytes,
+                       p.begin() + (r + 1) * rowBytes);
+        }
+    }
+    buffers.push_back(std::move(bytes));
     tensors.push_back({name.str(), *dtype, shape, buffers.back()});
   }
   if (::qc::Status s = ::qc::writeSafeTensors(inPackage("weights.safetensors"),

@@ -4,7 +4,7 @@
 
 // A one-layer graph becomes @qc_forward with the runtime ABI: token data,
 // the paged cache and its tables, the logits buffer, then the weights.
-// CHECK: module attributes {qc.abi.block_size = 8 : i64, qc.abi.weights = ["emb", "ln", "wq", "wk", "wv", "wo"]}
+// CHECK: module attributes {qc.abi.block_size = 8 : i64, qc.abi.stack_dims = [-1, -1, -1, -1, -1, -1], qc.abi.weights = ["emb", "ln", "wq", "wk", "wv", "wo"]}
 // CHECK-LABEL: func.func @qc_forward(
 // CHECK-SAME: %[[TOK:.*]]: tensor<?xi32>, %[[POS:.*]]: tensor<?xi32>, %[[SLOTS:.*]]: memref<?xi32>, %[[SEQ:.*]]: memref<?xi32>, %[[TABLES:.*]]: memref<?x?xi32>,
 // CHECK-SAME: %[[KC:.*]]: memref<1x?x4xf32>, %[[VC:.*]]: memref<1x?x4xf32>, %[[LOGITS:.*]]: memref<?x16xf32>,
@@ -127,4 +127,28 @@ func.func @forward(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %cache: !c
   %c1 = qc.rope_kv_cache_write %cache[0], %s, %n, %positions {rope = #qc.rope<type = default, theta = 10000.0>} : (!cache, tensor<?x4xf32>, tensor<?x4xf32>, tensor<?xi32>) -> !cache
   %l = qc.lm_head %n, %t : (tensor<?x4xf32>, tensor<8x4xf32>) -> tensor<?x8xf32>
   return %l, %c1 : tensor<?x8xf32>, !cache
+}
+
+// -----
+
+// A fused linear takes its weights stacked along N as one argument per
+// storage tensor, named by its sources joined with '+' and stacked along the
+// dimension recorded in qc.abi.stack_dims; its results are slices of one
+// matmul.
+// CHECK: qc.abi.stack_dims = [-1, 1, 1, 1, -1], qc.abi.weights = ["emb", "a.qweight+b.qweight", "a.qzeros+b.qzeros", "a.scales+b.scales", "head"]
+// CHECK-LABEL: func.func @qc_forward(
+// CHECK-SAME: tensor<32x4xi32>, %{{.*}}: tensor<1x4xi32>, %{{.*}}: tensor<1x32xf16>
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: tensor.extract_slice %{{.*}}[0, 0] [%{{.*}}, 16] [1, 1]
+// CHECK: tensor.extract_slice %{{.*}}[0, 16] [%{{.*}}, 16] [1, 1]
+func.func @forward(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %cache: !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f16>) -> (tensor<?x4xf32>, !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f16>) {
+  %t = qc.weight "emb" : tensor<8x32xf16>
+  %x = qc.embedding %t, %tokens : (tensor<8x32xf16>, tensor<?xi32>) -> tensor<?x32xf16>
+  %a = qc.weight "a" : !qc.qweight<16x32xf16, #qc.awq<bits = 4, group_size = 32, zero_point = true>>
+  %b = qc.weight "b" : !qc.qweight<16x32xf16, #qc.awq<bits = 4, group_size = 32, zero_point = true>>
+  %r:2 = qc.fused_linear %x, %a, %b : (tensor<?x32xf16>, !qc.qweight<16x32xf16, #qc.awq<bits = 4, group_size = 32, zero_point = true>>, !qc.qweight<16x32xf16, #qc.awq<bits = 4, group_size = 32, zero_point = true>>) -> (tensor<?x16xf16>, tensor<?x16xf16>)
+  %s = qc.add %r#0, %r#1 : tensor<?x16xf16>
+  %h = qc.weight "head" : tensor<4x16xf16>
+  %l = qc.lm_head %s, %h : (tensor<?x16xf16>, tensor<4x16xf16>) -> tensor<?x4xf32>
+  return %l, %cache : tensor<?x4xf32>, !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f16>
 }

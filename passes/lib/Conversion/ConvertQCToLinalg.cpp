@@ -19,6 +19,13 @@ using namespace mlir::qc;
 
 namespace {
 
+/// Dimension `dim` of a float or quantized weight's logical [N, K] shape.
+int64_t stackedShape(Type weight, unsigned dim) {
+  if (auto q = dyn_cast<QWeightType>(weight))
+    return q.getShape()[dim];
+  return cast<RankedTensorType>(weight).getDimSize(dim);
+}
+
 /// Fixed leading arguments of @qc_forward; weights follow.
 enum ForwardArg : unsigned {
   kTokens,
@@ -122,23 +129,68 @@ struct ConvertQCToLinalgPass
                 cacheMemref,
                 MemRefType::get(logitsType.getShape(),
                                 logitsType.getElementType())};
+    // Argument ranges of each weight and of each fused linear's stacked
+    // weights (and stacked biases). A stacked argument is named by its
+    // sources joined with '+' and records the dimension they stack along.
     DenseMap<Operation *, std::pair<unsigned, unsigned>> weightArgs;
-    forward.walk([&](WeightOp weight) {
+    DenseMap<Operation *, unsigned> stackedBiasArg;
+    SmallVector<int64_t> stackDims;
+    auto addArg = [&](Type type, std::string name, int64_t stackDim) {
+      argTypes.push_back(type);
+      weightNames.push_back(StringAttr::get(ctx, name));
+      stackDims.push_back(stackDim);
+    };
+    auto joined = [](ValueRange weights, StringRef suffix) {
+      std::string name;
+      for (Value w : weights)
+        name += (name.empty() ? "" : "+") +
+                (w.getDefiningOp<WeightOp>().getName() + suffix).str();
+      return name;
+    };
+    forward.walk([&](Operation *op) {
       unsigned first = argTypes.size();
-      if (auto qtype = dyn_cast<QWeightType>(weight.getType())) {
-        SmallVector<StorageComponent> components;
-        qtype.getScheme().getStorageComponents(qtype.getN(), qtype.getK(),
-                                               components);
-        for (const StorageComponent &c : components) {
-          argTypes.push_back(c.type);
-          weightNames.push_back(
-              StringAttr::get(ctx, weight.getName() + "." + c.suffix));
+      if (auto weight = dyn_cast<WeightOp>(op)) {
+        // Weights used only by fused linears travel stacked.
+        if (llvm::all_of(weight->getUsers(),
+                         [](Operation *u) { return isa<FusedLinearOp>(u); }))
+          return;
+        if (auto qtype = dyn_cast<QWeightType>(weight.getType())) {
+          SmallVector<StorageComponent> components;
+          qtype.getScheme().getStorageComponents(qtype.getN(), qtype.getK(),
+                                                 components);
+          for (const StorageComponent &c : components)
+            addArg(c.type, (weight.getName() + "." + c.suffix).str(), -1);
+        } else {
+          addArg(weight.getType(), weight.getName().str(), -1);
         }
-      } else {
-        argTypes.push_back(weight.getType());
-        weightNames.push_back(weight.getNameAttr());
+        weightArgs[weight] = {first, unsigned(argTypes.size())};
+        return;
       }
-      weightArgs[weight] = {first, unsigned(argTypes.size())};
+      auto fused = dyn_cast<FusedLinearOp>(op);
+      if (!fused)
+        return;
+      int64_t n = 0;
+      for (Value w : fused.getWeights())
+        n += stackedShape(w.getType(), 0);
+      Type w0 = fused.getWeights()[0].getType();
+      if (auto q = dyn_cast<QWeightType>(w0)) {
+        SmallVector<StorageComponent> components;
+        q.getScheme().getStorageComponents(n, q.getK(), components);
+        for (const StorageComponent &c : components)
+          addArg(c.type, joined(fused.getWeights(), "." + c.suffix), c.nDim);
+      } else {
+        auto t = cast<RankedTensorType>(w0);
+        addArg(RankedTensorType::get({n, t.getDimSize(1)}, t.getElementType()),
+               joined(fused.getWeights(), ""), 0);
+      }
+      weightArgs[fused] = {first, unsigned(argTypes.size())};
+      if (!fused.getBiases().empty()) {
+        auto bt = cast<RankedTensorType>(fused.getBiases()[0].getType());
+        stackedBiasArg[fused] = argTypes.size();
+        SmallVector<Value> biasWeights(fused.getBiases());
+        addArg(RankedTensorType::get({n}, bt.getElementType()),
+               joined(biasWeights, ""), 0);
+      }
     });
 
     OpBuilder b(forward);
@@ -146,6 +198,7 @@ struct ConvertQCToLinalgPass
                                    b.getFunctionType(argTypes, {}));
     fn->setAttr("llvm.emit_c_interface", b.getUnitAttr());
     module->setAttr("qc.abi.weights", b.getArrayAttr(weightNames));
+    module->setAttr("qc.abi.stack_dims", b.getI64ArrayAttr(stackDims));
     module->setAttr("qc.abi.block_size", b.getI64IntegerAttr(blockSize));
     Block *entry = fn.addEntryBlock();
     b.setInsertionPointToStart(entry);
@@ -166,6 +219,8 @@ struct ConvertQCToLinalgPass
       LogicalResult status =
           TypeSwitch<Operation *, LogicalResult>(&op)
               .Case([&](WeightOp w) {
+                if (!weightArgs.count(w))
+                  return success(); // only feeds fused linears
                 auto [first, last] = weightArgs.lookup(w);
                 SmallVector<Value> args;
                 for (unsigned i = first; i < last; ++i)
@@ -207,6 +262,49 @@ struct ConvertQCToLinalgPass
                                 quantized.lookup(l.getWeight()),
                                 l.getWeight().getType(), bias,
                                 l.getType().getElementType()));
+                return success();
+              })
+              .Case([&](FusedLinearOp f) {
+                auto [first, last] = weightArgs.lookup(f);
+                SmallVector<Value> storage;
+                for (unsigned i = first; i < last; ++i)
+                  storage.push_back(entry->getArgument(i));
+                int64_t n = 0;
+                for (Value w : f.getWeights())
+                  n += stackedShape(w.getType(), 0);
+                QWeightType qtype;
+                if (auto q = dyn_cast<QWeightType>(f.getWeights()[0].getType()))
+                  qtype = QWeightType::get(ctx, {n, q.getK()},
+                                           q.getElementType(), q.getScheme());
+                Value bias = stackedBiasArg.count(f)
+                                 ? entry->getArgument(stackedBiasArg.lookup(f))
+                                 : Value();
+                Type elem = cast<RankedTensorType>(f.getResult(0).getType())
+                                .getElementType();
+                auto int8 = qtype ? dyn_cast<Int8Attr>(qtype.getScheme())
+                                  : Int8Attr();
+                Value all =
+                    int8 && int8.getMode() != Int8Mode::WeightOnly
+                        ? k.int8ActivationLinear(map.lookup(f.getInput()),
+                                                 storage, int8, bias, elem)
+                        : k.linear(map.lookup(f.getInput()), storage, qtype,
+                                   bias, elem);
+                // One slice of the stacked result per original layer.
+                Value tokens = tensor::DimOp::create(b, f.getLoc(), all, 0);
+                int64_t offset = 0;
+                for (auto [i, w] : llvm::enumerate(f.getWeights())) {
+                  int64_t rows = stackedShape(w.getType(), 0);
+                  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
+                                                       b.getIndexAttr(offset)};
+                  SmallVector<OpFoldResult> sizes = {tokens, b.getIndexAttr(rows)};
+                  SmallVector<OpFoldResult> strides = {b.getIndexAttr(1),
+                                                       b.getIndexAttr(1)};
+                  map.map(f.getResult(i),
+                          tensor::ExtractSliceOp::create(b, f.getLoc(), all,
+                                                         offsets, sizes, strides)
+                              .getResult());
+                  offset += rows;
+                }
                 return success();
               })
               .Case([&](LMHeadOp h) -> LogicalResult {

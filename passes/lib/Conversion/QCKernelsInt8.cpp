@@ -114,25 +114,26 @@ Value KernelBuilder::int8ActivationLinear(Value x, ValueRange s,
             Value c127 = arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(127.0f));
             // LLM.int8 scales by (1 / absmax) * 127, W8A8 divides by
             // absmax / 127: the references' exact f32 operations.
+            // A row without a non-outlier value (absmax 0) quantizes to
+            // zeros; guarding the scale keeps inf and NaN (whose conversion
+            // to an integer is poison) out of the loop.
+            Value nonZero = arith::CmpFOp::create(
+                nb, nl, arith::CmpFPredicate::ONE, a[1], zeroF);
+            Value one = arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(1.0f));
+            Value absmax = arith::SelectOp::create(nb, nl, nonZero, a[1], one);
             Value scaled =
                 llmInt8
                     ? arith::MulFOp::create(
                           nb, nl, v,
                           arith::MulFOp::create(
-                              nb, nl,
-                              arith::DivFOp::create(
-                                  nb, nl,
-                                  arith::ConstantOp::create(
-                                      nb, nl, nb.getF32FloatAttr(1.0f)),
-                                  a[1]),
+                              nb, nl, arith::DivFOp::create(nb, nl, one, absmax),
                               c127))
                           .getResult()
                     : arith::DivFOp::create(
-                          nb, nl, v, arith::DivFOp::create(nb, nl, a[1], c127))
+                          nb, nl, v, arith::DivFOp::create(nb, nl, absmax, c127))
                           .getResult();
             Value q = toInt8Code(nb, nl, scaled);
-            Value keep = arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::ONE,
-                                               a[1], zeroF);
+            Value keep = nonZero;
             if (outliers)
               keep = arith::AndIOp::create(
                   nb, nl, keep,

@@ -59,6 +59,82 @@ struct FuseRopeKVCacheWrite : OpRewritePattern<KVCacheWriteOp> {
   }
 };
 
+// Sibling linear layers of one input (q/k/v, gate/up) become one
+// qc.fused_linear, computed as one matmul over the weights stacked along N.
+// Only the first sibling in block order triggers, and the fused op sits at
+// the last sibling, after every weight it needs.
+template <typename LinearT>
+struct FuseSiblingLinears : OpRewritePattern<LinearT> {
+  using OpRewritePattern<LinearT>::OpRewritePattern;
+
+  static bool stackable(Type weight) {
+    auto q = dyn_cast<QWeightType>(weight);
+    if (!q)
+      return true;
+    SmallVector<StorageComponent> components;
+    q.getScheme().getStorageComponents(q.getN(), q.getK(), components);
+    return llvm::all_of(components,
+                        [](const StorageComponent &c) { return c.nDim >= 0; });
+  }
+
+  static bool compatible(LinearT a, LinearT b) {
+    Type wa = a.getWeight().getType(), wb = b.getWeight().getType();
+    if (bool(a.getBias()) != bool(b.getBias()) ||
+        !b.getWeight().template getDefiningOp<WeightOp>())
+      return false;
+    if (auto qa = dyn_cast<QWeightType>(wa)) {
+      auto qb = cast<QWeightType>(wb);
+      return qa.getScheme() == qb.getScheme() &&
+             qa.getElementType() == qb.getElementType() &&
+             qa.getK() == qb.getK();
+    }
+    return cast<RankedTensorType>(wa).getElementType() ==
+               cast<RankedTensorType>(wb).getElementType() &&
+           cast<RankedTensorType>(wa).getDimSize(1) ==
+               cast<RankedTensorType>(wb).getDimSize(1);
+  }
+
+  LogicalResult matchAndRewrite(LinearT op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.getWeight().template getDefiningOp<WeightOp>() ||
+        !stackable(op.getWeight().getType()))
+      return rewriter.notifyMatchFailure(op, "weight cannot be stacked");
+    SmallVector<LinearT> group;
+    for (Operation *user : op.getInput().getUsers())
+      if (auto sibling = dyn_cast<LinearT>(user);
+          sibling && sibling->getBlock() == op->getBlock() &&
+          compatible(op, sibling))
+        group.push_back(sibling);
+    llvm::sort(group, [](LinearT a, LinearT b) {
+      return a->isBeforeInBlock(b.getOperation());
+    });
+    if (group.size() < 2 || group.front() != op)
+      return rewriter.notifyMatchFailure(op, "not the first of its siblings");
+    Operation *last = group.back();
+    for (LinearT member : group)
+      for (Operation *user : member->getUsers())
+        if (user->getBlock() != last->getBlock() || user->isBeforeInBlock(last))
+          return rewriter.notifyMatchFailure(op, "a result is used too early");
+
+    SmallVector<Value> weights, biases;
+    SmallVector<Type> types;
+    SmallVector<Location> locs;
+    for (LinearT member : group) {
+      weights.push_back(member.getWeight());
+      if (member.getBias())
+        biases.push_back(member.getBias());
+      types.push_back(member.getType());
+      locs.push_back(member.getLoc());
+    }
+    rewriter.setInsertionPoint(last);
+    auto fused = FusedLinearOp::create(rewriter, rewriter.getFusedLoc(locs),
+                                       types, op.getInput(), weights, biases);
+    for (auto [member, result] : llvm::zip(group, fused.getResults()))
+      rewriter.replaceOp(member, result);
+    return success();
+  }
+};
+
 struct FusePass : qc::impl::QCFuseBase<FusePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
@@ -71,5 +147,7 @@ struct FusePass : qc::impl::QCFuseBase<FusePass> {
 } // namespace
 
 void mlir::qc::populateQCFusionPatterns(RewritePatternSet &patterns) {
-  patterns.add<FuseAddRMSNorm, FuseRopeKVCacheWrite>(patterns.getContext());
+  patterns.add<FuseAddRMSNorm, FuseRopeKVCacheWrite,
+               FuseSiblingLinears<LinearOp>,
+               FuseSiblingLinears<QuantizedLinearOp>>(patterns.getContext());
 }

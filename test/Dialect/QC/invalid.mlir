@@ -478,3 +478,43 @@ func.func @rope_write_result(%c: !c, %k: tensor<?x8xf16>, %p: tensor<?xi32>) {
   %c1 = qc.rope_kv_cache_write %c[0], %k, %k, %p {rope = #qc.rope<type = default, theta = 10000.0>} : (!c, tensor<?x8xf16>, tensor<?x8xf16>, tensor<?xi32>) -> !c2
   return
 }
+
+// -----
+
+func.func @fused_one(%x: tensor<?x16xf16>, %w: tensor<8x16xf16>) {
+  // expected-error @+1 {{'qc.fused_linear' op fuses at least two weights, got 1}}
+  %a = qc.fused_linear %x, %w : (tensor<?x16xf16>, tensor<8x16xf16>) -> tensor<?x8xf16>
+  return
+}
+
+// -----
+
+func.func @fused_results(%x: tensor<?x16xf16>, %w: tensor<8x16xf16>) {
+  // expected-error @+1 {{'qc.fused_linear' op has 1 results for 2 weights}}
+  %a = qc.fused_linear %x, %w, %w : (tensor<?x16xf16>, tensor<8x16xf16>, tensor<8x16xf16>) -> tensor<?x8xf16>
+  return
+}
+
+// -----
+
+func.func @fused_biases(%x: tensor<?x16xf16>, %w: tensor<8x16xf16>, %b: tensor<8xf16>) {
+  // expected-error @+1 {{'qc.fused_linear' op needs no biases or one per weight, got 1}}
+  %a:2 = qc.fused_linear %x, %w, %w biases %b : (tensor<?x16xf16>, tensor<8x16xf16>, tensor<8x16xf16>, tensor<8xf16>) -> (tensor<?x8xf16>, tensor<?x8xf16>)
+  return
+}
+
+// -----
+
+func.func @fused_mixed(%x: tensor<?x16xf16>, %w: tensor<8x16xf16>, %q: !qc.qweight<8x16xf16, #qc.int8<mode = weight_only>>) {
+  // expected-error @+1 {{'qc.fused_linear' op weights must all be float or all quantized with one scheme}}
+  %a:2 = qc.fused_linear %x, %w, %q : (tensor<?x16xf16>, tensor<8x16xf16>, !qc.qweight<8x16xf16, #qc.int8<mode = weight_only>>) -> (tensor<?x8xf16>, tensor<?x8xf16>)
+  return
+}
+
+// -----
+
+func.func @fused_shape(%x: tensor<?x16xf16>, %w: tensor<8x16xf16>) {
+  // expected-error @+1 {{'qc.fused_linear' op result has 4 features but the weight has N = 8}}
+  %a:2 = qc.fused_linear %x, %w, %w : (tensor<?x16xf16>, tensor<8x16xf16>, tensor<8x16xf16>) -> (tensor<?x8xf16>, tensor<?x4xf16>)
+  return
+}

@@ -96,3 +96,12 @@ func.func @fused(%a: tensor<?x8xf16>, %b: tensor<?x8xf16>, %w: tensor<8xf16>, %c
   %c1 = qc.rope_kv_cache_write %c[0], %a, %b, %p {rope = #qc.rope<type = linear, theta = 10000.0, factor = 2.0>} : (!cache, tensor<?x8xf16>, tensor<?x8xf16>, tensor<?xi32>) -> !cache
   return %s, %n, %c1 : tensor<?x8xf16>, tensor<?x8xf16>, !cache
 }
+
+// -----
+
+// CHECK-LABEL: func.func @fused_linear
+// CHECK: qc.fused_linear %{{.*}}, %{{.*}}, %{{.*}} biases %{{.*}}, %{{.*}} : (tensor<?x16xf16>, tensor<8x16xf16>, tensor<4x16xf16>, tensor<8xf16>, tensor<4xf16>) -> (tensor<?x8xf16>, tensor<?x4xf16>)
+func.func @fused_linear(%x: tensor<?x16xf16>, %a: tensor<8x16xf16>, %b: tensor<4x16xf16>, %ba: tensor<8xf16>, %bb: tensor<4xf16>) -> (tensor<?x8xf16>, tensor<?x4xf16>) {
+  %r:2 = qc.fused_linear %x, %a, %b biases %ba, %bb : (tensor<?x16xf16>, tensor<8x16xf16>, tensor<4x16xf16>, tensor<8xf16>, tensor<4xf16>) -> (tensor<?x8xf16>, tensor<?x4xf16>)
+  return %r#0, %r#1 : tensor<?x8xf16>, tensor<?x4xf16>
+}

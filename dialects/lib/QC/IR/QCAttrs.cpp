@@ -74,10 +74,10 @@ void AWQAttr::getStorageComponents(
   MLIRContext *ctx = getContext();
   auto i32 = IntegerType::get(ctx, 32);
   int64_t groups = k / getGroupSize();
-  out.push_back({"qweight", tensorOf({k, n / 8}, i32)});
+  out.push_back({"qweight", tensorOf({k, n / 8}, i32), 1});
   if (getZeroPoint())
-    out.push_back({"qzeros", tensorOf({groups, n / 8}, i32)});
-  out.push_back({"scales", tensorOf({groups, n}, Float16Type::get(ctx))});
+    out.push_back({"qzeros", tensorOf({groups, n / 8}, i32), 1});
+  out.push_back({"scales", tensorOf({groups, n}, Float16Type::get(ctx)), 1});
 }
 
 //===----------------------------------------------------------------------===//
@@ -112,9 +112,12 @@ void BnB4Attr::getStorageComponents(
   auto i8 = IntegerType::get(ctx, 8);
   auto f32 = Float32Type::get(ctx);
   int64_t blocks = n * k / getBlockSize();
-  out.push_back({"codes", tensorOf({n * k / 2}, i8)});
+  // Rows are contiguous in the flat codes and blocks never span rows, so
+  // codes and absmaxes of stacked weights concatenate.
+  bool stackable = !getDoubleQuant();
+  out.push_back({"codes", tensorOf({n * k / 2}, i8), stackable ? 0 : -1});
   if (!getDoubleQuant()) {
-    out.push_back({"absmax", tensorOf({blocks}, f32)});
+    out.push_back({"absmax", tensorOf({blocks}, f32), 0});
     return;
   }
   int64_t nested = llvm::divideCeil(blocks, kNestedBlockSize);
@@ -152,8 +155,8 @@ void Int8Attr::getStorageComponents(
   Type scaleType = getMode() == Int8Mode::WeightOnly
                        ? Type(Float16Type::get(ctx))
                        : Type(Float32Type::get(ctx));
-  out.push_back({"qweight", tensorOf({n, k}, IntegerType::get(ctx, 8))});
-  out.push_back({"scales", tensorOf({n}, scaleType)});
+  out.push_back({"qweight", tensorOf({n, k}, IntegerType::get(ctx, 8)), 0});
+  out.push_back({"scales", tensorOf({n}, scaleType), 0});
 }
 
 //===----------------------------------------------------------------------===//

@@ -216,6 +216,39 @@ LogicalResult AttentionOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// FusedLinearOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult FusedLinearOp::verify() {
+  size_t count = getWeights().size();
+  if (count < 2)
+    return emitOpError() << "fuses at least two weights, got " << count;
+  if (getResults().size() != count)
+    return emitOpError() << "has " << getResults().size()
+                         << " results for " << count << " weights";
+  if (!getBiases().empty() && getBiases().size() != count)
+    return emitOpError() << "needs no biases or one per weight, got "
+                         << getBiases().size();
+  Type first = getWeights()[0].getType();
+  auto firstQ = dyn_cast<QWeightType>(first);
+  for (auto [i, weight] : llvm::enumerate(getWeights())) {
+    auto q = dyn_cast<QWeightType>(weight.getType());
+    if (bool(q) != bool(firstQ) ||
+        (q && (q.getScheme() != firstQ.getScheme() ||
+               q.getElementType() != firstQ.getElementType())))
+      return emitOpError() << "weights must all be float or all quantized "
+                              "with one scheme";
+    auto [n, k] = weightShape(weight.getType());
+    Value bias = getBiases().empty() ? Value() : getBiases()[i];
+    if (failed(verifyLinear(*this, getInput(), n, k,
+                            weightElementType(weight.getType()), bias,
+                            getResult(i).getType())))
+      return failure();
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // AddRMSNormOp / RopeKVCacheWriteOp
 //===----------------------------------------------------------------------===//
 

@@ -15,6 +15,10 @@ namespace mlir::qc {
 struct StorageComponent {
   std::string suffix;
   RankedTensorType type;
+  /// The dimension that grows with N: stacking weights along N concatenates
+  /// this component along it. -1 when it cannot be stacked (statistics over
+  /// the whole matrix, such as double quant's nested absmax).
+  int64_t nDim = -1;
 };
 
 /// Parses a double attribute parameter (generated parsers call this).

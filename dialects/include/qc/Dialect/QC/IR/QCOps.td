@@ -255,6 +255,31 @@ def QC_AddOp : QC_Op<"add", [Pure, Commutative, SameOperandsAndResultType]> {
 // Fused ops (made by qc-fuse)
 //===----------------------------------------------------------------------===//
 
+def QC_FusedLinearOp : QC_Op<"fused_linear",
+    [Pure, AttrSizedOperandSegments]> {
+  let summary = "Linear layers of one input computed as one matmul";
+  let description = [{
+    The q/k/v or gate/up projections of the same activations: one matmul
+    over the weights stacked along N (float, or quantized in one scheme
+    whose storage can be stacked), split into one result per weight.
+
+    ```mlir
+    %q, %k, %v = qc.fused_linear %x, %wq, %wk, %wv
+        : (tensor<?x256xf16>, tensor<256x256xf16>, tensor<128x256xf16>,
+           tensor<128x256xf16>)
+        -> (tensor<?x256xf16>, tensor<?x128xf16>, tensor<?x128xf16>)
+    ```
+  }];
+  let arguments = (ins QC_Activation:$input, Variadic<QC_AnyWeight>:$weights,
+                       Variadic<QC_Vector>:$biases);
+  let results = (outs Variadic<QC_Activation>:$results);
+  let assemblyFormat = [{
+    $input `,` $weights (`biases` $biases^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def QC_AddRMSNormOp : QC_Op<"add_rms_norm", [Pure]> {
   let summary = "Residual add followed by RMS norm, in one pass";
   let description = [{
