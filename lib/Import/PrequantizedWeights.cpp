@@ -3,6 +3,7 @@
 #include "PrequantizedWeights.h"
 
 #include "qc/Model/LlamaWeights.h"
+#include "qc/Quant/WeightPacker.h"
 #include "qc/Transforms/QuantScheme.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -91,14 +92,6 @@ std::string shapeString(ArrayRef<int64_t> shape) {
 
 } // namespace
 
-bool mlir::qc::isDecoderLinear(StringRef module) {
-  static constexpr StringLiteral kLinears[] = {
-      ".self_attn.q_proj", ".self_attn.k_proj", ".self_attn.v_proj",
-      ".self_attn.o_proj", ".mlp.gate_proj",    ".mlp.up_proj",
-      ".mlp.down_proj"};
-  return module.starts_with("model.layers.") &&
-         llvm::any_of(kLinears, [&](StringRef s) { return module.ends_with(s); });
-}
 
 LogicalResult mlir::qc::validatePrequantizedWeights(
     const ::qc::ModelConfig &config, const ::qc::WeightIndex &weights,
@@ -137,7 +130,7 @@ LogicalResult mlir::qc::validatePrequantizedWeights(
     StringRef name = t.name;
     StringRef module = name;
     bool quantized = module.consume_back(".weight") &&
-                     isDecoderLinear(module) &&
+                     ::qc::quant::isDecoderLinear(module) &&
                      !isSkippedModule(options, module);
     if (!quantized) {
       check({t.name, DType::F32, t.shape});

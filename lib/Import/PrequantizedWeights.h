@@ -23,9 +23,6 @@ validatePrequantizedWeights(const ::qc::ModelConfig &config,
                             QuantSchemeAttrInterface scheme,
                             function_ref<InFlightDiagnostic()> emitError);
 
-/// Whether `module` (e.g. "model.layers.0.self_attn.q_proj") is a linear
-/// layer of a decoder block: the layers a checkpoint may store quantized.
-bool isDecoderLinear(StringRef module);
 
 } // namespace mlir::qc
 

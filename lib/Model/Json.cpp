@@ -1,6 +1,6 @@
 //===- Json.cpp - Strict JSON parsing for the model readers ---------------===//
 
-#include "Json.h"
+#include "qc/Support/Json.h"
 #include "MappedFile.h"
 
 #include <limits>

@@ -18,7 +18,7 @@
 
 #include "qc/Model/ModelConfig.h"
 
-#include "Json.h"
+#include "qc/Support/Json.h"
 
 #include <algorithm>
 #include <cmath>

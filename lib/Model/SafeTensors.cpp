@@ -2,7 +2,7 @@
 
 #include "qc/Model/SafeTensors.h"
 
-#include "Json.h"
+#include "qc/Support/Json.h"
 #include "MappedFile.h"
 
 #include <algorithm>

@@ -2,7 +2,7 @@
 
 #include "qc/Model/WeightIndex.h"
 
-#include "Json.h"
+#include "qc/Support/Json.h"
 
 #include <filesystem>
 

@@ -543,25 +543,30 @@ static Value toBuffer(OpBuilder &b, Location loc, Value tensor) {
                                            /*read_only=*/true);
 }
 
-void KernelBuilder::kvCacheWrite(const PagedCache &cache, int64_t layer,
-                                 Value keys, Value values) {
-  Value k = toBuffer(b, loc, keys), v = toBuffer(b, loc, values);
-  Value tokens = memref::DimOp::create(b, loc, k, 0);
-  Value width = memref::DimOp::create(b, loc, k, 1);
-  Value layerIdx = index(layer);
+/// The loops of a cache write: for each token t and feature c, stores
+/// keyAt(t, c) and values[t, c] at the token's slot of layer `layer`.
+static void writeCacheLoops(
+    OpBuilder &b, Location loc, const PagedCache &cache, int64_t layer,
+    Value keys, Value values,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> keyAt) {
+  Value v = toBuffer(b, loc, values);
+  auto idx = [&](OpBuilder &ib, Location il, int64_t i) -> Value {
+    return arith::ConstantIndexOp::create(ib, il, i);
+  };
+  Value tokens = memref::DimOp::create(b, loc, v, 0);
+  Value width = memref::DimOp::create(b, loc, v, 1);
+  Value layerIdx = idx(b, loc, layer);
   scf::ForOp::create(
-      b, loc, index(0), tokens, index(1), ValueRange{},
+      b, loc, idx(b, loc, 0), tokens, idx(b, loc, 1), ValueRange{},
       [&](OpBuilder &nb, Location nloc, Value t, ValueRange) {
         Value slot = arith::IndexCastOp::create(
             nb, nloc, nb.getIndexType(),
             memref::LoadOp::create(nb, nloc, cache.slotMapping, ValueRange{t}));
         scf::ForOp::create(
-            nb, nloc, arith::ConstantIndexOp::create(nb, nloc, 0), width,
-            arith::ConstantIndexOp::create(nb, nloc, 1), ValueRange{},
+            nb, nloc, idx(nb, nloc, 0), width, idx(nb, nloc, 1), ValueRange{},
             [&](OpBuilder &ib, Location iloc, Value c, ValueRange) {
-              Value kv = memref::LoadOp::create(ib, iloc, k, ValueRange{t, c});
-              memref::StoreOp::create(ib, iloc, kv, cache.keys,
-                                      ValueRange{layerIdx, slot, c});
+              memref::StoreOp::create(ib, iloc, keyAt(ib, iloc, t, c),
+                                      cache.keys, ValueRange{layerIdx, slot, c});
               Value vv = memref::LoadOp::create(ib, iloc, v, ValueRange{t, c});
               memref::StoreOp::create(ib, iloc, vv, cache.values,
                                       ValueRange{layerIdx, slot, c});
@@ -571,6 +576,15 @@ void KernelBuilder::kvCacheWrite(const PagedCache &cache, int64_t layer,
       });
 }
 
+void KernelBuilder::kvCacheWrite(const PagedCache &cache, int64_t layer,
+                                 Value keys, Value values) {
+  Value k = toBuffer(b, loc, keys);
+  writeCacheLoops(b, loc, cache, layer, keys, values,
+                  [&](OpBuilder &ib, Location il, Value t, Value c) -> Value {
+                    return memref::LoadOp::create(ib, il, k, ValueRange{t, c});
+                  });
+}
+
 void KernelBuilder::ropeKVCacheWrite(const PagedCache &cache, int64_t layer,
                                      Value keys, Value values, Value positions,
                                      int64_t numKvHeads, int64_t headDim,
@@ -578,37 +592,18 @@ void KernelBuilder::ropeKVCacheWrite(const PagedCache &cache, int64_t layer,
   auto [inv, cosScale] = ropeInverseFrequencies(ropeAttr, headDim);
   Value invTable = constantTable(b, loc, inv);
   Type elem = cast<RankedTensorType>(keys.getType()).getElementType();
-  Value k = toBuffer(b, loc, keys), v = toBuffer(b, loc, values);
-  Value pos = toBuffer(b, loc, positions);
-  Value tokens = memref::DimOp::create(b, loc, k, 0);
-  Value layerIdx = index(layer);
-  scf::ForOp::create(
-      b, loc, index(0), tokens, index(1), ValueRange{},
-      [&](OpBuilder &nb, Location nloc, Value t, ValueRange) {
-        Value slot = arith::IndexCastOp::create(
-            nb, nloc, nb.getIndexType(),
-            memref::LoadOp::create(nb, nloc, cache.slotMapping, ValueRange{t}));
-        Value p = memref::LoadOp::create(nb, nloc, pos, ValueRange{t});
-        scf::ForOp::create(
-            nb, nloc, arith::ConstantIndexOp::create(nb, nloc, 0),
-            arith::ConstantIndexOp::create(nb, nloc, numKvHeads * headDim),
-            arith::ConstantIndexOp::create(nb, nloc, 1), ValueRange{},
-            [&](OpBuilder &ib, Location iloc, Value c, ValueRange) {
-              auto load = [&](Value col) -> Value {
-                return memref::LoadOp::create(ib, iloc, k, ValueRange{t, col});
-              };
-              Value rotated =
-                  rotate(ib, iloc, load, c, p, invTable, cosScale, headDim, elem);
-              memref::StoreOp::create(ib, iloc, rotated, cache.keys,
-                                      ValueRange{layerIdx, slot, c});
-              Value vv = memref::LoadOp::create(ib, iloc, v, ValueRange{t, c});
-              memref::StoreOp::create(ib, iloc, vv, cache.values,
-                                      ValueRange{layerIdx, slot, c});
-              scf::YieldOp::create(ib, iloc);
-            });
-        scf::YieldOp::create(nb, nloc);
+  Value k = toBuffer(b, loc, keys), pos = toBuffer(b, loc, positions);
+  writeCacheLoops(
+      b, loc, cache, layer, keys, values,
+      [&](OpBuilder &ib, Location il, Value t, Value c) -> Value {
+        auto load = [&](Value col) -> Value {
+          return memref::LoadOp::create(ib, il, k, ValueRange{t, col});
+        };
+        Value p = memref::LoadOp::create(ib, il, pos, ValueRange{t});
+        return rotate(ib, il, load, c, p, invTable, cosScale, headDim, elem);
       });
 }
+
 
 Value KernelBuilder::attention(const PagedCache &cache, int64_t layer,
                                Value query, Value positions, int64_t numHeads,

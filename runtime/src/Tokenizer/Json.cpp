@@ -1,4 +1,4 @@
-//===- Json.cpp - Strict JSON parsing for tokenizer.json ------------------===//
+//===- Json.cpp - Typed member access for tokenizer.json ------------------===//
 
 #include "Json.h"
 
@@ -6,62 +6,6 @@
 #include <vector>
 
 namespace qc::runtime::detail {
-
-namespace {
-// tokenizer.json nests about 6 levels; this leaves room for any real file.
-constexpr int kMaxDepth = 64;
-// Llama-3's tokenizer.json is 9 MB; larger vocabularies stay well below this.
-constexpr size_t kMaxBytes = 256u << 20;
-
-/// Thrown from the parse callback to stop parsing; caught in parseJson.
-struct Reject {
-  std::string message;
-};
-} // namespace
-
-StatusOr<Json> parseJson(std::string_view text, const std::string &source) {
-  if (text.size() > kMaxBytes)
-    return Status::error(
-        source + ": JSON document of " + std::to_string(text.size()) +
-        " bytes exceeds the limit of " + std::to_string(kMaxBytes));
-  std::vector<std::set<std::string, std::less<>>> openObjects;
-  auto callback = [&](int depth, Json::parse_event_t event,
-                      Json &parsed) -> bool {
-    switch (event) {
-    case Json::parse_event_t::object_start:
-    case Json::parse_event_t::array_start:
-      if (depth >= kMaxDepth)
-        throw Reject{"JSON nested deeper than " + std::to_string(kMaxDepth) +
-                     " levels"};
-      if (event == Json::parse_event_t::object_start)
-        openObjects.emplace_back();
-      break;
-    case Json::parse_event_t::object_end:
-      openObjects.pop_back();
-      break;
-    case Json::parse_event_t::key: {
-      const auto &key = parsed.get_ref<const std::string &>();
-      if (!openObjects.back().insert(key).second)
-        throw Reject{"duplicate key '" + key + "'"};
-      break;
-    }
-    default:
-      break;
-    }
-    return true;
-  };
-
-  try {
-    return Json::parse(text.begin(), text.end(), callback);
-  } catch (const Reject &r) {
-    return Status::error(source + ": " + r.message);
-  } catch (const Json::parse_error &e) {
-    return Status::error(source + ": invalid JSON near byte " +
-                         std::to_string(e.byte) + ": " + e.what());
-  } catch (const std::exception &e) {
-    return Status::error(source + ": invalid JSON: " + e.what());
-  }
-}
 
 const Json *findMember(const Json &object, std::string_view key) {
   if (!object.is_object())

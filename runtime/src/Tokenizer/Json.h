@@ -1,17 +1,15 @@
 //===- Json.h - Strict JSON parsing for tokenizer.json ----------*- C++ -*-===//
 //
-// Private to the tokenizer. Parses with nlohmann::json, but bounds the nesting
-// depth (a hostile "[[[[..." must not exhaust the stack or memory), rejects
-// duplicate object keys (nlohmann keeps the last silently, which would let a
-// vocabulary spell a token twice) and turns every nlohmann exception into a
-// Status. The same rules as QCModel's private JSON reader, which the runtime
-// cannot include.
+// Private to the tokenizer: typed member access over the project's strict
+// JSON parser (qc/Support/Json.h: bounded nesting, duplicate keys rejected,
+// every nlohmann exception a Status).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef QC_RUNTIME_TOKENIZER_JSON_H
 #define QC_RUNTIME_TOKENIZER_JSON_H
 
+#include "qc/Support/Json.h"
 #include "qc/Support/Status.h"
 
 #include <nlohmann/json.hpp>
@@ -23,9 +21,7 @@
 namespace qc::runtime::detail {
 
 using Json = nlohmann::json;
-
-/// Parses `text`; `source` prefixes error messages.
-StatusOr<Json> parseJson(std::string_view text, const std::string &source);
+using qc::detail::parseJson;
 
 /// The member `key` of object `object`, or null when it is absent or JSON
 /// null (tokenizer.json writes absent options as null).

@@ -174,22 +174,28 @@ static LogicalResult verifyLayer(Operation *op, KVCacheType cache,
   return success();
 }
 
-LogicalResult KVCacheWriteOp::verify() {
-  KVCacheType cache = getCache().getType();
-  if (failed(verifyLayer(*this, cache, getLayer())))
+/// Shared by kv_cache_write and rope_kv_cache_write.
+static LogicalResult verifyCacheWrite(Operation *op, KVCacheType cache,
+                                      int64_t layer, Value key, Value value,
+                                      Value positions, Type result) {
+  if (failed(verifyLayer(op, cache, layer)))
     return failure();
   int64_t width = cache.getNumKvHeads() * cache.getHeadDim();
-  for (Value kv : {getKey(), getValue()})
+  for (Value kv : {key, value})
     if (dimOf(kv.getType(), 1) != width)
-      return emitOpError() << "keys and values need num_kv_heads * head_dim = "
-                           << width << " features, got "
-                           << dimOf(kv.getType(), 1);
-  if (getKey().getType() != getValue().getType())
-    return emitOpError() << "keys and values must have the same type";
-  if (getType() != cache)
-    return emitOpError() << "result type must equal the cache type";
-  return verifySameTokens(*this, {getKey(), getPositions()},
-                          getValue().getType());
+      return op->emitOpError()
+             << "keys and values need num_kv_heads * head_dim = " << width
+             << " features, got " << dimOf(kv.getType(), 1);
+  if (key.getType() != value.getType())
+    return op->emitOpError() << "keys and values must have the same type";
+  if (result != cache)
+    return op->emitOpError() << "result type must equal the cache type";
+  return verifySameTokens(op, {key, positions}, value.getType());
+}
+
+LogicalResult KVCacheWriteOp::verify() {
+  return verifyCacheWrite(*this, getCache().getType(), getLayer(), getKey(),
+                          getValue(), getPositions(), getType());
 }
 
 LogicalResult AttentionOp::verify() {
@@ -269,23 +275,13 @@ LogicalResult AddRMSNormOp::verify() {
 
 LogicalResult RopeKVCacheWriteOp::verify() {
   KVCacheType cache = getCache().getType();
-  if (failed(verifyLayer(*this, cache, getLayer())))
+  if (failed(verifyCacheWrite(*this, cache, getLayer(), getKey(), getValue(),
+                              getPositions(), getType())))
     return failure();
   if (cache.getHeadDim() % 2 != 0)
     return emitOpError() << "needs an even head_dim, got "
                          << cache.getHeadDim();
-  int64_t width = cache.getNumKvHeads() * cache.getHeadDim();
-  for (Value kv : {getKey(), getValue()})
-    if (dimOf(kv.getType(), 1) != width)
-      return emitOpError() << "keys and values need num_kv_heads * head_dim = "
-                           << width << " features, got "
-                           << dimOf(kv.getType(), 1);
-  if (getKey().getType() != getValue().getType())
-    return emitOpError() << "keys and values must have the same type";
-  if (getType() != cache)
-    return emitOpError() << "result type must equal the cache type";
-  return verifySameTokens(*this, {getKey(), getPositions()},
-                          getValue().getType());
+  return success();
 }
 
 //===----------------------------------------------------------------------===//

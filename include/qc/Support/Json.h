@@ -1,14 +1,15 @@
-//===- Json.h - Strict JSON parsing for the model readers -------*- C++ -*-===//
+//===- Json.h - Strict JSON parsing -----------------------------*- C++ -*-===//
 //
-// Private to QCModel. nlohmann::json silently keeps the last of duplicate
+// Shared by the MLIR-free readers (QCModel) and the runtime, built into
+// QCModel. nlohmann::json silently keeps the last of duplicate
 // object keys, which would let a file name a tensor twice with different
 // contents; these helpers reject duplicates, bound the nesting depth, and turn
 // every nlohmann exception into a Status naming the file and byte offset.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef QC_LIB_MODEL_JSON_H
-#define QC_LIB_MODEL_JSON_H
+#ifndef QC_SUPPORT_JSON_H
+#define QC_SUPPORT_JSON_H
 
 #include "qc/Support/Status.h"
 
@@ -38,4 +39,4 @@ std::optional<int64_t> toInt64(const Json &value);
 
 } // namespace qc::detail
 
-#endif // QC_LIB_MODEL_JSON_H
+#endif // QC_SUPPORT_JSON_H
