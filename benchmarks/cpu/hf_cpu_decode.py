@@ -29,20 +29,28 @@ def main():
     model = AutoModelForCausalLM.from_pretrained(
         a.model, dtype=getattr(torch, a.dtype)).eval()
     g = torch.Generator().manual_seed(1234)
+
+    def generate(ids, new):
+        return model.generate(ids, do_sample=False, max_new_tokens=new,
+                              min_new_tokens=new, eos_token_id=None,
+                              pad_token_id=0)
+
     best_prefill = best_decode = 0.0
-    for _ in range(a.repeat):
+    for run in range(a.repeat + 1):
         ids = torch.randint(0, model.config.vocab_size, (a.batch, a.prompt_len), generator=g)
         with torch.no_grad():
             t0 = time.perf_counter()
             model(ids)
             t1 = time.perf_counter()
-            model.generate(ids, do_sample=False, max_new_tokens=a.new_tokens,
-                           min_new_tokens=a.new_tokens, eos_token_id=None,
-                           pad_token_id=0)
+            generate(ids, 1)  # prefill + the first token
             t2 = time.perf_counter()
+            generate(ids, a.new_tokens)
+            t3 = time.perf_counter()
+        if run == 0:
+            continue  # warm-up
         prefill = a.batch * a.prompt_len / (t1 - t0)
-        # generate() = one prefill + (N - 1) decode steps.
-        decode = a.batch * (a.new_tokens - 1) / max((t2 - t1) - (t1 - t0), 1e-9)
+        # The two generate calls differ by exactly N - 1 decode steps.
+        decode = a.batch * (a.new_tokens - 1) / ((t3 - t2) - (t2 - t1))
         best_prefill, best_decode = max(best_prefill, prefill), max(best_decode, decode)
     print(f"hf-transformers {a.dtype} threads {a.threads}: batch {a.batch}, prompt "
           f"{a.prompt_len}, new {a.new_tokens}: prefill {best_prefill:.1f} tokens/s, "
