@@ -251,8 +251,9 @@ mlir::qc::importHFModel(MLIRContext &context, const std::string &modelDir,
   // layers are stored; they are imported as they are, never re-quantized.
   auto emitDiag = [&] { return emitError(loc); };
   function_ref<InFlightDiagnostic()> diag = emitDiag;
+  std::string awqLayout = "gemm";
   FailureOr<QCQuantizeOptions> quantOptions = parseQuantizationConfig(
-      *config->quantizationConfigJson, configPath, loc);
+      *config->quantizationConfigJson, configPath, loc, &awqLayout);
   if (failed(quantOptions))
     return failure();
   FailureOr<QuantSchemeAttrInterface> scheme =
@@ -260,8 +261,13 @@ mlir::qc::importHFModel(MLIRContext &context, const std::string &modelDir,
   if (failed(scheme))
     return failure();
   if (failed(validatePrequantizedWeights(*config, *weights, *quantOptions,
-                                         *scheme, diag)))
+                                         *scheme, awqLayout, diag)))
     return failure();
   PrequantizedScheme prequantized{*quantOptions, *scheme};
-  return buildModelGraph(context, *config, *dtype, loc, &prequantized);
+  auto module = buildModelGraph(context, *config, *dtype, loc, &prequantized);
+  // The package writer converts the checkpoint's layout to qc's storage.
+  if (succeeded(module) && isa<AWQAttr>(*scheme))
+    (**module)->setAttr("qc.checkpoint.awq_layout",
+                        StringAttr::get(&context, awqLayout));
+  return module;
 }

@@ -3,6 +3,7 @@
 #include "PrequantizedWeights.h"
 
 #include "qc/Model/LlamaWeights.h"
+#include "qc/Quant/AWQLayouts.h"
 #include "qc/Quant/WeightPacker.h"
 #include "qc/Transforms/QuantScheme.h"
 
@@ -46,8 +47,22 @@ DType dtypeOf(Type type) {
 
 /// The tensors of one quantized [n, k] linear layer `module`.
 std::vector<Requirement> requirementsFor(StringRef module, int64_t n, int64_t k,
-                                         QuantSchemeAttrInterface scheme) {
+                                         QuantSchemeAttrInterface scheme,
+                                         StringRef awqLayout) {
   std::string m = module.str();
+  if (auto awq = dyn_cast<AWQAttr>(scheme); awq && awqLayout != "gemm") {
+    // AutoAWQ's calculate_zeros_width; unsupported group sizes get 0 here
+    // and are reported when the layers are converted.
+    auto zw = ::qc::quant::awqZerosWidth(k, awq.getGroupSize());
+    int64_t z = zw ? *zw : 0;
+    if (awqLayout == "gemv")
+      return {{m + ".qweight", DType::I32, {n, k / 8}},
+              {m + ".qzeros", DType::I32, {n, z}},
+              {m + ".scales", DType::F16, {n, 8 * z}}};
+    return {{m + ".qweight", DType::I16, {n / 4, k}},
+            {m + ".scales", DType::F16, {8 * z, n}},
+            {m + ".scaled_zeros", DType::F16, {8 * z, n}}};
+  }
   if (auto bnb = dyn_cast<BnB4Attr>(scheme)) {
     int64_t blocks = n * k / bnb.getBlockSize();
     std::string type = stringifyBnB4Type(bnb.getType()).str();
@@ -96,7 +111,7 @@ std::string shapeString(ArrayRef<int64_t> shape) {
 LogicalResult mlir::qc::validatePrequantizedWeights(
     const ::qc::ModelConfig &config, const ::qc::WeightIndex &weights,
     const QCQuantizeOptions &options, QuantSchemeAttrInterface scheme,
-    function_ref<InFlightDiagnostic()> emitError) {
+    StringRef awqLayout, function_ref<InFlightDiagnostic()> emitError) {
   std::vector<std::string> problems;
   auto check = [&](const Requirement &req) {
     const ::qc::TensorInfo *info = weights.find(req.name);
@@ -137,7 +152,7 @@ LogicalResult mlir::qc::validatePrequantizedWeights(
       continue;
     }
     for (const Requirement &req :
-         requirementsFor(module, t.shape[0], t.shape[1], scheme))
+         requirementsFor(module, t.shape[0], t.shape[1], scheme, awqLayout))
       check(req);
   }
   if (problems.empty())

@@ -96,7 +96,7 @@ private:
 
 FailureOr<QCQuantizeOptions>
 mlir::qc::parseQuantizationConfig(StringRef text, StringRef source,
-                                  Location loc) {
+                                  Location loc, std::string *awqLayout) {
   json::Value parsed = nullptr;
   if (llvm::Expected<json::Value> value = json::parse(text)) {
     parsed = std::move(*value);
@@ -116,20 +116,27 @@ mlir::qc::parseQuantizationConfig(StringRef text, StringRef source,
   QCQuantizeOptions o;
   if (method == "awq") {
     o.method = "awq";
-    std::string version = "gemm";
+    std::string version = "gemm", backend = "autoawq";
     if (failed(r.readInt("bits", o.bits)) ||
         failed(r.readInt("w_bit", o.bits)) ||
         failed(r.readInt("group_size", o.groupSize)) ||
         failed(r.readInt("q_group_size", o.groupSize)) ||
         failed(r.readBool("zero_point", o.zeroPoint)) ||
         failed(r.readString("version", version)) ||
+        failed(r.readString("backend", backend)) ||
         failed(r.readStrings("modules_to_not_convert", o.skipModules)))
       return failure();
-    // AutoAWQ's other layouts store qweight differently; only GEMM's is
-    // qc's canonical storage.
-    if (StringRef(version).lower() != "gemm")
+    // GEMV and llm-awq checkpoints are converted to qc's canonical (GEMM)
+    // storage when packaged; other AutoAWQ kernels' layouts are not read.
+    std::string layout = StringRef(backend).lower() == "llm-awq"
+                             ? "llm-awq"
+                             : StringRef(version).lower();
+    if (layout != "gemm" && layout != "gemv" && layout != "llm-awq")
       return r.error() << "AWQ version '" << version
-                       << "' is not supported (supported: gemm)";
+                       << "' is not supported (supported: gemm, gemv, and "
+                          "backend llm-awq)";
+    if (awqLayout)
+      *awqLayout = layout;
     return o;
   }
   if (method == "bitsandbytes") {

@@ -76,6 +76,11 @@ LogicalResult mlir::qc::writeDequantizedCheckpoint(
   std::vector<std::vector<uint8_t>> buffers;
   std::vector<::qc::TensorToWrite> tensors;
   std::set<std::string> replaced;
+  // The layout a pre-quantized AWQ checkpoint stores (the importer records
+  // it); qc's own storage is AutoAWQ GEMM.
+  std::string awqLayout = "gemm";
+  if (auto layout = graph->getAttrOfType<StringAttr>("qc.checkpoint.awq_layout"))
+    awqLayout = layout.getValue().str();
   WalkResult walk = graph.walk([&](WeightOp op) {
     auto qtype = dyn_cast<QWeightType>(op.getType());
     if (!qtype)
@@ -84,7 +89,7 @@ LogicalResult mlir::qc::writeDequantizedCheckpoint(
     int64_t n = qtype.getN(), k = qtype.getK();
     auto packed = prequantized
                       ? ::qc::quant::importQuantizedLinear(
-                            weights, op.getName(), desc, n, k, "gemm")
+                            weights, op.getName(), desc, n, k, awqLayout)
                       : ::qc::quant::quantizeLinear(weights, op.getName(),
                                                     desc, n, k);
     if (!packed) {

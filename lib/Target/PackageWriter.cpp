@@ -107,6 +107,11 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
   // Stage 2: weights, in argument order. Quantized weights are quantized
   // here (or taken from a pre-quantized checkpoint) by lib/Quant.
   std::map<std::string, ::qc::quant::PackedTensor> packed;
+  // The layout a pre-quantized AWQ checkpoint stores (the importer records
+  // it); qc's own storage is AutoAWQ GEMM.
+  std::string awqLayout = "gemm";
+  if (auto layout = graph->getAttrOfType<StringAttr>("qc.checkpoint.awq_layout"))
+    awqLayout = layout.getValue().str();
   WalkResult packing = graph.walk([&](WeightOp op) {
     auto qtype = dyn_cast<QWeightType>(op.getType());
     if (!qtype)
@@ -116,7 +121,7 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
         options.prequantized
             ? ::qc::quant::importQuantizedLinear(weights, op.getName(), desc,
                                                  qtype.getN(), qtype.getK(),
-                                                 "gemm")
+                                                 awqLayout)
             : ::qc::quant::quantizeLinear(weights, op.getName(), desc,
                                           qtype.getN(), qtype.getK());
     if (!result) {

@@ -22,9 +22,12 @@ namespace mlir::qc {
 ///   {"quant_method": "bitsandbytes", "load_in_8bit": true,
 ///    "llm_int8_threshold": 6.0}
 ///   {"quant_method": "int8" | "w8a8", "modules_to_not_convert": [...]}
-/// `source` names the file in error messages.
+/// `source` names the file in error messages. `awqLayout`, when given,
+/// receives the stored AWQ layout: "gemm", "gemv" (AutoAWQ's
+/// WQLinear_GEMV) or "llm-awq" (`"backend": "llm-awq"`).
 FailureOr<QCQuantizeOptions>
-parseQuantizationConfig(StringRef json, StringRef source, Location loc);
+parseQuantizationConfig(StringRef json, StringRef source, Location loc,
+                        std::string *awqLayout = nullptr);
 
 /// Options for quant-compile's --quant=none|awq|nf4|fp4|int8|llm-int8|w8a8
 /// with HF's defaults (AWQ group 128 with zero points, bnb4 blocks of 64,

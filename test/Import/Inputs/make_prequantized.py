@@ -3,7 +3,8 @@
 
 Usage: make_prequantized.py SRC_MODEL_DIR DST_DIR FORMAT [--drop NAME] [--bad-shape NAME]
 
-FORMAT: awq (AutoAWQ GEMM, group 32), nf4, nf4-dq (double quant), llm-int8.
+FORMAT: awq (AutoAWQ GEMM, group 32), awq-gemv (AutoAWQ GEMV), llm-awq
+(llm-awq's WQLinear), nf4, nf4-dq (double quant), llm-int8.
 The linear layers of the decoder are replaced by the tensors that format
 stores (contents are zeros: the importer checks names, dtypes and shapes;
 the numerics of each format are tested in the quantization library). Other
@@ -12,7 +13,7 @@ parameters are copied. Pure Python, so lit can run it anywhere.
 import json, os, struct, sys
 
 LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-DTYPE_SIZE = {"F32": 4, "F16": 2, "BF16": 2, "I32": 4, "I8": 1, "U8": 1}
+DTYPE_SIZE = {"F32": 4, "F16": 2, "BF16": 2, "I32": 4, "I16": 2, "I8": 1, "U8": 1}
 
 
 def read_safetensors(path):
@@ -44,7 +45,33 @@ def zeros(dtype, shape):
     return (dtype, shape, bytes(n * DTYPE_SIZE[dtype]))
 
 
+def zeros_width(k, g):
+    """AutoAWQ's calculate_zeros_width (pack_num 8)."""
+    multiplier = 1 if g >= 128 else {64: 2, 32: 4}[g]
+    base = (k // g + 7) // 8
+    return (base + multiplier - 1) // multiplier * multiplier
+
+
+def filled(dtype, shape, word):
+    """A tensor whose every element has the little-endian bytes `word`."""
+    n = 1
+    for d in shape:
+        n *= d
+    return (dtype, shape, word * n)
+
+
 def quantized(fmt, prefix, n, k):
+    if fmt == "awq-gemv":
+        g, zw = 32, zeros_width(k, 32)
+        return {prefix + ".qweight": zeros("I32", [n, k // 8]),
+                prefix + ".qzeros": zeros("I32", [n, zw]),
+                prefix + ".scales": zeros("F16", [n, 8 * zw])}
+    if fmt == "llm-awq":
+        # scale 1.0 and scaled zero -8.0 (fp16): zero points of 8.
+        zw = zeros_width(k, 32)
+        return {prefix + ".qweight": zeros("I16", [n // 4, k]),
+                prefix + ".scales": filled("F16", [8 * zw, n], b"\x00\x3c"),
+                prefix + ".scaled_zeros": filled("F16", [8 * zw, n], b"\x00\xc8")}
     if fmt == "awq":
         g = 32
         return {prefix + ".qweight": zeros("I32", [k, n // 8]),
@@ -70,6 +97,10 @@ def quantized(fmt, prefix, n, k):
 
 
 CONFIGS = {
+    "awq-gemv": {"quant_method": "awq", "bits": 4, "group_size": 32, "zero_point": True,
+                 "version": "gemv"},
+    "llm-awq": {"quant_method": "awq", "bits": 4, "group_size": 32, "zero_point": True,
+                "backend": "llm-awq"},
     "awq": {"quant_method": "awq", "bits": 4, "group_size": 32, "zero_point": True,
             "version": "gemm", "modules_to_not_convert": None},
     "nf4": {"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
