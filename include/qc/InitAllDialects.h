@@ -3,10 +3,10 @@
 #ifndef QC_INITALLDIALECTS_H
 #define QC_INITALLDIALECTS_H
 
-#include "qc/Dialect/QC/IR/QCDialect.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
+#include "qc/Dialect/QC/IR/QCDialect.h"
 
 namespace mlir::qc {
 

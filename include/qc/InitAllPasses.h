@@ -3,10 +3,10 @@
 #ifndef QC_INITALLPASSES_H
 #define QC_INITALLPASSES_H
 
+#include "mlir/InitAllPasses.h"
 #include "qc/Conversion/Passes.h"
 #include "qc/Pipelines/Pipelines.h"
 #include "qc/Transforms/Passes.h"
-#include "mlir/InitAllPasses.h"
 
 namespace mlir::qc {
 

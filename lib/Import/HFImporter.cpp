@@ -6,10 +6,10 @@
 
 #include "qc/Dialect/QC/IR/QCOps.h"
 #include "qc/Import/QuantizationConfig.h"
-#include "qc/Transforms/QuantScheme.h"
 #include "qc/Model/LlamaWeights.h"
 #include "qc/Model/ModelConfig.h"
 #include "qc/Model/WeightIndex.h"
+#include "qc/Transforms/QuantScheme.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -55,8 +55,8 @@ public:
                bool hasBias) {
     Value bias = hasBias ? weight(module + ".bias", {n}) : Value();
     if (prequantized && !isSkippedModule(prequantized->options, module)) {
-      auto type = QWeightType::get(b.getContext(), {n, k}, dtype,
-                                   prequantized->scheme);
+      auto type =
+          QWeightType::get(b.getContext(), {n, k}, dtype, prequantized->scheme);
       Value w = WeightOp::create(b, loc(module), type, module);
       return QuantizedLinearOp::create(b, loc(module), activationType(n), x, w,
                                        bias);
@@ -86,9 +86,12 @@ public:
 
     Value x = rmsNorm(hidden, prefix + ".input_layernorm");
     std::string attn = prefix + ".self_attn";
-    Value q = linear(x, attn + ".q_proj", qWidth, c.hiddenSize, c.attentionBias);
-    Value k = linear(x, attn + ".k_proj", kvWidth, c.hiddenSize, c.attentionBias);
-    Value v = linear(x, attn + ".v_proj", kvWidth, c.hiddenSize, c.attentionBias);
+    Value q =
+        linear(x, attn + ".q_proj", qWidth, c.hiddenSize, c.attentionBias);
+    Value k =
+        linear(x, attn + ".k_proj", kvWidth, c.hiddenSize, c.attentionBias);
+    Value v =
+        linear(x, attn + ".v_proj", kvWidth, c.hiddenSize, c.attentionBias);
     q = RopeOp::create(b, loc(attn + ".rope_q"), q.getType(), q, positions,
                        c.numAttentionHeads, c.headDim, rope);
     k = RopeOp::create(b, loc(attn + ".rope_k"), k.getType(), k, positions,
@@ -111,7 +114,8 @@ public:
     Value gate = linear(x, mlp + ".gate_proj", inter, c.hiddenSize, c.mlpBias);
     Value up = linear(x, mlp + ".up_proj", inter, c.hiddenSize, c.mlpBias);
     Value act = SiluMulOp::create(b, loc(mlp + ".act_fn"), gate, up);
-    Value down = linear(act, mlp + ".down_proj", c.hiddenSize, inter, c.mlpBias);
+    Value down =
+        linear(act, mlp + ".down_proj", c.hiddenSize, inter, c.mlpBias);
     return AddOp::create(b, loc(prefix + ".mlp_residual"), hidden, down);
   }
 
@@ -179,8 +183,8 @@ mlir::qc::buildModelGraph(MLIRContext &context, const ::qc::ModelConfig &c,
       APFloat(r.betaFast), APFloat(r.betaSlow));
   if (!rope)
     return failure();
-  auto cacheType = KVCacheType::getChecked(diag, &context, c.numHiddenLayers,
-                                           c.numKeyValueHeads, c.headDim, dtype);
+  auto cacheType = KVCacheType::getChecked(
+      diag, &context, c.numHiddenLayers, c.numKeyValueHeads, c.headDim, dtype);
   if (!cacheType)
     return failure();
 
@@ -204,10 +208,11 @@ mlir::qc::buildModelGraph(MLIRContext &context, const ::qc::ModelConfig &c,
   GraphBuilder g(b, c, dtype, rope, prequantized);
   Value tokens = entry->getArgument(0), positions = entry->getArgument(1);
   Value cache = entry->getArgument(2);
-  Value table = g.weight("model.embed_tokens.weight", {c.vocabSize, c.hiddenSize});
-  Value hidden = EmbeddingOp::create(b, g.loc("model.embed_tokens"),
-                                     g.activationType(c.hiddenSize), table,
-                                     tokens);
+  Value table =
+      g.weight("model.embed_tokens.weight", {c.vocabSize, c.hiddenSize});
+  Value hidden =
+      EmbeddingOp::create(b, g.loc("model.embed_tokens"),
+                          g.activationType(c.hiddenSize), table, tokens);
   for (int64_t layer = 0; layer < c.numHiddenLayers; ++layer)
     hidden = g.decoderLayer(layer, hidden, positions, cache);
   hidden = g.rmsNorm(hidden, "model.norm");

@@ -69,7 +69,9 @@ std::vector<Requirement> requirementsFor(StringRef module, int64_t n, int64_t k,
     std::vector<Requirement> r = {
         {m + ".weight", DType::U8, {n * k / 2}, SizeRule::Count},
         {m + ".weight.quant_map", DType::F32, {16}, SizeRule::Count},
-        {m + ".weight.quant_state.bitsandbytes__" + type, DType::U8, {},
+        {m + ".weight.quant_state.bitsandbytes__" + type,
+         DType::U8,
+         {},
          SizeRule::Any}};
     if (bnb.getDoubleQuant()) {
       int64_t nested = llvm::divideCeil(blocks, BnB4Attr::kNestedBlockSize);
@@ -79,7 +81,8 @@ std::vector<Requirement> requirementsFor(StringRef module, int64_t n, int64_t k,
       r.push_back(
           {m + ".weight.nested_quant_map", DType::F32, {256}, SizeRule::Count});
     } else {
-      r.push_back({m + ".weight.absmax", DType::F32, {blocks}, SizeRule::Count});
+      r.push_back(
+          {m + ".weight.absmax", DType::F32, {blocks}, SizeRule::Count});
     }
     return r;
   }
@@ -98,15 +101,14 @@ std::vector<Requirement> requirementsFor(StringRef module, int64_t n, int64_t k,
 }
 
 std::string shapeString(ArrayRef<int64_t> shape) {
-  return "[" + llvm::join(llvm::map_range(shape, [](int64_t d) {
-                            return std::to_string(d);
-                          }),
-                          ", ") +
+  return "[" +
+         llvm::join(llvm::map_range(
+                        shape, [](int64_t d) { return std::to_string(d); }),
+                    ", ") +
          "]";
 }
 
 } // namespace
-
 
 LogicalResult mlir::qc::validatePrequantizedWeights(
     const ::qc::ModelConfig &config, const ::qc::WeightIndex &weights,
@@ -125,7 +127,8 @@ LogicalResult mlir::qc::validatePrequantizedWeights(
     if (info->dtype != req.dtype && !floatOk) {
       problems.push_back("tensor '" + req.name + "' has dtype " +
                          std::string(::qc::dtypeName(info->dtype)) +
-                         ", expected " + std::string(::qc::dtypeName(req.dtype)));
+                         ", expected " +
+                         std::string(::qc::dtypeName(req.dtype)));
       return;
     }
     bool sizeOk = req.rule == SizeRule::Any ||

@@ -151,8 +151,8 @@ mlir::qc::parseQuantizationConfig(StringRef text, StringRef source,
     if (in4) {
       o.method = "bnb4";
       if (failed(r.readString("bnb_4bit_quant_type", o.bnb4bitQuantType)) ||
-          failed(r.readBool("bnb_4bit_use_double_quant",
-                            o.bnb4bitUseDoubleQuant)))
+          failed(
+              r.readBool("bnb_4bit_use_double_quant", o.bnb4bitUseDoubleQuant)))
         return failure();
       return o;
     }
@@ -176,8 +176,8 @@ mlir::qc::parseQuantizationConfig(StringRef text, StringRef source,
 FailureOr<QCQuantizeOptions> mlir::qc::quantOptionsForFlag(StringRef flag,
                                                            Location loc) {
   QCQuantizeOptions o;
-  if (flag == "none" || flag == "awq" || flag == "int8" ||
-      flag == "llm-int8" || flag == "w8a8") {
+  if (flag == "none" || flag == "awq" || flag == "int8" || flag == "llm-int8" ||
+      flag == "w8a8") {
     o.method = flag.str();
   } else if (flag == "nf4" || flag == "fp4") {
     o.method = "bnb4";

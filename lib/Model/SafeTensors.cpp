@@ -2,8 +2,8 @@
 
 #include "qc/Model/SafeTensors.h"
 
-#include "qc/Support/Json.h"
 #include "MappedFile.h"
+#include "qc/Support/Json.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -51,8 +51,7 @@ QuantizedLinears mlir::qc::collectQuantizedLinears(ModuleOp graph) {
     auto qtype = dyn_cast<QWeightType>(op.getType());
     if (!qtype)
       return;
-    out.layers.push_back(
-        {op.getName().str(), {qtype.getN(), qtype.getK()}});
+    out.layers.push_back({op.getName().str(), {qtype.getN(), qtype.getK()}});
     if (!out.scheme)
       out.scheme = qtype.getScheme();
   });
@@ -61,8 +60,7 @@ QuantizedLinears mlir::qc::collectQuantizedLinears(ModuleOp graph) {
 
 LogicalResult mlir::qc::writeDequantizedCheckpoint(
     ModuleOp graph, const ::qc::WeightIndex &weights,
-    const std::string &modelDir, const std::string &outDir,
-    bool prequantized) {
+    const std::string &modelDir, const std::string &outDir, bool prequantized) {
   Location loc = graph.getLoc();
   if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
     return emitError(loc) << "cannot create '" << outDir
@@ -79,7 +77,8 @@ LogicalResult mlir::qc::writeDequantizedCheckpoint(
   // The layout a pre-quantized AWQ checkpoint stores (the importer records
   // it); qc's own storage is AutoAWQ GEMM.
   std::string awqLayout = "gemm";
-  if (auto layout = graph->getAttrOfType<StringAttr>("qc.checkpoint.awq_layout"))
+  if (auto layout =
+          graph->getAttrOfType<StringAttr>("qc.checkpoint.awq_layout"))
     awqLayout = layout.getValue().str();
   WalkResult walk = graph.walk([&](WeightOp op) {
     auto qtype = dyn_cast<QWeightType>(op.getType());
@@ -87,11 +86,11 @@ LogicalResult mlir::qc::writeDequantizedCheckpoint(
       return WalkResult::advance();
     auto desc = describeScheme(qtype.getScheme());
     int64_t n = qtype.getN(), k = qtype.getK();
-    auto packed = prequantized
-                      ? ::qc::quant::importQuantizedLinear(
-                            weights, op.getName(), desc, n, k, awqLayout)
-                      : ::qc::quant::quantizeLinear(weights, op.getName(),
-                                                    desc, n, k);
+    auto packed =
+        prequantized
+            ? ::qc::quant::importQuantizedLinear(weights, op.getName(), desc, n,
+                                                 k, awqLayout)
+            : ::qc::quant::quantizeLinear(weights, op.getName(), desc, n, k);
     if (!packed) {
       op.emitError() << packed.status().message();
       return WalkResult::interrupt();
@@ -101,8 +100,8 @@ LogicalResult mlir::qc::writeDequantizedCheckpoint(
     DType computeType = elem.isF16()    ? DType::F16
                         : elem.isBF16() ? DType::BF16
                                         : DType::F32;
-    auto values = ::qc::quant::dequantizePacked(*packed, desc, n, k,
-                                                computeType);
+    auto values =
+        ::qc::quant::dequantizePacked(*packed, desc, n, k, computeType);
     if (!values) {
       op.emitError() << values.status().message();
       return WalkResult::interrupt();
@@ -130,8 +129,8 @@ LogicalResult mlir::qc::writeDequantizedCheckpoint(
     std::span<const uint8_t> data = weights.data(name);
     tensors.push_back({name, info->dtype, info->shape, data});
   }
-  if (::qc::Status s = ::qc::writeSafeTensors(
-          path(outDir, "model.safetensors"), tensors, {{"format", "pt"}});
+  if (::qc::Status s = ::qc::writeSafeTensors(path(outDir, "model.safetensors"),
+                                              tensors, {{"format", "pt"}});
       !s)
     return emitError(loc) << s.message();
   // config.json without quantization_config: the weights are plain floats.
@@ -149,8 +148,8 @@ LogicalResult mlir::qc::writeDequantizedCheckpoint(
   if (ec)
     return emitError(loc) << "cannot write config.json: " << ec.message();
   os << llvm::formatv("{0:2}", *json) << "\n";
-  for (StringRef file : {"generation_config.json", "tokenizer.json",
-                         "tokenizer_config.json"}) {
+  for (StringRef file :
+       {"generation_config.json", "tokenizer.json", "tokenizer_config.json"}) {
     std::string src = path(modelDir, file);
     if (!llvm::sys::fs::exists(src))
       continue;

@@ -35,9 +35,10 @@ LogicalResult mlir::qc::addPackedEntryPoints(ModuleOp module) {
     StringRef name = fn.getName().drop_front(strlen("_mlir_ciface_"));
     LLVM::LLVMFunctionType type = fn.getFunctionType();
     if (!isa<LLVM::LLVMVoidType>(type.getReturnType()) ||
-        llvm::any_of(type.getParams(), [](Type t) { return !isa<LLVM::LLVMPointerType>(t); }))
-      return fn.emitOpError()
-             << "packed entry points need void functions of descriptor pointers";
+        llvm::any_of(type.getParams(),
+                     [](Type t) { return !isa<LLVM::LLVMPointerType>(t); }))
+      return fn.emitOpError() << "packed entry points need void functions of "
+                                 "descriptor pointers";
     auto packed = LLVM::LLVMFuncOp::create(
         b, fn.getLoc(), (name + "_packed").str(),
         LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr}));
@@ -128,8 +129,8 @@ LogicalResult mlir::qc::emitHostSharedLibrary(ModuleOp module, StringRef path,
   std::string out = path.str(), obj = objectPath.str().str();
   SmallVector<StringRef> argv = {*lld, "-shared", "-o", out, obj};
   std::string linkError;
-  int rc = llvm::sys::ExecuteAndWait(*lld, argv, std::nullopt, {}, 0, 0,
-                                     &linkError);
+  int rc =
+      llvm::sys::ExecuteAndWait(*lld, argv, std::nullopt, {}, 0, 0, &linkError);
   llvm::sys::fs::remove(objectPath);
   if (rc != 0)
     return fail("linking " + out + " failed: " + linkError);

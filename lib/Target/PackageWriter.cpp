@@ -14,10 +14,10 @@
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
 
-#include <map>
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
+#include <map>
 
 using namespace mlir;
 using namespace mlir::qc;
@@ -86,22 +86,23 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
   auto weightNames = (*kernels)->getAttrOfType<ArrayAttr>("qc.abi.weights");
   FunctionType abi = entry.getFunctionType();
   static constexpr StringLiteral kFixedArgs[] = {
-      "tokens",         "positions", "slot_mapping", "token_sequence",
-      "block_tables",   "k_cache",   "v_cache",      "logits"};
+      "tokens",       "positions", "slot_mapping", "token_sequence",
+      "block_tables", "k_cache",   "v_cache",      "logits"};
   llvm::json::Array args;
   for (auto [i, type] : llvm::enumerate(abi.getInputs())) {
     auto shaped = cast<ShapedType>(type);
     FailureOr<DType> dtype = dtypeOf(shaped.getElementType());
     if (failed(dtype))
       return emitError(loc) << "unsupported ABI element type " << type;
-    StringRef name = i < std::size(kFixedArgs)
-                         ? StringRef(kFixedArgs[i])
-                         : cast<StringAttr>(weightNames[i - std::size(kFixedArgs)])
-                               .getValue();
-    args.push_back(llvm::json::Object{
-        {"name", name},
-        {"dtype", std::string(::qc::dtypeName(*dtype))},
-        {"shape", shapeJson(shaped.getShape())}});
+    StringRef name =
+        i < std::size(kFixedArgs)
+            ? StringRef(kFixedArgs[i])
+            : cast<StringAttr>(weightNames[i - std::size(kFixedArgs)])
+                  .getValue();
+    args.push_back(
+        llvm::json::Object{{"name", name},
+                           {"dtype", std::string(::qc::dtypeName(*dtype))},
+                           {"shape", shapeJson(shaped.getShape())}});
   }
 
   // Stage 2: weights, in argument order. Quantized weights are quantized
@@ -110,20 +111,20 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
   // The layout a pre-quantized AWQ checkpoint stores (the importer records
   // it); qc's own storage is AutoAWQ GEMM.
   std::string awqLayout = "gemm";
-  if (auto layout = graph->getAttrOfType<StringAttr>("qc.checkpoint.awq_layout"))
+  if (auto layout =
+          graph->getAttrOfType<StringAttr>("qc.checkpoint.awq_layout"))
     awqLayout = layout.getValue().str();
   WalkResult packing = graph.walk([&](WeightOp op) {
     auto qtype = dyn_cast<QWeightType>(op.getType());
     if (!qtype)
       return WalkResult::advance();
     auto desc = describeScheme(qtype.getScheme());
-    auto result =
-        options.prequantized
-            ? ::qc::quant::importQuantizedLinear(weights, op.getName(), desc,
-                                                 qtype.getN(), qtype.getK(),
-                                                 awqLayout)
-            : ::qc::quant::quantizeLinear(weights, op.getName(), desc,
-                                          qtype.getN(), qtype.getK());
+    auto result = options.prequantized
+                      ? ::qc::quant::importQuantizedLinear(
+                            weights, op.getName(), desc, qtype.getN(),
+                            qtype.getK(), awqLayout)
+                      : ::qc::quant::quantizeLinear(weights, op.getName(), desc,
+                                                    qtype.getN(), qtype.getK());
     if (!result) {
       op.emitError() << result.status().message();
       return WalkResult::interrupt();
@@ -140,18 +141,18 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
       -> FailureOr<std::pair<std::vector<uint8_t>, std::vector<int64_t>>> {
     if (auto it = packed.find(name.str()); it != packed.end()) {
       if (it->second.dtype != dtype)
-        return emitError(loc) << "internal: packed '" << name << "' is "
-                              << ::qc::dtypeName(it->second.dtype)
-                              << ", the kernels take "
-                              << ::qc::dtypeName(dtype);
+        return emitError(loc)
+               << "internal: packed '" << name << "' is "
+               << ::qc::dtypeName(it->second.dtype) << ", the kernels take "
+               << ::qc::dtypeName(dtype);
       return std::make_pair(std::move(it->second.bytes), it->second.shape);
     }
     const ::qc::TensorInfo *info = weights.find(name.str());
     if (!info)
-      return emitError(loc) << "weight '" << name
-                            << "' is not in the checkpoint";
-    auto bytes = ::qc::quant::convertFloatTensor(
-        *info, weights.data(name.str()), dtype);
+      return emitError(loc)
+             << "weight '" << name << "' is not in the checkpoint";
+    auto bytes =
+        ::qc::quant::convertFloatTensor(*info, weights.data(name.str()), dtype);
     if (!bytes)
       return emitError(loc) << bytes.status().message();
     return std::make_pair(std::move(*bytes), info->shape);
@@ -163,13 +164,12 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
   buffers.reserve(weightNames.size());
   for (auto [i, nameAttr] : llvm::enumerate(weightNames)) {
     StringRef name = cast<StringAttr>(nameAttr).getValue();
-    auto type = cast<RankedTensorType>(
-        abi.getInput(std::size(kFixedArgs) + i));
+    auto type = cast<RankedTensorType>(abi.getInput(std::size(kFixedArgs) + i));
     std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
     FailureOr<DType> dtype = dtypeOf(type.getElementType());
     if (failed(dtype))
-      return emitError(loc) << "weight '" << name << "' has unsupported type "
-                            << type;
+      return emitError(loc)
+             << "weight '" << name << "' has unsupported type " << type;
     // A stacked argument (fused q/k/v, gate/up) concatenates its sources
     // along `dim`: rows of [R, C_i] tensors for dim 1, whole tensors for 0.
     int64_t dim = cast<IntegerAttr>(stackDims[i]).getInt();
@@ -183,9 +183,9 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
         return failure();
       const std::vector<int64_t> &partShape = bytesAndShape->second;
       if (partShape.size() != shape.size())
-        return emitError(loc) << "internal: '" << part << "' has rank "
-                              << partShape.size() << ", expected "
-                              << shape.size();
+        return emitError(loc)
+               << "internal: '" << part << "' has rank " << partShape.size()
+               << ", expected " << shape.size();
       for (size_t d = 0; d < shape.size(); ++d)
         stackedSize[d] = int64_t(d) == dim || names.size() == 1
                              ? stackedSize[d] + partShape[d]
@@ -193,10 +193,10 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
       parts.push_back(std::move(bytesAndShape->first));
     }
     if (stackedSize != shape)
-      return emitError(loc) << "internal: '" << name << "' assembles to "
-                            << ::qc::formatShape(stackedSize)
-                            << ", the kernels take "
-                            << ::qc::formatShape(shape);
+      return emitError(loc)
+             << "internal: '" << name << "' assembles to "
+             << ::qc::formatShape(stackedSize) << ", the kernels take "
+             << ::qc::formatShape(shape);
     std::vector<uint8_t> bytes;
     if (parts.size() == 1 || dim == 0) {
       for (std::vector<uint8_t> &p : parts)
@@ -213,8 +213,8 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
     buffers.push_back(std::move(bytes));
     tensors.push_back({name.str(), *dtype, shape, buffers.back()});
   }
-  if (::qc::Status s = ::qc::writeSafeTensors(inPackage("weights.safetensors"),
-                                              tensors);
+  if (::qc::Status s =
+          ::qc::writeSafeTensors(inPackage("weights.safetensors"), tensors);
       !s)
     return emitError(loc) << s.message();
 
@@ -265,12 +265,12 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
            {"bos_token_ids", intList("bos_token_ids")},
            {"eos_token_ids", intList("eos_token_ids")}}},
       {"kv_cache",
-       llvm::json::Object{
-           {"num_layers", cacheType.getNumLayers()},
-           {"num_kv_heads", cacheType.getNumKvHeads()},
-           {"head_dim", cacheType.getHeadDim()},
-           {"dtype", std::string(::qc::dtypeName(*dtypeOf(cacheType.getDtype())))},
-           {"block_size", options.blockSize}}},
+       llvm::json::Object{{"num_layers", cacheType.getNumLayers()},
+                          {"num_kv_heads", cacheType.getNumKvHeads()},
+                          {"head_dim", cacheType.getHeadDim()},
+                          {"dtype", std::string(::qc::dtypeName(
+                                        *dtypeOf(cacheType.getDtype())))},
+                          {"block_size", options.blockSize}}},
       {"kernels", llvm::json::Object{{"library", "kernels.so"},
                                      {"entry", "qc_forward_packed"},
                                      {"argmax", "qc_argmax_packed"},

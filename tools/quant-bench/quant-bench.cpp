@@ -1,6 +1,7 @@
 //===- quant-bench.cpp - numerics checks and benchmarks of packages -------===//
 //
-//   quant-bench compare OUT REF [--logits A:B --max-rel-l2 X]... [--tokens A:B]...
+//   quant-bench compare OUT REF [--logits A:B --max-rel-l2 X]... [--tokens
+//   A:B]...
 //       Compares tensors of two safetensors files (e.g. quant-run
 //       --logits-out against HF reference data): relative L2 error of float
 //       tensors, exact equality of token ids. Exits 1 on any violation.
@@ -21,10 +22,10 @@
 
 #include <chrono>
 #include <cmath>
-#include <fstream>
-#include <random>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <random>
 #include <string>
 
 using namespace qc;
@@ -41,10 +42,30 @@ StatusOr<std::vector<double>> readValues(const SafeTensorsFile &file,
   for (size_t i = 0; i < out.size(); ++i) {
     const uint8_t *p = bytes.data() + i * dtypeSize(info->dtype);
     switch (info->dtype) {
-    case DType::F32: { float v; std::memcpy(&v, p, 4); out[i] = v; break; }
-    case DType::F16: { uint16_t v; std::memcpy(&v, p, 2); out[i] = quant::halfToFloat(v); break; }
-    case DType::I64: { int64_t v; std::memcpy(&v, p, 8); out[i] = double(v); break; }
-    case DType::I32: { int32_t v; std::memcpy(&v, p, 4); out[i] = v; break; }
+    case DType::F32: {
+      float v;
+      std::memcpy(&v, p, 4);
+      out[i] = v;
+      break;
+    }
+    case DType::F16: {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      out[i] = quant::halfToFloat(v);
+      break;
+    }
+    case DType::I64: {
+      int64_t v;
+      std::memcpy(&v, p, 8);
+      out[i] = double(v);
+      break;
+    }
+    case DType::I32: {
+      int32_t v;
+      std::memcpy(&v, p, 4);
+      out[i] = v;
+      break;
+    }
     default:
       return Status::error(file.path() + ": tensor '" + name +
                            "' has an unsupported dtype");
@@ -55,12 +76,14 @@ StatusOr<std::vector<double>> readValues(const SafeTensorsFile &file,
 
 std::pair<std::string, std::string> splitPair(const std::string &s) {
   size_t colon = s.find(':');
-  return {s.substr(0, colon), colon == std::string::npos ? s : s.substr(colon + 1)};
+  return {s.substr(0, colon),
+          colon == std::string::npos ? s : s.substr(colon + 1)};
 }
 
 int compare(int argc, char **argv) {
   if (argc < 4) {
-    std::cerr << "usage: quant-bench compare OUT REF [--logits A:B --max-rel-l2 X] [--tokens A:B]\n";
+    std::cerr << "usage: quant-bench compare OUT REF [--logits A:B "
+                 "--max-rel-l2 X] [--tokens A:B]\n";
     return 2;
   }
   auto out = SafeTensorsFile::open(argv[2]);
@@ -81,7 +104,8 @@ int compare(int argc, char **argv) {
     auto x = readValues(**out, a);
     auto y = readValues(**ref, b);
     if (!x || !y) {
-      std::cerr << "quant-bench: error: " << (!x ? x.status() : y.status()).message() << "\n";
+      std::cerr << "quant-bench: error: "
+                << (!x ? x.status() : y.status()).message() << "\n";
       return 1;
     }
     if (flag == "--logits") {
@@ -176,7 +200,8 @@ int decode(int argc, char **argv) {
     return 1;
   }
   const PackageManifest &m = (*package)->manifest();
-  int64_t perSeqBlocks = (promptLen + newTokens + m.blockSize - 1) / m.blockSize;
+  int64_t perSeqBlocks =
+      (promptLen + newTokens + m.blockSize - 1) / m.blockSize;
   auto runner = ForwardRunner::create(**package, perSeqBlocks * batch);
   if (!runner) {
     std::cerr << "quant-bench: error: " << runner.status().message() << "\n";
@@ -190,7 +215,8 @@ int decode(int argc, char **argv) {
   b.blocksPerSequence = perSeqBlocks;
   for (int64_t i = 0; i < batch * perSeqBlocks; ++i)
     b.blockTables.push_back(int32_t(i));
-  auto fill = [&](int64_t start, int64_t count, const std::vector<int32_t> &toks) {
+  auto fill = [&](int64_t start, int64_t count,
+                  const std::vector<int32_t> &toks) {
     b.tokens = toks;
     b.positions.clear();
     b.slotMapping.clear();
@@ -233,17 +259,17 @@ int decode(int argc, char **argv) {
       next = (*runner)->argmax(logits);
     }
     auto t3 = Clock::now();
-    double prefill = batch * promptLen /
-                     std::chrono::duration<double>(t1 - t0).count();
+    double prefill =
+        batch * promptLen / std::chrono::duration<double>(t1 - t0).count();
     double decodeRate = batch * (newTokens - 1) /
                         std::chrono::duration<double>(t3 - t2).count();
     bestPrefill = std::max(bestPrefill, prefill);
     bestDecode = std::max(bestDecode, decodeRate);
   }
   std::cout << "package " << argv[2] << ": batch " << batch << ", prompt "
-            << promptLen << ", new " << newTokens << ": prefill "
-            << bestPrefill << " tokens/s, decode " << bestDecode
-            << " tokens/s (best of " << repeat << ")\n";
+            << promptLen << ", new " << newTokens << ": prefill " << bestPrefill
+            << " tokens/s, decode " << bestDecode << " tokens/s (best of "
+            << repeat << ")\n";
   if (!csv.empty()) {
     std::ofstream out(csv, std::ios::app);
     out << argv[2] << "," << batch << "," << promptLen << "," << newTokens

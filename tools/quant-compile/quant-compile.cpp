@@ -11,9 +11,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "qc/Dialect/QC/IR/QCDialect.h"
-#include "qc/InitAllDialects.h"
 #include "qc/Import/HFImporter.h"
 #include "qc/Import/QuantizationConfig.h"
+#include "qc/InitAllDialects.h"
 #include "qc/Model/WeightIndex.h"
 #include "qc/Quant/AWQExport.h"
 #include "qc/Quant/QuantReport.h"
@@ -52,15 +52,13 @@ cl::opt<EmitAction> emit(
 cl::opt<std::string> outputFile(
     "o", cl::desc("Output package directory, or IR file ('-' for stdout)"),
     cl::value_desc("path"), cl::init("-"));
-cl::opt<std::string> target("target", cl::desc("Target: cpu"),
-                            cl::init("cpu"));
+cl::opt<std::string> target("target", cl::desc("Target: cpu"), cl::init("cpu"));
 cl::opt<std::string> cpu("cpu",
-                        cl::desc("CPU of the kernels: native (this machine) "
-                                 "or an LLVM CPU name, e.g. x86-64-v3"),
-                        cl::init("native"));
+                         cl::desc("CPU of the kernels: native (this machine) "
+                                  "or an LLVM CPU name, e.g. x86-64-v3"),
+                         cl::init("native"));
 cl::opt<int64_t> blockSize("kv-block-size",
-                           cl::desc("Tokens per KV-cache block"),
-                           cl::init(16));
+                           cl::desc("Tokens per KV-cache block"), cl::init(16));
 cl::opt<std::string> dtype("dtype",
                            cl::desc("Compute type: auto, f32, f16 or bf16"),
                            cl::init("auto"));
@@ -68,13 +66,12 @@ cl::opt<std::string> dtype("dtype",
 cl::OptionCategory quantCategory("Quantization (as in HF AwqConfig / "
                                  "BitsAndBytesConfig)");
 cl::opt<std::string>
-    quant("quant",
-          cl::desc("none, awq, nf4, fp4, int8, llm-int8 or w8a8"),
+    quant("quant", cl::desc("none, awq, nf4, fp4, int8, llm-int8 or w8a8"),
           cl::init("none"), cl::cat(quantCategory));
-cl::opt<std::string> quantConfig(
-    "quant-config",
-    cl::desc("JSON file shaped like HF's quantization_config"),
-    cl::value_desc("file"), cl::cat(quantCategory));
+cl::opt<std::string>
+    quantConfig("quant-config",
+                cl::desc("JSON file shaped like HF's quantization_config"),
+                cl::value_desc("file"), cl::cat(quantCategory));
 cl::opt<int64_t> groupSize("group-size", cl::desc("AWQ group size"),
                            cl::init(128), cl::cat(quantCategory));
 cl::opt<bool> zeroPoint("zero-point", cl::desc("AWQ zero points"),
@@ -118,8 +115,8 @@ FailureOr<mlir::qc::QCQuantizeOptions> quantOptions(Location loc) {
     if (!buffer)
       return emitError(loc) << "cannot read '" << quantConfig
                             << "': " << buffer.getError().message();
-    return mlir::qc::parseQuantizationConfig((*buffer)->getBuffer(), quantConfig,
-                                       loc);
+    return mlir::qc::parseQuantizationConfig((*buffer)->getBuffer(),
+                                             quantConfig, loc);
   }
   FailureOr<mlir::qc::QCQuantizeOptions> options =
       mlir::qc::quantOptionsForFlag(quant, loc);

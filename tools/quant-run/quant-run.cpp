@@ -117,7 +117,8 @@ StatusOr<Options> parseArgs(int argc, char **argv) {
       std::vector<int32_t> ids;
       while (!v.empty()) {
         size_t comma = v.find(',');
-        QC_ASSIGN_OR_RETURN(int64_t id, parseInt(v.substr(0, comma), "--prompt-ids"));
+        QC_ASSIGN_OR_RETURN(int64_t id,
+                            parseInt(v.substr(0, comma), "--prompt-ids"));
         if (id < 0 || id > INT32_MAX)
           return Status::error("--prompt-ids: id " + std::to_string(id) +
                                " is out of range");
@@ -204,10 +205,14 @@ Status writeOutputs(const std::string &path, const std::vector<float> &logits,
                     const std::vector<int32_t> &generated) {
   std::vector<int64_t> tokens(generated.begin(), generated.end());
   std::vector<TensorToWrite> tensors = {
-      {"prompt_logits", DType::F32, {promptLength, vocab},
+      {"prompt_logits",
+       DType::F32,
+       {promptLength, vocab},
        std::span(reinterpret_cast<const uint8_t *>(logits.data()),
                  logits.size() * sizeof(float))},
-      {"tokens", DType::I64, {int64_t(tokens.size())},
+      {"tokens",
+       DType::I64,
+       {int64_t(tokens.size())},
        std::span(reinterpret_cast<const uint8_t *>(tokens.data()),
                  tokens.size() * sizeof(int64_t))}};
   return writeSafeTensors(path, tensors);
@@ -306,8 +311,8 @@ Status run(const Options &o) {
   const PackageManifest &m = package->manifest();
   std::optional<Tokenizer> tokenizer;
   if (m.tokenizerFile) {
-    QC_ASSIGN_OR_RETURN(tokenizer, Tokenizer::fromFile(o.package + "/" +
-                                                       *m.tokenizerFile));
+    QC_ASSIGN_OR_RETURN(
+        tokenizer, Tokenizer::fromFile(o.package + "/" + *m.tokenizerFile));
   }
 
   std::vector<RequestSpec> specs;
@@ -322,8 +327,9 @@ Status run(const Options &o) {
     if (o.prompt) {
       if (!tokenizer)
         return Status::error(o.package + " has no tokenizer; use --prompt-ids");
-      QC_ASSIGN_OR_RETURN(r.prompt, tokenizer->encode(
-                                        *o.prompt, tokenizer->bosId().has_value()));
+      QC_ASSIGN_OR_RETURN(
+          r.prompt,
+          tokenizer->encode(*o.prompt, tokenizer->bosId().has_value()));
     } else {
       r.prompt = *o.promptIds;
     }
@@ -346,12 +352,11 @@ Status run(const Options &o) {
       return Status::error("request " + r.id.dump() + ": the prompt is empty");
     int64_t total = int64_t(r.prompt.size()) + r.maxNewTokens;
     if (total > m.maxPositionEmbeddings)
-      return Status::error(
-          "request " + r.id.dump() + ": the prompt (" +
-          std::to_string(r.prompt.size()) + " tokens) plus " +
-          std::to_string(r.maxNewTokens) +
-          " new tokens exceeds the model's context of " +
-          std::to_string(m.maxPositionEmbeddings) + " tokens");
+      return Status::error("request " + r.id.dump() + ": the prompt (" +
+                           std::to_string(r.prompt.size()) + " tokens) plus " +
+                           std::to_string(r.maxNewTokens) +
+                           " new tokens exceeds the model's context of " +
+                           std::to_string(m.maxPositionEmbeddings) + " tokens");
     longest = std::max(longest, total);
     blocksForAll += (total + m.blockSize - 1) / m.blockSize;
   }
@@ -410,8 +415,9 @@ Status run(const Options &o) {
                      {"finish_reason", finishReasonName(f.reason)},
                      {"preemptions", f.preemptions}};
         if (tokenizer) {
-          QC_ASSIGN_OR_RETURN(std::string text,
-                              tokenizer->decode(f.tokens, /*skipSpecial=*/true));
+          QC_ASSIGN_OR_RETURN(
+              std::string text,
+              tokenizer->decode(f.tokens, /*skipSpecial=*/true));
           line["text"] = text;
         }
         std::cout << line.dump() << "\n" << std::flush;

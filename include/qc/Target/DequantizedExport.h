@@ -1,4 +1,5 @@
-//===- DequantizedExport.h - quantized model -> float checkpoint -*- C++ -*-===//
+//===- DequantizedExport.h - quantized model -> float checkpoint -*- C++
+//-*-===//
 //
 // Writes the checkpoint a quantized package computes with: every quantized
 // linear layer's weight replaced by its dequantization (f32), everything

@@ -52,8 +52,8 @@ struct ConvertQCToLinalgPass
     }
     if (failed(convert(module, forward)))
       return signalPassFailure();
-    buildArgmax(module, cast<RankedTensorType>(
-                            forward.getFunctionType().getResult(0)));
+    buildArgmax(module,
+                cast<RankedTensorType>(forward.getFunctionType().getResult(0)));
     buildSamplingKernel(
         module, cast<RankedTensorType>(forward.getFunctionType().getResult(0))
                     .getDimSize(1));
@@ -77,7 +77,8 @@ struct ConvertQCToLinalgPass
     Value zero = arith::ConstantIndexOp::create(b, loc, 0);
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
     Value rows = memref::DimOp::create(b, loc, l, 0);
-    Value vocab = arith::ConstantIndexOp::create(b, loc, logitsType.getDimSize(1));
+    Value vocab =
+        arith::ConstantIndexOp::create(b, loc, logitsType.getDimSize(1));
     scf::ForOp::create(
         b, loc, zero, rows, one, ValueRange{},
         [&](OpBuilder &rb, Location rl, Value t, ValueRange) {
@@ -90,8 +91,9 @@ struct ConvertQCToLinalgPass
                     vb, vl, arith::CmpFPredicate::OGT, x, it[0]);
                 scf::YieldOp::create(
                     vb, vl,
-                    ValueRange{arith::SelectOp::create(vb, vl, better, x, it[0]),
-                               arith::SelectOp::create(vb, vl, better, v, it[1])});
+                    ValueRange{
+                        arith::SelectOp::create(vb, vl, better, x, it[0]),
+                        arith::SelectOp::create(vb, vl, better, v, it[1])});
               });
           Value idx = arith::IndexCastOp::create(rb, rl, rb.getI32Type(),
                                                  loop.getResult(1));
@@ -116,19 +118,18 @@ struct ConvertQCToLinalgPass
     SmallVector<Attribute> weightNames;
     auto i32 = IntegerType::get(ctx, 32);
     int64_t width = cacheType.getNumKvHeads() * cacheType.getHeadDim();
-    auto cacheMemref = MemRefType::get(
-        {cacheType.getNumLayers(), ShapedType::kDynamic, width},
-        cacheType.getDtype());
-    argTypes = {type.getInput(0),
-                type.getInput(1),
-                MemRefType::get({ShapedType::kDynamic}, i32),
-                MemRefType::get({ShapedType::kDynamic}, i32),
-                MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
-                                i32),
-                cacheMemref,
-                cacheMemref,
-                MemRefType::get(logitsType.getShape(),
-                                logitsType.getElementType())};
+    auto cacheMemref =
+        MemRefType::get({cacheType.getNumLayers(), ShapedType::kDynamic, width},
+                        cacheType.getDtype());
+    argTypes = {
+        type.getInput(0),
+        type.getInput(1),
+        MemRefType::get({ShapedType::kDynamic}, i32),
+        MemRefType::get({ShapedType::kDynamic}, i32),
+        MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, i32),
+        cacheMemref,
+        cacheMemref,
+        MemRefType::get(logitsType.getShape(), logitsType.getElementType())};
     // Argument ranges of each weight and of each fused linear's stacked
     // weights (and stacked biases). A stacked argument is named by its
     // sources joined with '+' and records the dimension they stack along.
@@ -203,11 +204,10 @@ struct ConvertQCToLinalgPass
     Block *entry = fn.addEntryBlock();
     b.setInsertionPointToStart(entry);
 
-    PagedCache cache{entry->getArgument(kKeyCache),
-                     entry->getArgument(kValueCache),
-                     entry->getArgument(kSlotMapping),
-                     entry->getArgument(kTokenSequence),
-                     entry->getArgument(kBlockTables), blockSize};
+    PagedCache cache{
+        entry->getArgument(kKeyCache),    entry->getArgument(kValueCache),
+        entry->getArgument(kSlotMapping), entry->getArgument(kTokenSequence),
+        entry->getArgument(kBlockTables), blockSize};
     IRMapping map;
     map.map(forward.getArgument(0), entry->getArgument(kTokens));
     map.map(forward.getArgument(1), entry->getArgument(kPositions));
@@ -250,7 +250,8 @@ struct ConvertQCToLinalgPass
                 return success();
               })
               .Case([&](QuantizedLinearOp l) -> LogicalResult {
-                auto int8 = dyn_cast<Int8Attr>(l.getWeight().getType().getScheme());
+                auto int8 =
+                    dyn_cast<Int8Attr>(l.getWeight().getType().getScheme());
                 Value bias = l.getBias() ? map.lookup(l.getBias()) : Value();
                 if (int8 && int8.getMode() != Int8Mode::WeightOnly) {
                   result(k.int8ActivationLinear(
@@ -281,8 +282,8 @@ struct ConvertQCToLinalgPass
                                  : Value();
                 Type elem = cast<RankedTensorType>(f.getResult(0).getType())
                                 .getElementType();
-                auto int8 = qtype ? dyn_cast<Int8Attr>(qtype.getScheme())
-                                  : Int8Attr();
+                auto int8 =
+                    qtype ? dyn_cast<Int8Attr>(qtype.getScheme()) : Int8Attr();
                 Value all =
                     int8 && int8.getMode() != Int8Mode::WeightOnly
                         ? k.int8ActivationLinear(map.lookup(f.getInput()),
@@ -296,12 +297,13 @@ struct ConvertQCToLinalgPass
                   int64_t rows = stackedShape(w.getType(), 0);
                   SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
                                                        b.getIndexAttr(offset)};
-                  SmallVector<OpFoldResult> sizes = {tokens, b.getIndexAttr(rows)};
+                  SmallVector<OpFoldResult> sizes = {tokens,
+                                                     b.getIndexAttr(rows)};
                   SmallVector<OpFoldResult> strides = {b.getIndexAttr(1),
                                                        b.getIndexAttr(1)};
                   map.map(f.getResult(i),
-                          tensor::ExtractSliceOp::create(b, f.getLoc(), all,
-                                                         offsets, sizes, strides)
+                          tensor::ExtractSliceOp::create(
+                              b, f.getLoc(), all, offsets, sizes, strides)
                               .getResult());
                   offset += rows;
                 }
@@ -310,9 +312,8 @@ struct ConvertQCToLinalgPass
               .Case([&](LMHeadOp h) -> LogicalResult {
                 Value w = h.getWeight();
                 if (auto qtype = dyn_cast<QWeightType>(w.getType())) {
-                  result(k.linear(map.lookup(h.getInput()),
-                                  quantized.lookup(w), qtype, Value(),
-                                  b.getF32Type()));
+                  result(k.linear(map.lookup(h.getInput()), quantized.lookup(w),
+                                  qtype, Value(), b.getF32Type()));
                   return success();
                 }
                 result(k.linear(map.lookup(h.getInput()), map.lookup(w),
@@ -340,25 +341,25 @@ struct ConvertQCToLinalgPass
                 return success();
               })
               .Case([&](AddRMSNormOp f) {
-                auto [sum, normed] = k.addRmsNorm(
-                    map.lookup(f.getLhs()), map.lookup(f.getRhs()),
-                    map.lookup(f.getWeight()),
-                    f.getEpsilon().convertToDouble());
+                auto [sum, normed] =
+                    k.addRmsNorm(map.lookup(f.getLhs()), map.lookup(f.getRhs()),
+                                 map.lookup(f.getWeight()),
+                                 f.getEpsilon().convertToDouble());
                 map.map(f.getSum(), sum);
                 map.map(f.getNormed(), normed);
                 return success();
               })
               .Case([&](RopeKVCacheWriteOp w) {
                 KVCacheType ct = w.getCache().getType();
-                k.ropeKVCacheWrite(cache, w.getLayer(), map.lookup(w.getKey()),
-                                   map.lookup(w.getValue()),
-                                   map.lookup(w.getPositions()),
-                                   ct.getNumKvHeads(), ct.getHeadDim(),
-                                   w.getRope());
+                k.ropeKVCacheWrite(
+                    cache, w.getLayer(), map.lookup(w.getKey()),
+                    map.lookup(w.getValue()), map.lookup(w.getPositions()),
+                    ct.getNumKvHeads(), ct.getHeadDim(), w.getRope());
                 return success();
               })
               .Case([&](SiluMulOp s) {
-                result(k.siluMul(map.lookup(s.getGate()), map.lookup(s.getUp())));
+                result(
+                    k.siluMul(map.lookup(s.getGate()), map.lookup(s.getUp())));
                 return success();
               })
               .Case([&](AddOp a) {
@@ -366,9 +367,10 @@ struct ConvertQCToLinalgPass
                 return success();
               })
               .Case([&](func::ReturnOp r) {
-                auto materialize = bufferization::MaterializeInDestinationOp::create(
-                    b, r.getLoc(), Type(), map.lookup(r.getOperand(0)),
-                    entry->getArgument(kLogits));
+                auto materialize =
+                    bufferization::MaterializeInDestinationOp::create(
+                        b, r.getLoc(), Type(), map.lookup(r.getOperand(0)),
+                        entry->getArgument(kLogits));
                 materialize.setRestrict(true);
                 materialize.setWritable(true);
                 func::ReturnOp::create(b, r.getLoc());

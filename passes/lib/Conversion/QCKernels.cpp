@@ -56,10 +56,9 @@ static AffineMap rowMap(MLIRContext *ctx) {
 }
 
 /// A parallel [tokens, features] loop nest over same-shaped operands.
-static Value elementwise(OpBuilder &b, Location loc, ValueRange inputs,
-                         Value init,
-                         function_ref<Value(OpBuilder &, Location, ValueRange)>
-                             body) {
+static Value
+elementwise(OpBuilder &b, Location loc, ValueRange inputs, Value init,
+            function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
   MLIRContext *ctx = b.getContext();
   SmallVector<AffineMap> maps(inputs.size() + 1,
                               AffineMap::getMultiDimIdentityMap(2, ctx));
@@ -78,19 +77,19 @@ static Value elementwise(OpBuilder &b, Location loc, ValueRange inputs,
 
 Value KernelBuilder::embedding(Value table, Value tokens) {
   auto tableType = cast<RankedTensorType>(table.getType());
-  Value init = emptyLike(tokens, tableType.getDimSize(1),
-                         tableType.getElementType());
+  Value init =
+      emptyLike(tokens, tableType.getDimSize(1), tableType.getElementType());
   MLIRContext *ctx = b.getContext();
   auto op = linalg::GenericOp::create(
       b, loc, init.getType(), tokens, init,
       {rowMap(ctx), AffineMap::getMultiDimIdentityMap(2, ctx)},
       {IteratorType::parallel, IteratorType::parallel},
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value row = arith::IndexCastOp::create(nb, nloc, nb.getIndexType(),
-                                               args[0]);
+        Value row =
+            arith::IndexCastOp::create(nb, nloc, nb.getIndexType(), args[0]);
         Value col = linalg::IndexOp::create(nb, nloc, 1);
-        Value v = tensor::ExtractOp::create(nb, nloc, table,
-                                            ValueRange{row, col});
+        Value v =
+            tensor::ExtractOp::create(nb, nloc, table, ValueRange{row, col});
         linalg::YieldOp::create(nb, nloc, v);
       });
   return op.getResult(0);
@@ -114,15 +113,15 @@ Value KernelBuilder::rmsNorm(Value x, Value weight, double epsilon) {
             Value v = k.toF32(args[0]);
             Value sq = arith::MulFOp::create(nb, nloc, v, v);
             linalg::YieldOp::create(
-                nb, nloc, arith::AddFOp::create(nb, nloc, args[1], sq).getResult());
+                nb, nloc,
+                arith::AddFOp::create(nb, nloc, args[1], sq).getResult());
           })
           .getResult(0);
   return normalize(x, sums, weight, epsilon);
 }
 
-std::pair<Value, Value> KernelBuilder::addRmsNorm(Value lhs, Value rhs,
-                                                  Value weight,
-                                                  double epsilon) {
+std::pair<Value, Value>
+KernelBuilder::addRmsNorm(Value lhs, Value rhs, Value weight, double epsilon) {
   // One pass writes the residual sum and accumulates its sum of squares.
   MLIRContext *ctx = b.getContext();
   auto type = cast<RankedTensorType>(lhs.getType());
@@ -131,7 +130,8 @@ std::pair<Value, Value> KernelBuilder::addRmsNorm(Value lhs, Value rhs,
       b, loc, ArrayRef<OpFoldResult>{tokens}, b.getF32Type());
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
   sumInit = linalg::FillOp::create(b, loc, zero, sumInit).getResult(0);
-  Value residualInit = emptyLike(lhs, type.getDimSize(1), type.getElementType());
+  Value residualInit =
+      emptyLike(lhs, type.getDimSize(1), type.getElementType());
   auto id = AffineMap::getMultiDimIdentityMap(2, ctx);
   auto fused = linalg::GenericOp::create(
       b, loc, TypeRange{residualInit.getType(), sumInit.getType()},
@@ -174,10 +174,12 @@ Value KernelBuilder::normalize(Value x, Value sums, Value weight,
                Value mean = arith::DivFOp::create(nb, nloc, args[1], n);
                Value inv = math::RsqrtOp::create(
                    nb, nloc, arith::AddFOp::create(nb, nloc, mean, eps));
-               Value normed = arith::MulFOp::create(nb, nloc, k.toF32(args[0]), inv);
+               Value normed =
+                   arith::MulFOp::create(nb, nloc, k.toF32(args[0]), inv);
                Type t = args[3].getType();
                Value rounded = k.toF32(k.fromF32(normed, t));
-               Value y = arith::MulFOp::create(nb, nloc, k.toF32(args[2]), rounded);
+               Value y =
+                   arith::MulFOp::create(nb, nloc, k.toF32(args[2]), rounded);
                linalg::YieldOp::create(nb, nloc, k.fromF32(y, t));
              })
       .getResult(0);
@@ -186,33 +188,33 @@ Value KernelBuilder::normalize(Value x, Value sums, Value weight,
 Value KernelBuilder::siluMul(Value gate, Value up) {
   auto type = cast<RankedTensorType>(gate.getType());
   Value init = emptyLike(gate, type.getDimSize(1), type.getElementType());
-  return elementwise(b, loc, {gate, up}, init,
-                     [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                       KernelBuilder k(nb, nloc);
-                       Type t = args[0].getType();
-                       Value g = k.toF32(args[0]);
-                       Value one = arith::ConstantOp::create(
-                           nb, nloc, nb.getF32FloatAttr(1.0f));
-                       Value e = math::ExpOp::create(
-                           nb, nloc, arith::NegFOp::create(nb, nloc, g));
-                       Value silu = arith::DivFOp::create(
-                           nb, nloc, g, arith::AddFOp::create(nb, nloc, one, e));
-                       // silu is rounded to the activation type before the
-                       // product, as torch does for act_fn(gate) * up.
-                       Value s = k.fromF32(silu, t);
-                       return arith::MulFOp::create(nb, nloc, s, args[1])
-                           .getResult();
-                     });
+  return elementwise(
+      b, loc, {gate, up}, init,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        KernelBuilder k(nb, nloc);
+        Type t = args[0].getType();
+        Value g = k.toF32(args[0]);
+        Value one =
+            arith::ConstantOp::create(nb, nloc, nb.getF32FloatAttr(1.0f));
+        Value e =
+            math::ExpOp::create(nb, nloc, arith::NegFOp::create(nb, nloc, g));
+        Value silu = arith::DivFOp::create(
+            nb, nloc, g, arith::AddFOp::create(nb, nloc, one, e));
+        // silu is rounded to the activation type before the
+        // product, as torch does for act_fn(gate) * up.
+        Value s = k.fromF32(silu, t);
+        return arith::MulFOp::create(nb, nloc, s, args[1]).getResult();
+      });
 }
 
 Value KernelBuilder::add(Value lhs, Value rhs) {
   auto type = cast<RankedTensorType>(lhs.getType());
   Value init = emptyLike(lhs, type.getDimSize(1), type.getElementType());
-  return elementwise(b, loc, {lhs, rhs}, init,
-                     [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                       return arith::AddFOp::create(nb, nloc, args[0], args[1])
-                           .getResult();
-                     });
+  return elementwise(
+      b, loc, {lhs, rhs}, init,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        return arith::AddFOp::create(nb, nloc, args[0], args[1]).getResult();
+      });
 }
 
 //===----------------------------------------------------------------------===//
@@ -254,10 +256,15 @@ Value KernelBuilder::dequantize(ArrayRef<Value> s, QWeightType qtype, Value n,
     // w = (q - z) * s in fp16, as AutoAWQ dequantizes.
     Value g = arith::DivUIOp::create(b, loc, k, index(awq.getGroupSize()));
     Value col = arith::DivUIOp::create(b, loc, n, index(8));
-    Value q = awqNibble(b, loc, tensor::ExtractOp::create(b, loc, s[0], ValueRange{k, col}), n);
+    Value q = awqNibble(
+        b, loc, tensor::ExtractOp::create(b, loc, s[0], ValueRange{k, col}), n);
     Value z = awq.getZeroPoint()
-                  ? awqNibble(b, loc, tensor::ExtractOp::create(b, loc, s[1], ValueRange{g, col}), n)
-                  : arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(8)).getResult();
+                  ? awqNibble(b, loc,
+                              tensor::ExtractOp::create(b, loc, s[1],
+                                                        ValueRange{g, col}),
+                              n)
+                  : arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(8))
+                        .getResult();
     Value scale = tensor::ExtractOp::create(
         b, loc, s[awq.getZeroPoint() ? 2 : 1], ValueRange{g, n});
     Value diff = arith::SIToFPOp::create(b, loc, f32,
@@ -271,18 +278,22 @@ Value KernelBuilder::dequantize(ArrayRef<Value> s, QWeightType qtype, Value n,
         b, loc, arith::MulIOp::create(b, loc, n, index(qtype.getK())), k);
     Value byte = arith::ExtUIOp::create(
         b, loc, i32,
-        tensor::ExtractOp::create(b, loc, s[0],
-                                  ValueRange{arith::DivUIOp::create(b, loc, e, index(2))}));
+        tensor::ExtractOp::create(
+            b, loc, s[0],
+            ValueRange{arith::DivUIOp::create(b, loc, e, index(2))}));
     Value isHigh = arith::CmpIOp::create(
         b, loc, arith::CmpIPredicate::eq,
         arith::RemUIOp::create(b, loc, e, index(2)), index(0));
     Value high = arith::ShRUIOp::create(
-        b, loc, byte, arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(4)));
+        b, loc, byte,
+        arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(4)));
     Value low = arith::AndIOp::create(
-        b, loc, byte, arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(15)));
+        b, loc, byte,
+        arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(15)));
     Value code = arith::SelectOp::create(b, loc, isHigh, high, low);
-    ::qc::quant::Bnb4Type type = bnb.getType() == BnB4Type::NF4 ? ::qc::quant::Bnb4Type::NF4
-                                                         : ::qc::quant::Bnb4Type::FP4;
+    ::qc::quant::Bnb4Type type = bnb.getType() == BnB4Type::NF4
+                                     ? ::qc::quant::Bnb4Type::NF4
+                                     : ::qc::quant::Bnb4Type::FP4;
     std::span<const float, 16> book = ::qc::quant::bnb4Codebook(type);
     Value table = constantTable(b, loc, ArrayRef<float>(book.data(), 16));
     Value level = tensor::ExtractOp::create(
@@ -297,14 +308,18 @@ Value KernelBuilder::dequantize(ArrayRef<Value> s, QWeightType qtype, Value n,
       std::span<const float, 256> dyn = ::qc::quant::dynamicMapSigned();
       Value dynTable = constantTable(b, loc, ArrayRef<float>(dyn.data(), 256));
       Value code8 = arith::ExtUIOp::create(
-          b, loc, i32, tensor::ExtractOp::create(b, loc, s[1], ValueRange{block}));
-      Value dynValue = tensor::ExtractOp::create(
-          b, loc, dynTable,
-          ValueRange{arith::IndexCastOp::create(b, loc, b.getIndexType(), code8)});
+          b, loc, i32,
+          tensor::ExtractOp::create(b, loc, s[1], ValueRange{block}));
+      Value dynValue =
+          tensor::ExtractOp::create(b, loc, dynTable,
+                                    ValueRange{arith::IndexCastOp::create(
+                                        b, loc, b.getIndexType(), code8)});
       Value nestedIdx = arith::DivUIOp::create(
           b, loc, block, index(BnB4Attr::kNestedBlockSize));
-      Value nested = tensor::ExtractOp::create(b, loc, s[2], ValueRange{nestedIdx});
-      Value offset = tensor::ExtractOp::create(b, loc, s[3], ValueRange{index(0)});
+      Value nested =
+          tensor::ExtractOp::create(b, loc, s[2], ValueRange{nestedIdx});
+      Value offset =
+          tensor::ExtractOp::create(b, loc, s[3], ValueRange{index(0)});
       absmax = arith::AddFOp::create(
           b, loc, arith::MulFOp::create(b, loc, dynValue, nested), offset);
     }
@@ -318,10 +333,10 @@ Value KernelBuilder::dequantize(ArrayRef<Value> s, QWeightType qtype, Value n,
   Value q = tensor::ExtractOp::create(b, loc, s[0], ValueRange{n, k});
   Value scale = tensor::ExtractOp::create(b, loc, s[1], ValueRange{n});
   (void)int8;
-  return roundTo(
-      arith::MulFOp::create(b, loc, arith::SIToFPOp::create(b, loc, f32, q),
-                            toF32(scale)),
-      qtype.getElementType());
+  return roundTo(arith::MulFOp::create(b, loc,
+                                       arith::SIToFPOp::create(b, loc, f32, q),
+                                       toF32(scale)),
+                 qtype.getElementType());
 }
 
 Value KernelBuilder::linear(Value x, ValueRange weight, QWeightType qtype,
@@ -365,7 +380,8 @@ Value KernelBuilder::linear(Value x, ValueRange weight, QWeightType qtype,
             // The sum over K may be reassociated: it lets the backend
             // vectorize the reduction (cuBLAS and torch's CPU kernels
             // reorder it too).
-            auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+            auto fm =
+                arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
             Value prod =
                 arith::MulFOp::create(nb, nloc, kb.toF32(args[0]), w, fm);
             linalg::YieldOp::create(
@@ -383,7 +399,8 @@ Value KernelBuilder::linear(Value x, ValueRange weight, QWeightType qtype,
       AffineMap::getMultiDimIdentityMap(2, ctx)};
   if (bias) {
     epilogueInputs.push_back(bias);
-    epilogueMaps.push_back(AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx));
+    epilogueMaps.push_back(
+        AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx));
   }
   epilogueMaps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
   return linalg::GenericOp::create(
@@ -456,12 +473,12 @@ mlir::qc::ropeInverseFrequencies(RopeAttr rope, int64_t headDim) {
       double ramp = std::clamp((i - low) / (highDim - low), 0.0, 1.0);
       double extrapolation = 1.0 - ramp;
       double interpolated = inv[i] / factor;
-      inv[i] = float(interpolated * (1 - extrapolation) +
-                     inv[i] * extrapolation);
+      inv[i] =
+          float(interpolated * (1 - extrapolation) + inv[i] * extrapolation);
     }
     double attention = rope.getAttentionFactor().convertToDouble();
-    scale = attention > 0 ? float(attention)
-                          : float(0.1 * std::log(factor) + 1.0);
+    scale =
+        attention > 0 ? float(attention) : float(0.1 * std::log(factor) + 1.0);
     break;
   }
   }
@@ -471,13 +488,14 @@ mlir::qc::ropeInverseFrequencies(RopeAttr rope, int64_t headDim) {
 /// Element j of a [*, heads * headDim] row after rotary embedding at
 /// `position`: x[j] * cos + rotate_half(x)[j] * sin, with cos and sin rounded
 /// to the activation type as HF does. `load` reads element c of the row.
-static Value rotate(OpBuilder &b, Location loc,
-                    function_ref<Value(Value)> load, Value j, Value position,
-                    Value invTable, float cosScale, int64_t headDim,
-                    Type type) {
+static Value rotate(OpBuilder &b, Location loc, function_ref<Value(Value)> load,
+                    Value j, Value position, Value invTable, float cosScale,
+                    int64_t headDim, Type type) {
   KernelBuilder kb(b, loc);
   int64_t half = headDim / 2;
-  auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
+  auto idx = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
   Value i = arith::RemUIOp::create(b, loc, j, idx(headDim));
   Value firstHalf =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, i, idx(half));
@@ -485,14 +503,13 @@ static Value rotate(OpBuilder &b, Location loc,
       b, loc, firstHalf, arith::AddIOp::create(b, loc, j, idx(half)),
       arith::SubIOp::create(b, loc, j, idx(half)));
   Value freq = tensor::ExtractOp::create(
-      b, loc, invTable, ValueRange{arith::RemUIOp::create(b, loc, i, idx(half))});
+      b, loc, invTable,
+      ValueRange{arith::RemUIOp::create(b, loc, i, idx(half))});
   Value angle = arith::MulFOp::create(
       b, loc, arith::SIToFPOp::create(b, loc, b.getF32Type(), position), freq);
-  Value scale =
-      arith::ConstantOp::create(b, loc, b.getF32FloatAttr(cosScale));
+  Value scale = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(cosScale));
   auto rounded = [&](Value v) {
-    return kb.toF32(kb.fromF32(
-        arith::MulFOp::create(b, loc, v, scale), type));
+    return kb.toF32(kb.fromF32(arith::MulFOp::create(b, loc, v, scale), type));
   };
   Value c = rounded(math::CosOp::create(b, loc, angle));
   Value s = rounded(math::SinOp::create(b, loc, angle));
@@ -501,8 +518,9 @@ static Value rotate(OpBuilder &b, Location loc,
   // rotate_half: (-x2, x1).
   Value rotated = arith::SelectOp::create(
       b, loc, firstHalf, arith::NegFOp::create(b, loc, other), other);
-  Value y = arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, self, c),
-                                  arith::MulFOp::create(b, loc, rotated, s));
+  Value y =
+      arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, self, c),
+                            arith::MulFOp::create(b, loc, rotated, s));
   return kb.fromF32(y, type);
 }
 
@@ -524,10 +542,10 @@ Value KernelBuilder::rope(Value x, Value positions, int64_t numHeads,
                  return tensor::ExtractOp::create(nb, nloc, x,
                                                   ValueRange{row, col});
                };
-               linalg::YieldOp::create(
-                   nb, nloc,
-                   rotate(nb, nloc, load, j, args[0], invTable, cosScale,
-                          headDim, args[1].getType()));
+               linalg::YieldOp::create(nb, nloc,
+                                       rotate(nb, nloc, load, j, args[0],
+                                              invTable, cosScale, headDim,
+                                              args[1].getType()));
              })
       .getResult(0);
 }
@@ -566,7 +584,8 @@ static void writeCacheLoops(
             nb, nloc, idx(nb, nloc, 0), width, idx(nb, nloc, 1), ValueRange{},
             [&](OpBuilder &ib, Location iloc, Value c, ValueRange) {
               memref::StoreOp::create(ib, iloc, keyAt(ib, iloc, t, c),
-                                      cache.keys, ValueRange{layerIdx, slot, c});
+                                      cache.keys,
+                                      ValueRange{layerIdx, slot, c});
               Value vv = memref::LoadOp::create(ib, iloc, v, ValueRange{t, c});
               memref::StoreOp::create(ib, iloc, vv, cache.values,
                                       ValueRange{layerIdx, slot, c});
@@ -604,7 +623,6 @@ void KernelBuilder::ropeKVCacheWrite(const PagedCache &cache, int64_t layer,
       });
 }
 
-
 Value KernelBuilder::attention(const PagedCache &cache, int64_t layer,
                                Value query, Value positions, int64_t numHeads,
                                int64_t numKvHeads, int64_t headDim,
@@ -619,8 +637,7 @@ Value KernelBuilder::attention(const PagedCache &cache, int64_t layer,
   auto outType = MemRefType::get(qType.getShape(), elem);
   Value out = memref::AllocOp::create(b, loc, outType, ValueRange{tokens});
   // One f32 accumulator row per head, reused across tokens.
-  Value acc = memref::AllocaOp::create(
-      b, loc, MemRefType::get({headDim}, f32));
+  Value acc = memref::AllocaOp::create(b, loc, MemRefType::get({headDim}, f32));
   Value layerIdx = index(layer);
   int64_t group = numHeads / numKvHeads;
   Value scaleValue =
@@ -642,120 +659,135 @@ Value KernelBuilder::attention(const PagedCache &cache, int64_t layer,
     return loop.getResults();
   };
 
-  forRange(b, loc, index(0), tokens, {}, [&](OpBuilder &b1, Location l1,
-                                             Value t, ValueRange) {
-    KernelBuilder k1(b1, l1);
-    Value seq = arith::IndexCastOp::create(
-        b1, l1, b1.getIndexType(),
-        memref::LoadOp::create(b1, l1, cache.tokenSequence, ValueRange{t}));
-    Value p = arith::IndexCastOp::create(
-        b1, l1, b1.getIndexType(),
-        memref::LoadOp::create(b1, l1, pos, ValueRange{t}));
-    Value end = arith::AddIOp::create(b1, l1, p, k1.index(1));
-    Value start = k1.index(0);
-    if (slidingWindow) {
-      // HF's sliding window keeps key positions j > i - window.
-      Value w = k1.index(*slidingWindow);
-      Value lo = arith::SubIOp::create(b1, l1, end, w);
-      Value isPositive = arith::CmpIOp::create(
-          b1, l1, arith::CmpIPredicate::sgt, lo, start);
-      start = arith::SelectOp::create(b1, l1, isPositive, lo, start);
-    }
-    // The cache slot of position j of this token's sequence.
-    auto slotOf = [&](OpBuilder &sb, Location sl, Value j) -> Value {
-      KernelBuilder ks(sb, sl);
-      Value blockIdx = arith::DivUIOp::create(sb, sl, j, ks.index(cache.blockSize));
-      Value within = arith::RemUIOp::create(sb, sl, j, ks.index(cache.blockSize));
-      Value block = arith::IndexCastOp::create(
-          sb, sl, sb.getIndexType(),
-          memref::LoadOp::create(sb, sl, cache.blockTables,
-                                 ValueRange{seq, blockIdx}));
-      return arith::AddIOp::create(
-          sb, sl, arith::MulIOp::create(sb, sl, block, ks.index(cache.blockSize)),
-          within);
-    };
+  forRange(
+      b, loc, index(0), tokens, {},
+      [&](OpBuilder &b1, Location l1, Value t, ValueRange) {
+        KernelBuilder k1(b1, l1);
+        Value seq = arith::IndexCastOp::create(
+            b1, l1, b1.getIndexType(),
+            memref::LoadOp::create(b1, l1, cache.tokenSequence, ValueRange{t}));
+        Value p = arith::IndexCastOp::create(
+            b1, l1, b1.getIndexType(),
+            memref::LoadOp::create(b1, l1, pos, ValueRange{t}));
+        Value end = arith::AddIOp::create(b1, l1, p, k1.index(1));
+        Value start = k1.index(0);
+        if (slidingWindow) {
+          // HF's sliding window keeps key positions j > i - window.
+          Value w = k1.index(*slidingWindow);
+          Value lo = arith::SubIOp::create(b1, l1, end, w);
+          Value isPositive = arith::CmpIOp::create(
+              b1, l1, arith::CmpIPredicate::sgt, lo, start);
+          start = arith::SelectOp::create(b1, l1, isPositive, lo, start);
+        }
+        // The cache slot of position j of this token's sequence.
+        auto slotOf = [&](OpBuilder &sb, Location sl, Value j) -> Value {
+          KernelBuilder ks(sb, sl);
+          Value blockIdx =
+              arith::DivUIOp::create(sb, sl, j, ks.index(cache.blockSize));
+          Value within =
+              arith::RemUIOp::create(sb, sl, j, ks.index(cache.blockSize));
+          Value block = arith::IndexCastOp::create(
+              sb, sl, sb.getIndexType(),
+              memref::LoadOp::create(sb, sl, cache.blockTables,
+                                     ValueRange{seq, blockIdx}));
+          return arith::AddIOp::create(
+              sb, sl,
+              arith::MulIOp::create(sb, sl, block, ks.index(cache.blockSize)),
+              within);
+        };
 
-    forRange(b1, l1, k1.index(0), k1.index(numHeads), {}, [&](OpBuilder &b2,
-                                                              Location l2,
-                                                              Value h,
-                                                              ValueRange) {
-      KernelBuilder k2(b2, l2);
-      Value kvHead = arith::DivUIOp::create(b2, l2, h, k2.index(group));
-      Value qBase = arith::MulIOp::create(b2, l2, h, k2.index(headDim));
-      Value kBase = arith::MulIOp::create(b2, l2, kvHead, k2.index(headDim));
-      auto score = [&](OpBuilder &sb, Location sl, Value slot) -> Value {
-        KernelBuilder ks(sb, sl);
-        Value dot = forRange(
-            sb, sl, ks.index(0), ks.index(headDim), {zeroF},
-            [&](OpBuilder &db, Location dl, Value d, ValueRange it) {
-              KernelBuilder kd(db, dl);
-              Value qv = kd.toF32(memref::LoadOp::create(
-                  db, dl, q,
-                  ValueRange{t, arith::AddIOp::create(db, dl, qBase, d)}));
-              Value kv = kd.toF32(memref::LoadOp::create(
-                  db, dl, cache.keys,
-                  ValueRange{layerIdx, slot,
-                             arith::AddIOp::create(db, dl, kBase, d)}));
-              return SmallVector<Value>{arith::AddFOp::create(
-                  db, dl, it[0], arith::MulFOp::create(db, dl, qv, kv))};
-            })[0];
-        return arith::MulFOp::create(sb, sl, dot, scaleValue);
-      };
+        forRange(
+            b1, l1, k1.index(0), k1.index(numHeads), {},
+            [&](OpBuilder &b2, Location l2, Value h, ValueRange) {
+              KernelBuilder k2(b2, l2);
+              Value kvHead = arith::DivUIOp::create(b2, l2, h, k2.index(group));
+              Value qBase = arith::MulIOp::create(b2, l2, h, k2.index(headDim));
+              Value kBase =
+                  arith::MulIOp::create(b2, l2, kvHead, k2.index(headDim));
+              auto score = [&](OpBuilder &sb, Location sl,
+                               Value slot) -> Value {
+                KernelBuilder ks(sb, sl);
+                Value dot = forRange(
+                    sb, sl, ks.index(0), ks.index(headDim), {zeroF},
+                    [&](OpBuilder &db, Location dl, Value d, ValueRange it) {
+                      KernelBuilder kd(db, dl);
+                      Value qv = kd.toF32(memref::LoadOp::create(
+                          db, dl, q,
+                          ValueRange{t,
+                                     arith::AddIOp::create(db, dl, qBase, d)}));
+                      Value kv = kd.toF32(memref::LoadOp::create(
+                          db, dl, cache.keys,
+                          ValueRange{layerIdx, slot,
+                                     arith::AddIOp::create(db, dl, kBase, d)}));
+                      return SmallVector<Value>{arith::AddFOp::create(
+                          db, dl, it[0],
+                          arith::MulFOp::create(db, dl, qv, kv))};
+                    })[0];
+                return arith::MulFOp::create(sb, sl, dot, scaleValue);
+              };
 
-      // Pass 1: the maximum score, for a stable softmax.
-      Value maxScore = forRange(
-          b2, l2, start, end, {negInf},
-          [&](OpBuilder &sb, Location sl, Value j, ValueRange it) {
-            Value s = score(sb, sl, slotOf(sb, sl, j));
-            return SmallVector<Value>{
-                arith::MaximumFOp::create(sb, sl, it[0], s)};
-          })[0];
-      // Pass 2: softmax weights and the weighted sum of values.
-      forRange(b2, l2, k2.index(0), k2.index(headDim), {},
-               [&](OpBuilder &zb, Location zl, Value d, ValueRange) {
-                 memref::StoreOp::create(zb, zl, zeroF, acc, ValueRange{d});
-                 return SmallVector<Value>{};
-               });
-      Value denom = forRange(
-          b2, l2, start, end, {zeroF},
-          [&](OpBuilder &sb, Location sl, Value j, ValueRange it) {
-            KernelBuilder ks(sb, sl);
-            Value slot = slotOf(sb, sl, j);
-            Value w = math::ExpOp::create(
-                sb, sl,
-                arith::SubFOp::create(sb, sl, score(sb, sl, slot), maxScore));
-            forRange(sb, sl, ks.index(0), ks.index(headDim), {},
-                     [&](OpBuilder &vb, Location vl, Value d, ValueRange) {
-                       KernelBuilder kv(vb, vl);
-                       Value vv = kv.toF32(memref::LoadOp::create(
-                           vb, vl, cache.values,
-                           ValueRange{layerIdx, slot,
-                                      arith::AddIOp::create(vb, vl, kBase, d)}));
-                       Value old =
-                           memref::LoadOp::create(vb, vl, acc, ValueRange{d});
-                       memref::StoreOp::create(
-                           vb, vl,
-                           arith::AddFOp::create(
-                               vb, vl, old, arith::MulFOp::create(vb, vl, w, vv)),
-                           acc, ValueRange{d});
-                       return SmallVector<Value>{};
-                     });
-            return SmallVector<Value>{arith::AddFOp::create(sb, sl, it[0], w)};
-          })[0];
-      forRange(b2, l2, k2.index(0), k2.index(headDim), {},
-               [&](OpBuilder &ob, Location ol, Value d, ValueRange) {
-                 KernelBuilder ko(ob, ol);
-                 Value a = memref::LoadOp::create(ob, ol, acc, ValueRange{d});
-                 Value o = arith::DivFOp::create(ob, ol, a, denom);
-                 memref::StoreOp::create(
-                     ob, ol, ko.fromF32(o, elem), out,
-                     ValueRange{t, arith::AddIOp::create(ob, ol, qBase, d)});
-                 return SmallVector<Value>{};
-               });
-      return SmallVector<Value>{};
-    });
-    return SmallVector<Value>{};
-  });
+              // Pass 1: the maximum score, for a stable softmax.
+              Value maxScore = forRange(
+                  b2, l2, start, end, {negInf},
+                  [&](OpBuilder &sb, Location sl, Value j, ValueRange it) {
+                    Value s = score(sb, sl, slotOf(sb, sl, j));
+                    return SmallVector<Value>{
+                        arith::MaximumFOp::create(sb, sl, it[0], s)};
+                  })[0];
+              // Pass 2: softmax weights and the weighted sum of values.
+              forRange(b2, l2, k2.index(0), k2.index(headDim), {},
+                       [&](OpBuilder &zb, Location zl, Value d, ValueRange) {
+                         memref::StoreOp::create(zb, zl, zeroF, acc,
+                                                 ValueRange{d});
+                         return SmallVector<Value>{};
+                       });
+              Value denom = forRange(
+                  b2, l2, start, end, {zeroF},
+                  [&](OpBuilder &sb, Location sl, Value j, ValueRange it) {
+                    KernelBuilder ks(sb, sl);
+                    Value slot = slotOf(sb, sl, j);
+                    Value w = math::ExpOp::create(
+                        sb, sl,
+                        arith::SubFOp::create(sb, sl, score(sb, sl, slot),
+                                              maxScore));
+                    forRange(
+                        sb, sl, ks.index(0), ks.index(headDim), {},
+                        [&](OpBuilder &vb, Location vl, Value d, ValueRange) {
+                          KernelBuilder kv(vb, vl);
+                          Value vv = kv.toF32(memref::LoadOp::create(
+                              vb, vl, cache.values,
+                              ValueRange{
+                                  layerIdx, slot,
+                                  arith::AddIOp::create(vb, vl, kBase, d)}));
+                          Value old = memref::LoadOp::create(vb, vl, acc,
+                                                             ValueRange{d});
+                          memref::StoreOp::create(
+                              vb, vl,
+                              arith::AddFOp::create(
+                                  vb, vl, old,
+                                  arith::MulFOp::create(vb, vl, w, vv)),
+                              acc, ValueRange{d});
+                          return SmallVector<Value>{};
+                        });
+                    return SmallVector<Value>{
+                        arith::AddFOp::create(sb, sl, it[0], w)};
+                  })[0];
+              forRange(
+                  b2, l2, k2.index(0), k2.index(headDim), {},
+                  [&](OpBuilder &ob, Location ol, Value d, ValueRange) {
+                    KernelBuilder ko(ob, ol);
+                    Value a =
+                        memref::LoadOp::create(ob, ol, acc, ValueRange{d});
+                    Value o = arith::DivFOp::create(ob, ol, a, denom);
+                    memref::StoreOp::create(
+                        ob, ol, ko.fromF32(o, elem), out,
+                        ValueRange{t, arith::AddIOp::create(ob, ol, qBase, d)});
+                    return SmallVector<Value>{};
+                  });
+              return SmallVector<Value>{};
+            });
+        return SmallVector<Value>{};
+      });
   return bufferization::ToTensorOp::create(b, loc, qType, out,
                                            /*restrict=*/true,
                                            /*writable=*/true);

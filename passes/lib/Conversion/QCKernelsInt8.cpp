@@ -30,8 +30,7 @@ Value KernelBuilder::absMax(Value x, unsigned reduced,
   SmallVector<IteratorType> iterators = {IteratorType::parallel,
                                          IteratorType::parallel};
   iterators[reduced] = IteratorType::reduction;
-  auto outMap =
-      AffineMap::get(2, 0, {getAffineDimExpr(1 - reduced, ctx)}, ctx);
+  auto outMap = AffineMap::get(2, 0, {getAffineDimExpr(1 - reduced, ctx)}, ctx);
   return linalg::GenericOp::create(
              b, loc, init.getType(), x, init,
              {AffineMap::getMultiDimIdentityMap(2, ctx), outMap}, iterators,
@@ -56,8 +55,8 @@ static Value toInt8Code(OpBuilder &b, Location loc, Value v) {
   Value r = math::RoundEvenOp::create(b, loc, v);
   Value lo = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(-127.0f));
   Value hi = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(127.0f));
-  r = arith::MinimumFOp::create(b, loc, arith::MaximumFOp::create(b, loc, r, lo),
-                                hi);
+  r = arith::MinimumFOp::create(b, loc,
+                                arith::MaximumFOp::create(b, loc, r, lo), hi);
   return arith::FPToSIOp::create(b, loc, b.getI32Type(), r);
 }
 
@@ -79,14 +78,18 @@ Value KernelBuilder::int8ActivationLinear(Value x, ValueRange s,
 
   // Per-token absmax (LLM.int8: of the elements below the threshold) and,
   // for LLM.int8, the columns holding an outlier in any token.
-  Value rowMax = absMax(x, 1, outliers ? std::optional(threshold) : std::nullopt);
+  Value rowMax =
+      absMax(x, 1, outliers ? std::optional(threshold) : std::nullopt);
   Value colMax = outliers ? absMax(x, 0, std::nullopt) : Value();
 
   AffineExpr t = getAffineDimExpr(0, ctx), nn = getAffineDimExpr(1, ctx),
              kk = getAffineDimExpr(2, ctx);
-  auto at = [&](ArrayRef<AffineExpr> e) { return AffineMap::get(3, 0, e, ctx); };
+  auto at = [&](ArrayRef<AffineExpr> e) {
+    return AffineMap::get(3, 0, e, ctx);
+  };
   auto isDropped = [&](OpBuilder &nb, Location nl, Value colAbsMax) {
-    Value limit = arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(threshold));
+    Value limit =
+        arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(threshold));
     return arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OGE, colAbsMax,
                                  limit);
   };
@@ -110,8 +113,10 @@ Value KernelBuilder::int8ActivationLinear(Value x, ValueRange s,
           [&](OpBuilder &nb, Location nl, ValueRange a) {
             KernelBuilder kb(nb, nl);
             Value v = kb.toF32(a[0]);
-            Value zeroF = arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(0.0f));
-            Value c127 = arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(127.0f));
+            Value zeroF =
+                arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(0.0f));
+            Value c127 =
+                arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(127.0f));
             // LLM.int8 scales by (1 / absmax) * 127, W8A8 divides by
             // absmax / 127: the references' exact f32 operations.
             // A row without a non-outlier value (absmax 0) quantizes to
@@ -119,18 +124,20 @@ Value KernelBuilder::int8ActivationLinear(Value x, ValueRange s,
             // to an integer is poison) out of the loop.
             Value nonZero = arith::CmpFOp::create(
                 nb, nl, arith::CmpFPredicate::ONE, a[1], zeroF);
-            Value one = arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(1.0f));
+            Value one =
+                arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(1.0f));
             Value absmax = arith::SelectOp::create(nb, nl, nonZero, a[1], one);
             Value scaled =
                 llmInt8
                     ? arith::MulFOp::create(
                           nb, nl, v,
                           arith::MulFOp::create(
-                              nb, nl, arith::DivFOp::create(nb, nl, one, absmax),
-                              c127))
+                              nb, nl,
+                              arith::DivFOp::create(nb, nl, one, absmax), c127))
                           .getResult()
                     : arith::DivFOp::create(
-                          nb, nl, v, arith::DivFOp::create(nb, nl, absmax, c127))
+                          nb, nl, v,
+                          arith::DivFOp::create(nb, nl, absmax, c127))
                           .getResult();
             Value q = toInt8Code(nb, nl, scaled);
             Value keep = nonZero;
@@ -159,8 +166,8 @@ Value KernelBuilder::int8ActivationLinear(Value x, ValueRange s,
     init = linalg::FillOp::create(b, loc, zeroD, init).getResult(0);
     outlierSum =
         linalg::GenericOp::create(
-            b, loc, init.getType(), ValueRange{x, qweight, wscale, colMax}, init,
-            {at({t, kk}), at({nn, kk}), at({nn}), at({kk}), at({t, nn})},
+            b, loc, init.getType(), ValueRange{x, qweight, wscale, colMax},
+            init, {at({t, kk}), at({nn, kk}), at({nn}), at({kk}), at({t, nn})},
             {IteratorType::parallel, IteratorType::parallel,
              IteratorType::reduction},
             [&](OpBuilder &nb, Location nl, ValueRange a) {
@@ -176,11 +183,13 @@ Value KernelBuilder::int8ActivationLinear(Value x, ValueRange s,
               Value prod = arith::MulFOp::create(
                   nb, nl, arith::ExtFOp::create(nb, nl, f64, kb.toF32(a[0])),
                   arith::ExtFOp::create(nb, nl, f64, w));
-              Value zero = arith::ConstantOp::create(nb, nl, nb.getF64FloatAttr(0.0));
+              Value zero =
+                  arith::ConstantOp::create(nb, nl, nb.getF64FloatAttr(0.0));
               prod = arith::SelectOp::create(nb, nl, isDropped(nb, nl, a[3]),
                                              prod, zero);
               linalg::YieldOp::create(
-                  nb, nl, arith::AddFOp::create(nb, nl, a[4], prod).getResult());
+                  nb, nl,
+                  arith::AddFOp::create(nb, nl, a[4], prod).getResult());
             })
             .getResult(0);
   }
@@ -215,29 +224,33 @@ Value KernelBuilder::int8ActivationLinear(Value x, ValueRange s,
                  y = arith::MulFOp::create(
                      nb, nl,
                      arith::MulFOp::create(
-                         nb, nl, accF, arith::MulFOp::create(nb, nl, a[1], a[2])),
-                     arith::ConstantOp::create(nb, nl,
-                                               nb.getF32FloatAttr(6.200124e-05f)));
+                         nb, nl, accF,
+                         arith::MulFOp::create(nb, nl, a[1], a[2])),
+                     arith::ConstantOp::create(
+                         nb, nl, nb.getF32FloatAttr(6.200124e-05f)));
                  if (bias)
-                   y = arith::AddFOp::create(nb, nl, y, kb.toF32(a[a.size() - 2]));
+                   y = arith::AddFOp::create(nb, nl, y,
+                                             kb.toF32(a[a.size() - 2]));
                  y = roundToHalf(nb, nl, y);
                  if (outlierSum) {
                    Value sum = arith::AddFOp::create(
-                       nb, nl, arith::ExtFOp::create(nb, nl, nb.getF64Type(), y),
+                       nb, nl,
+                       arith::ExtFOp::create(nb, nl, nb.getF64Type(), y),
                        a[next++]);
-                   y = roundToHalf(
-                       nb, nl, arith::TruncFOp::create(nb, nl, f32, sum));
+                   y = roundToHalf(nb, nl,
+                                   arith::TruncFOp::create(nb, nl, f32, sum));
                  }
                } else {
                  // W8A8: scale = absmax / 127 for both operands.
-                 Value c127 = arith::ConstantOp::create(nb, nl,
-                                                        nb.getF32FloatAttr(127.0f));
+                 Value c127 = arith::ConstantOp::create(
+                     nb, nl, nb.getF32FloatAttr(127.0f));
                  Value sx = arith::DivFOp::create(nb, nl, a[1], c127);
-                 y = arith::MulFOp::create(nb, nl, accF,
-                                           arith::MulFOp::create(nb, nl, sx, a[2]));
+                 y = arith::MulFOp::create(
+                     nb, nl, accF, arith::MulFOp::create(nb, nl, sx, a[2]));
                  if (bias)
                    y = kb.toF32(arith::AddFOp::create(
-                       nb, nl, kb.fromF32(y, out), kb.fromF32(kb.toF32(a[a.size() - 2]), out)));
+                       nb, nl, kb.fromF32(y, out),
+                       kb.fromF32(kb.toF32(a[a.size() - 2]), out)));
                }
                linalg::YieldOp::create(nb, nl, kb.fromF32(y, out));
              })

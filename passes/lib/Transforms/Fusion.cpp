@@ -44,12 +44,14 @@ struct FuseRopeKVCacheWrite : OpRewritePattern<KVCacheWriteOp> {
                                 PatternRewriter &rewriter) const override {
     auto rope = write.getKey().getDefiningOp<RopeOp>();
     if (!rope || !rope->hasOneUse())
-      return rewriter.notifyMatchFailure(write, "keys are not a rope's only use");
+      return rewriter.notifyMatchFailure(write,
+                                         "keys are not a rope's only use");
     KVCacheType cache = write.getCache().getType();
     if (rope.getPositions() != write.getPositions() ||
         rope.getNumHeads() != cache.getNumKvHeads() ||
         rope.getHeadDim() != cache.getHeadDim())
-      return rewriter.notifyMatchFailure(write, "rope does not match the cache");
+      return rewriter.notifyMatchFailure(write,
+                                         "rope does not match the cache");
     rewriter.replaceOpWithNewOp<RopeKVCacheWriteOp>(
         write, write.getType(), write.getCache(), write.getLayerAttr(),
         rope.getInput(), write.getValue(), write.getPositions(),
@@ -147,7 +149,7 @@ struct FusePass : qc::impl::QCFuseBase<FusePass> {
 } // namespace
 
 void mlir::qc::populateQCFusionPatterns(RewritePatternSet &patterns) {
-  patterns.add<FuseAddRMSNorm, FuseRopeKVCacheWrite,
-               FuseSiblingLinears<LinearOp>,
-               FuseSiblingLinears<QuantizedLinearOp>>(patterns.getContext());
+  patterns
+      .add<FuseAddRMSNorm, FuseRopeKVCacheWrite, FuseSiblingLinears<LinearOp>,
+           FuseSiblingLinears<QuantizedLinearOp>>(patterns.getContext());
 }

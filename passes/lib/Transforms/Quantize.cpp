@@ -28,9 +28,9 @@ struct QuantizePass : qc::impl::QCQuantizeBase<QuantizePass> {
     if (method == "none")
       return;
     auto emitError = [&] { return getOperation().emitError(); };
-    FailureOr<QuantSchemeAttrInterface> scheme = buildQuantScheme(
-        &getContext(), options(),
-        function_ref<InFlightDiagnostic()>(emitError));
+    FailureOr<QuantSchemeAttrInterface> scheme =
+        buildQuantScheme(&getContext(), options(),
+                         function_ref<InFlightDiagnostic()>(emitError));
     if (failed(scheme))
       return signalPassFailure();
 
@@ -74,7 +74,8 @@ private:
              << "cannot quantize '" << weight.getName() << "': ";
     };
     auto qtype = QWeightType::getChecked(
-        function_ref<InFlightDiagnostic()>(emitErrorFn), &getContext(), type.getShape(), type.getElementType(), scheme);
+        function_ref<InFlightDiagnostic()>(emitErrorFn), &getContext(),
+        type.getShape(), type.getElementType(), scheme);
     if (!qtype)
       return failure();
     // A quantized weight is named by its module: its storage tensors are
@@ -100,8 +101,8 @@ private:
       return failure();
     OpBuilder builder(linear);
     auto quantized = QuantizedLinearOp::create(
-        builder, linear.getLoc(), linear.getType(), linear.getInput(),
-        *qweight, linear.getBias());
+        builder, linear.getLoc(), linear.getType(), linear.getInput(), *qweight,
+        linear.getBias());
     linear.replaceAllUsesWith(quantized.getResult());
     linear.erase();
     if (weight->use_empty())
@@ -112,8 +113,7 @@ private:
 
   /// A tied lm_head shares the embedding table, which must stay in floating
   /// point for the lookup: only an untied head is quantized.
-  LogicalResult quantizeLMHead(LMHeadOp head,
-                               QuantSchemeAttrInterface scheme) {
+  LogicalResult quantizeLMHead(LMHeadOp head, QuantSchemeAttrInterface scheme) {
     auto weight = head.getWeight().getDefiningOp<WeightOp>();
     if (!weight || isa<QWeightType>(weight.getType()))
       return success();

@@ -32,8 +32,8 @@ private:
 
 Status outOfRange(const std::string &what, size_t i, int64_t value,
                   int64_t limit) {
-  return Status::error("batch: " + what + "[" + std::to_string(i) + "] = " +
-                       std::to_string(value) + " is outside [0, " +
+  return Status::error("batch: " + what + "[" + std::to_string(i) +
+                       "] = " + std::to_string(value) + " is outside [0, " +
                        std::to_string(limit) + ")");
 }
 

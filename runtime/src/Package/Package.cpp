@@ -88,11 +88,10 @@ StatusOr<PackageManifest> qc::runtime::parseManifest(std::string_view text,
     return top.error("format", "is '" + format + "', not 'quantc-package'");
   QC_ASSIGN_OR_RETURN(int64_t version, top.integer("version"));
   if (version != kPackageFormatVersion)
-    return top.error("version",
-                     "is " + std::to_string(version) +
-                         " but this runtime reads version " +
-                         std::to_string(kPackageFormatVersion) +
-                         "; recompile the package");
+    return top.error("version", "is " + std::to_string(version) +
+                                    " but this runtime reads version " +
+                                    std::to_string(kPackageFormatVersion) +
+                                    "; recompile the package");
   QC_ASSIGN_OR_RETURN(std::string target, top.string("target"));
   if (target != "cpu")
     return top.error("target", "is '" + target +
@@ -115,8 +114,10 @@ StatusOr<PackageManifest> qc::runtime::parseManifest(std::string_view text,
   QC_ASSIGN_OR_RETURN(m.blockSize, cache.integer("block_size"));
   QC_ASSIGN_OR_RETURN(m.cacheDType, dtypeField(cache, "dtype"));
   for (auto [name, value] :
-       {std::pair{"vocab_size", m.vocabSize}, {"num_layers", m.cacheLayers},
-        {"num_kv_heads", m.numKvHeads}, {"head_dim", m.headDim},
+       {std::pair{"vocab_size", m.vocabSize},
+        {"num_layers", m.cacheLayers},
+        {"num_kv_heads", m.numKvHeads},
+        {"head_dim", m.headDim},
         {"block_size", m.blockSize},
         {"max_position_embeddings", m.maxPositionEmbeddings}})
     if (value <= 0 || value > (int64_t(1) << 32))
@@ -162,8 +163,8 @@ StatusOr<PackageManifest> qc::runtime::parseManifest(std::string_view text,
     const KernelArg &c = m.args[i];
     if (c.dtype != m.cacheDType || c.shape.size() != 3 ||
         c.shape[0] != m.cacheLayers || c.shape[2] != m.numKvHeads * m.headDim)
-      return kernels.error("args", "'" + c.name +
-                                       "' does not match the kv_cache geometry");
+      return kernels.error(
+          "args", "'" + c.name + "' does not match the kv_cache geometry");
   }
 
   QC_ASSIGN_OR_RETURN(m.weightsFile, top.string("weights"));
@@ -233,8 +234,8 @@ StatusOr<std::unique_ptr<Package>> Package::load(const std::string &dir) {
     pkg->sample_ = reinterpret_cast<PackedEntry>(
         dlsym(pkg->library_, m.sampleEntry->c_str()));
     if (!pkg->sample_)
-      return Status::error(libraryPath + ": no entry point '" +
-                           *m.sampleEntry + "'");
+      return Status::error(libraryPath + ": no entry point '" + *m.sampleEntry +
+                           "'");
   }
   return pkg;
 }

@@ -191,8 +191,7 @@ LogicalResult RopeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "rope type yarn needs beta_fast > beta_slow > 0";
   if (type == RopeType::Llama3) {
     if (originalMaxPositions == 0)
-      return emitError()
-             << "rope type llama3 needs original_max_positions > 0";
+      return emitError() << "rope type llama3 needs original_max_positions > 0";
     if (!(lowFreqFactor > 0.0) || !(highFreqFactor > lowFreqFactor))
       return emitError() << "rope type llama3 needs 0 < low_freq_factor < "
                             "high_freq_factor, got "

@@ -36,7 +36,9 @@ LogicalResult verifySameTokens(Operation *op, ArrayRef<Value> values,
   return success();
 }
 
-Type elementTypeOf(Type type) { return cast<ShapedType>(type).getElementType(); }
+Type elementTypeOf(Type type) {
+  return cast<ShapedType>(type).getElementType();
+}
 
 /// Shared by linear and quantized_linear: x [T, K] * W[N, K]^T + b[N].
 LogicalResult verifyLinear(Operation *op, Value input, int64_t n, int64_t k,
@@ -59,8 +61,9 @@ LogicalResult verifyLinear(Operation *op, Value input, int64_t n, int64_t k,
       return op->emitOpError() << "bias has " << biasType.getDimSize(0)
                                << " elements but the weight has N = " << n;
     if (biasType.getElementType() != elementType)
-      return op->emitOpError() << "bias element type " << biasType.getElementType()
-                               << " does not match " << elementType;
+      return op->emitOpError()
+             << "bias element type " << biasType.getElementType()
+             << " does not match " << elementType;
   }
   return verifySameTokens(op, {input}, result);
 }
@@ -230,8 +233,8 @@ LogicalResult FusedLinearOp::verify() {
   if (count < 2)
     return emitOpError() << "fuses at least two weights, got " << count;
   if (getResults().size() != count)
-    return emitOpError() << "has " << getResults().size()
-                         << " results for " << count << " weights";
+    return emitOpError() << "has " << getResults().size() << " results for "
+                         << count << " weights";
   if (!getBiases().empty() && getBiases().size() != count)
     return emitOpError() << "needs no biases or one per weight, got "
                          << getBiases().size();

@@ -41,8 +41,8 @@ Type QWeightType::parse(AsmParser &parser) {
                           << scheme;
     return {};
   }
-  return getChecked([&] { return parser.emitError(loc); },
-                    parser.getContext(), shape, elementType, schemeIface);
+  return getChecked([&] { return parser.emitError(loc); }, parser.getContext(),
+                    shape, elementType, schemeIface);
 }
 
 void QWeightType::print(AsmPrinter &printer) const {

@@ -20,10 +20,10 @@ namespace mlir::qc {
 /// memrefs [layers, slots, kv_heads * head_dim]; slot s of block b holds
 /// position b * blockSize + (s % blockSize) of the sequence owning b.
 struct PagedCache {
-  Value keys, values;   ///< memref<?x?x?xT>
-  Value slotMapping;    ///< memref<?xi32>: the cache slot of each new token
-  Value tokenSequence;  ///< memref<?xi32>: the batch sequence of each token
-  Value blockTables;    ///< memref<?x?xi32>: [sequence, block index]
+  Value keys, values;  ///< memref<?x?x?xT>
+  Value slotMapping;   ///< memref<?xi32>: the cache slot of each new token
+  Value tokenSequence; ///< memref<?xi32>: the batch sequence of each token
+  Value blockTables;   ///< memref<?x?xi32>: [sequence, block index]
   int64_t blockSize = 16;
 };
 

@@ -3,9 +3,9 @@
 #ifndef QC_TRANSFORMS_PASSES_H
 #define QC_TRANSFORMS_PASSES_H
 
-#include "qc/Dialect/QC/IR/QCDialect.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
+#include "qc/Dialect/QC/IR/QCDialect.h"
 
 namespace mlir::qc {
 

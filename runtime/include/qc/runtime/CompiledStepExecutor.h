@@ -1,4 +1,5 @@
-//===- CompiledStepExecutor.h - scheduler steps on compiled kernels -*- C++ -*-===//
+//===- CompiledStepExecutor.h - scheduler steps on compiled kernels -*- C++
+//-*-===//
 //
 // Runs the scheduler's step plans with a package's kernels: the compiled
 // forward pass over the paged KV cache, then the compiled sampler on the

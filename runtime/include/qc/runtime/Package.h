@@ -1,4 +1,5 @@
-//===- Package.h - a compiled quantc package, loaded and checked -*- C++ -*-===//
+//===- Package.h - a compiled quantc package, loaded and checked -*- C++
+//-*-===//
 //
 // The runtime side of the package contract (see the compiler's
 // PackageWriter.h): manifest.json is parsed and validated against the

@@ -3,8 +3,8 @@
 #ifndef QC_DIALECT_QC_IR_QCTYPES_H
 #define QC_DIALECT_QC_IR_QCTYPES_H
 
-#include "qc/Dialect/QC/IR/QCAttrs.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "qc/Dialect/QC/IR/QCAttrs.h"
 
 #define GET_TYPEDEF_CLASSES
 #include "qc/Dialect/QC/IR/QCOpsTypes.h.inc"
