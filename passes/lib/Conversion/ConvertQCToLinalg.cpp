@@ -351,10 +351,10 @@ struct ConvertQCToLinalgPass
               })
               .Case([&](RopeKVCacheWriteOp w) {
                 KVCacheType ct = w.getCache().getType();
-                k.ropeKVCacheWrite(
-                    cache, w.getLayer(), map.lookup(w.getKey()),
-                    map.lookup(w.getValue()), map.lookup(w.getPositions()),
-                    ct.getNumKvHeads(), ct.getHeadDim(), w.getRope());
+                k.ropeKVCacheWrite(cache, w.getLayer(), map.lookup(w.getKey()),
+                                   map.lookup(w.getValue()),
+                                   map.lookup(w.getPositions()),
+                                   ct.getHeadDim(), w.getRope());
                 return success();
               })
               .Case([&](SiluMulOp s) {

@@ -606,8 +606,7 @@ void KernelBuilder::kvCacheWrite(const PagedCache &cache, int64_t layer,
 
 void KernelBuilder::ropeKVCacheWrite(const PagedCache &cache, int64_t layer,
                                      Value keys, Value values, Value positions,
-                                     int64_t numKvHeads, int64_t headDim,
-                                     RopeAttr ropeAttr) {
+                                     int64_t headDim, RopeAttr ropeAttr) {
   auto [inv, cosScale] = ropeInverseFrequencies(ropeAttr, headDim);
   Value invTable = constantTable(b, loc, inv);
   Type elem = cast<RankedTensorType>(keys.getType()).getElementType();

@@ -63,8 +63,8 @@ public:
                                      double epsilon);
   /// Rotates the keys and writes them, with the values, into the cache.
   void ropeKVCacheWrite(const PagedCache &cache, int64_t layer, Value keys,
-                        Value values, Value positions, int64_t numKvHeads,
-                        int64_t headDim, RopeAttr rope);
+                        Value values, Value positions, int64_t headDim,
+                        RopeAttr rope);
 
   /// Scalar conversions to and from the f32 the kernels compute in.
   Value toF32(Value v);
