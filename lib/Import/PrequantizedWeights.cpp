@@ -3,8 +3,10 @@
 #include "PrequantizedWeights.h"
 
 #include "qc/Model/LlamaWeights.h"
+#include "qc/Model/SafeTensors.h"
 #include "qc/Quant/AWQLayouts.h"
 #include "qc/Quant/WeightPacker.h"
+#include "qc/Target/DTypeOf.h"
 #include "qc/Transforms/QuantScheme.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -33,16 +35,6 @@ int64_t numElements(ArrayRef<int64_t> shape) {
   for (int64_t d : shape)
     n *= d;
   return n;
-}
-
-DType dtypeOf(Type type) {
-  if (type.isInteger(32))
-    return DType::I32;
-  if (type.isInteger(8))
-    return DType::I8;
-  if (type.isF16())
-    return DType::F16;
-  return DType::F32;
 }
 
 /// The tensors of one quantized [n, k] linear layer `module`.
@@ -94,18 +86,10 @@ std::vector<Requirement> requirementsFor(StringRef module, int64_t n, int64_t k,
   scheme.getStorageComponents(n, k, components);
   std::vector<Requirement> r;
   for (const StorageComponent &c : components)
-    r.push_back({m + "." + c.suffix, dtypeOf(c.type.getElementType()),
+    r.push_back({m + "." + c.suffix, *dtypeOf(c.type.getElementType()),
                  std::vector<int64_t>(c.type.getShape().begin(),
                                       c.type.getShape().end())});
   return r;
-}
-
-std::string shapeString(ArrayRef<int64_t> shape) {
-  return "[" +
-         llvm::join(llvm::map_range(
-                        shape, [](int64_t d) { return std::to_string(d); }),
-                    ", ") +
-         "]";
 }
 
 } // namespace
@@ -137,11 +121,11 @@ LogicalResult mlir::qc::validatePrequantizedWeights(
                        : info->shape == req.shape);
     if (!sizeOk)
       problems.push_back(
-          "tensor '" + req.name + "' has shape " + shapeString(info->shape) +
-          ", expected " +
+          "tensor '" + req.name + "' has shape " +
+          ::qc::formatShape(info->shape) + ", expected " +
           (req.rule == SizeRule::Count
                ? std::to_string(numElements(req.shape)) + " elements"
-               : shapeString(req.shape)));
+               : ::qc::formatShape(req.shape)));
   };
 
   for (const ::qc::ExpectedTensor &t : ::qc::expectedWeights(config)) {

@@ -2,11 +2,13 @@
 
 #include "qc/Target/PackageWriter.h"
 
+#include "qc/ABI/ForwardABI.h"
 #include "qc/Dialect/QC/IR/QCOps.h"
 #include "qc/Model/SafeTensors.h"
 #include "qc/Model/WeightIndex.h"
 #include "qc/Quant/Half.h"
 #include "qc/Quant/WeightPacker.h"
+#include "qc/Target/DTypeOf.h"
 #include "qc/Target/DequantizedExport.h"
 #include "qc/Target/HostLibrary.h"
 
@@ -24,22 +26,6 @@ using namespace mlir::qc;
 using ::qc::DType;
 
 namespace {
-
-FailureOr<DType> dtypeOf(Type type) {
-  if (type.isF32())
-    return DType::F32;
-  if (type.isF16())
-    return DType::F16;
-  if (type.isBF16())
-    return DType::BF16;
-  if (type.isInteger(32))
-    return DType::I32;
-  if (type.isInteger(8))
-    return DType::I8;
-  if (type.isInteger(64))
-    return DType::I64;
-  return failure();
-}
 
 llvm::json::Array shapeJson(ArrayRef<int64_t> shape) {
   llvm::json::Array out;
@@ -85,19 +71,16 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
   auto entry = kernels->lookupSymbol<func::FuncOp>("qc_forward");
   auto weightNames = (*kernels)->getAttrOfType<ArrayAttr>("qc.abi.weights");
   FunctionType abi = entry.getFunctionType();
-  static constexpr StringLiteral kFixedArgs[] = {
-      "tokens",       "positions", "slot_mapping", "token_sequence",
-      "block_tables", "k_cache",   "v_cache",      "logits"};
   llvm::json::Array args;
   for (auto [i, type] : llvm::enumerate(abi.getInputs())) {
     auto shaped = cast<ShapedType>(type);
-    FailureOr<DType> dtype = dtypeOf(shaped.getElementType());
-    if (failed(dtype))
+    std::optional<DType> dtype = dtypeOf(shaped.getElementType());
+    if (!dtype)
       return emitError(loc) << "unsupported ABI element type " << type;
     StringRef name =
-        i < std::size(kFixedArgs)
-            ? StringRef(kFixedArgs[i])
-            : cast<StringAttr>(weightNames[i - std::size(kFixedArgs)])
+        i < ::qc::abi::kFirstWeight
+            ? StringRef(::qc::abi::kForwardArgNames[i])
+            : cast<StringAttr>(weightNames[i - ::qc::abi::kFirstWeight])
                   .getValue();
     args.push_back(
         llvm::json::Object{{"name", name},
@@ -164,10 +147,11 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
   buffers.reserve(weightNames.size());
   for (auto [i, nameAttr] : llvm::enumerate(weightNames)) {
     StringRef name = cast<StringAttr>(nameAttr).getValue();
-    auto type = cast<RankedTensorType>(abi.getInput(std::size(kFixedArgs) + i));
+    auto type =
+        cast<RankedTensorType>(abi.getInput(::qc::abi::kFirstWeight + i));
     std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
-    FailureOr<DType> dtype = dtypeOf(type.getElementType());
-    if (failed(dtype))
+    std::optional<DType> dtype = dtypeOf(type.getElementType());
+    if (!dtype)
       return emitError(loc)
              << "weight '" << name << "' has unsupported type " << type;
     // A stacked argument (fused q/k/v, gate/up) concatenates its sources
@@ -249,7 +233,7 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
   auto intOf = [&](StringRef key) {
     return modelInfo.getAs<IntegerAttr>(key).getInt();
   };
-  auto logitsType = cast<ShapedType>(abi.getInput(7));
+  auto logitsType = cast<ShapedType>(abi.getInput(::qc::abi::kLogits));
   llvm::json::Object manifest{
       {"format", "quantc-package"},
       {"version", kPackageFormatVersion},

@@ -136,13 +136,6 @@ FailureOr<mlir::qc::QCQuantizeOptions> quantOptions(Location loc) {
   return options;
 }
 
-bool isQuantized(ModuleOp module) {
-  bool found = false;
-  module.walk([&](Operation *op) {
-    found |= op->getName().getStringRef() == "qc.quantized_linear";
-  });
-  return found;
-}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -183,8 +176,11 @@ int main(int argc, char **argv) {
   if (failed(module))
     return 1;
 
+  // A checkpoint with a quantization_config imports already quantized.
+  bool prequantized =
+      !mlir::qc::collectQuantizedLinears(**module).layers.empty();
   if (options->method != "none") {
-    if (isQuantized(**module)) {
+    if (prequantized) {
       emitError(cliLoc) << "'" << modelDir
                         << "' is already quantized (its config.json has a "
                            "quantization_config); it is never re-quantized";
@@ -198,7 +194,6 @@ int main(int argc, char **argv) {
       return 1;
   }
 
-  bool prequantized = options->method == "none" && isQuantized(**module);
   if (!exportAwq.empty()) {
     if (::qc::Status s = ::qc::quant::exportAutoAwqCheckpoint(
             modelDir, exportAwq, groupSize, zeroPoint,

@@ -2,6 +2,7 @@
 
 #include "qc/Conversion/Passes.h"
 
+#include "qc/ABI/ForwardABI.h"
 #include "qc/Conversion/QCKernels.h"
 #include "qc/Conversion/SamplingKernel.h"
 #include "qc/Dialect/QC/IR/QCOps.h"
@@ -26,21 +27,10 @@ int64_t stackedShape(Type weight, unsigned dim) {
   return cast<RankedTensorType>(weight).getDimSize(dim);
 }
 
-/// Fixed leading arguments of @qc_forward; weights follow.
-enum ForwardArg : unsigned {
-  kTokens,
-  kPositions,
-  kSlotMapping,
-  kTokenSequence,
-  kBlockTables,
-  kKeyCache,
-  kValueCache,
-  kLogits,
-  kFirstWeight
-};
+using namespace ::qc::abi;
 
 struct ConvertQCToLinalgPass
-    : qc::impl::ConvertQCToLinalgBase<ConvertQCToLinalgPass> {
+    : mlir::qc::impl::ConvertQCToLinalgBase<ConvertQCToLinalgPass> {
   using Base::Base;
 
   void runOnOperation() override {

@@ -95,13 +95,23 @@ Value KernelBuilder::embedding(Value table, Value tokens) {
   return op.getResult(0);
 }
 
+Value KernelBuilder::zeros(ArrayRef<OpFoldResult> sizes, Type elementType) {
+  Value empty = tensor::EmptyOp::create(b, loc, sizes, elementType);
+  Value zero = arith::ConstantOp::create(
+      b, loc, cast<TypedAttr>(b.getZeroAttr(elementType)));
+  return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+}
+
+Value KernelBuilder::zerosLike(Value shapeSource, int64_t cols,
+                               Type elementType) {
+  Value tokens = tensor::DimOp::create(b, loc, shapeSource, 0);
+  return zeros({tokens, b.getIndexAttr(cols)}, elementType);
+}
+
 Value KernelBuilder::rmsNorm(Value x, Value weight, double epsilon) {
   MLIRContext *ctx = b.getContext();
   Value tokens = tensor::DimOp::create(b, loc, x, 0);
-  Value sumInit = tensor::EmptyOp::create(
-      b, loc, ArrayRef<OpFoldResult>{tokens}, b.getF32Type());
-  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-  sumInit = linalg::FillOp::create(b, loc, zero, sumInit).getResult(0);
+  Value sumInit = zeros({tokens}, b.getF32Type());
   // Sum of squares per token, in f32.
   Value sums =
       linalg::GenericOp::create(
@@ -126,10 +136,7 @@ KernelBuilder::addRmsNorm(Value lhs, Value rhs, Value weight, double epsilon) {
   MLIRContext *ctx = b.getContext();
   auto type = cast<RankedTensorType>(lhs.getType());
   Value tokens = tensor::DimOp::create(b, loc, lhs, 0);
-  Value sumInit = tensor::EmptyOp::create(
-      b, loc, ArrayRef<OpFoldResult>{tokens}, b.getF32Type());
-  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-  sumInit = linalg::FillOp::create(b, loc, zero, sumInit).getResult(0);
+  Value sumInit = zeros({tokens}, b.getF32Type());
   Value residualInit =
       emptyLike(lhs, type.getDimSize(1), type.getElementType());
   auto id = AffineMap::getMultiDimIdentityMap(2, ctx);
@@ -347,9 +354,7 @@ Value KernelBuilder::linear(Value x, ValueRange weight, QWeightType qtype,
   Type f32 = b.getF32Type();
 
   // acc[t, n] = sum_k x[t, k] * w[n, k] in f32.
-  Value accInit = emptyLike(x, n, f32);
-  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-  accInit = linalg::FillOp::create(b, loc, zero, accInit).getResult(0);
+  Value accInit = zerosLike(x, n, f32);
   AffineExpr t = getAffineDimExpr(0, ctx), nn = getAffineDimExpr(1, ctx),
              kk = getAffineDimExpr(2, ctx);
   auto xMap = AffineMap::get(3, 0, {t, kk}, ctx);

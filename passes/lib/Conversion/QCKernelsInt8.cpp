@@ -23,10 +23,7 @@ Value KernelBuilder::absMax(Value x, unsigned reduced,
                             std::optional<float> below) {
   MLIRContext *ctx = b.getContext();
   Value kept = tensor::DimOp::create(b, loc, x, 1 - reduced);
-  Value init = tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{kept},
-                                       b.getF32Type());
-  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-  init = linalg::FillOp::create(b, loc, zero, init).getResult(0);
+  Value init = zeros({kept}, b.getF32Type());
   SmallVector<IteratorType> iterators = {IteratorType::parallel,
                                          IteratorType::parallel};
   iterators[reduced] = IteratorType::reduction;
@@ -95,9 +92,8 @@ Value KernelBuilder::int8ActivationLinear(Value x, ValueRange s,
   };
 
   // acc[t, n] = sum_k q(x[t, k]) * qweight[n, k] in int32.
-  Value accInit = emptyLike(x, n, i32);
+  Value accInit = zerosLike(x, n, i32);
   Value zeroI = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
-  accInit = linalg::FillOp::create(b, loc, zeroI, accInit).getResult(0);
   SmallVector<Value> inputs = {x, rowMax, qweight};
   SmallVector<AffineMap> maps = {at({t, kk}), at({t}), at({nn, kk})};
   if (outliers) {
@@ -161,9 +157,7 @@ Value KernelBuilder::int8ActivationLinear(Value x, ValueRange s,
   // fp16((q[n, k] * SCB[n]) / 127) over the outlier columns, in f64.
   Value outlierSum;
   if (outliers) {
-    Value init = emptyLike(x, n, b.getF64Type());
-    Value zeroD = arith::ConstantOp::create(b, loc, b.getF64FloatAttr(0.0));
-    init = linalg::FillOp::create(b, loc, zeroD, init).getResult(0);
+    Value init = zerosLike(x, n, b.getF64Type());
     outlierSum =
         linalg::GenericOp::create(
             b, loc, init.getType(), ValueRange{x, qweight, wscale, colMax},

@@ -27,10 +27,10 @@ struct QuantizePass : qc::impl::QCQuantizeBase<QuantizePass> {
   void runOnOperation() override {
     if (method == "none")
       return;
+    opts = options();
     auto emitError = [&] { return getOperation().emitError(); };
-    FailureOr<QuantSchemeAttrInterface> scheme =
-        buildQuantScheme(&getContext(), options(),
-                         function_ref<InFlightDiagnostic()>(emitError));
+    FailureOr<QuantSchemeAttrInterface> scheme = buildQuantScheme(
+        &getContext(), opts, function_ref<InFlightDiagnostic()>(emitError));
     if (failed(scheme))
       return signalPassFailure();
 
@@ -62,8 +62,11 @@ private:
   }
 
   bool isSkipped(StringRef module) const {
-    return isSkippedModule(options(), module);
+    return isSkippedModule(opts, module);
   }
+
+  /// The options as a struct, for the helpers shared with quant-compile.
+  QCQuantizeOptions opts;
 
   /// A qc.weight of the quantized type for `weight`, created beside it.
   FailureOr<Value> quantizedWeight(Operation *user, WeightOp weight,

@@ -151,15 +151,15 @@ StatusOr<PackageManifest> qc::runtime::parseManifest(std::string_view text,
   if (m.args.size() < kNumFixedKernelArgs)
     return kernels.error("args", "lists fewer than the 8 fixed arguments");
   for (size_t i = 0; i < kNumFixedKernelArgs; ++i)
-    if (m.args[i].name != kFixedKernelArgs[i])
+    if (m.args[i].name != kForwardArgNames[i])
       return kernels.error("args", "argument " + std::to_string(i) + " is '" +
                                        m.args[i].name + "', expected '" +
-                                       kFixedKernelArgs[i] + "'");
-  const KernelArg &logits = m.args[7];
+                                       kForwardArgNames[i] + "'");
+  const KernelArg &logits = m.args[abi::kLogits];
   if (logits.dtype != DType::F32 || logits.shape.size() != 2 ||
       logits.shape[1] != m.vocabSize)
     return kernels.error("args", "'logits' must be F32 [-1, vocab_size]");
-  for (size_t i : {size_t(5), size_t(6)}) {
+  for (size_t i : {abi::kKeyCache, abi::kValueCache}) {
     const KernelArg &c = m.args[i];
     if (c.dtype != m.cacheDType || c.shape.size() != 3 ||
         c.shape[0] != m.cacheLayers || c.shape[2] != m.numKvHeads * m.headDim)

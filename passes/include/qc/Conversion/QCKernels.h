@@ -77,6 +77,10 @@ private:
   /// The second half of rms_norm: x * rsqrt(sums / hidden + eps) * weight.
   Value normalize(Value x, Value sums, Value weight, double epsilon);
   Value index(int64_t v);
+  /// A zero-filled tensor: the initial value of a reduction.
+  Value zeros(ArrayRef<OpFoldResult> sizes, Type elementType);
+  /// Zeros of shape [tokens of `shapeSource`, cols].
+  Value zerosLike(Value shapeSource, int64_t cols, Type elementType);
   Value emptyLike(Value shapeSource, int64_t cols, Type elementType);
   Value dequantize(ArrayRef<Value> storage, QWeightType qtype, Value n,
                    Value k);

@@ -11,6 +11,7 @@
 #ifndef QC_RUNTIME_PACKAGE_H
 #define QC_RUNTIME_PACKAGE_H
 
+#include "qc/ABI/ForwardABI.h"
 #include "qc/Model/DType.h"
 #include "qc/Model/SafeTensors.h"
 #include "qc/Support/Status.h"
@@ -54,10 +55,8 @@ StatusOr<PackageManifest> parseManifest(std::string_view json,
                                         std::string_view source);
 
 /// The fixed leading arguments of the entry point, in order; weights follow.
-inline constexpr const char *kFixedKernelArgs[] = {
-    "tokens",       "positions", "slot_mapping", "token_sequence",
-    "block_tables", "k_cache",   "v_cache",      "logits"};
-inline constexpr size_t kNumFixedKernelArgs = 8;
+using ::qc::abi::kForwardArgNames;
+inline constexpr size_t kNumFixedKernelArgs = ::qc::abi::kFirstWeight;
 
 /// A loaded package: manifest, memory-mapped weights (checked against the
 /// kernel arguments), and the kernels library opened with dlopen.
