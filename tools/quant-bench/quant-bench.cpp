@@ -248,7 +248,12 @@ int decode(int argc, char **argv) {
       last.insert(last.end(),
                   logits.begin() + ((s + 1) * promptLen - 1) * m.vocabSize,
                   logits.begin() + (s + 1) * promptLen * m.vocabSize);
-    std::vector<int32_t> next = (*runner)->argmax(last);
+    auto first = (*runner)->argmax(last);
+    if (!first) {
+      std::cerr << "quant-bench: error: " << first.status().message() << "\n";
+      return 1;
+    }
+    std::vector<int32_t> next = std::move(first).value();
     auto t2 = Clock::now();
     for (int64_t step = 0; step + 1 < newTokens; ++step) {
       fill(promptLen + step, 1, next);
@@ -256,7 +261,13 @@ int decode(int argc, char **argv) {
         std::cerr << "quant-bench: error: " << s.message() << "\n";
         return 1;
       }
-      next = (*runner)->argmax(logits);
+      auto argmax = (*runner)->argmax(logits);
+      if (!argmax) {
+        std::cerr << "quant-bench: error: " << argmax.status().message()
+                  << "\n";
+        return 1;
+      }
+      next = std::move(argmax).value();
     }
     auto t3 = Clock::now();
     double prefill =

@@ -76,7 +76,7 @@ CompiledStepExecutor::execute(const StepPlan &plan) {
   std::vector<int32_t> sampled(sampling.size());
   if (!greedyRows.empty()) {
     std::vector<float> rows = gather(greedyRows);
-    std::vector<int32_t> tokens = runner_.argmax(rows);
+    QC_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, runner_.argmax(rows));
     for (size_t j = 0; j < greedyRows.size(); ++j)
       sampled[greedyRows[j]] = tokens[j];
   }

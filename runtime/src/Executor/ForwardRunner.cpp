@@ -2,6 +2,8 @@
 
 #include "qc/runtime/ForwardRunner.h"
 
+#include "MemRefDescriptor.h"
+
 #include <cmath>
 #include <string>
 
@@ -9,26 +11,6 @@ using namespace qc;
 using namespace qc::runtime;
 
 namespace {
-
-/// A strided memref descriptor as MLIR's C interface lays it out:
-/// {allocated, aligned, offset, sizes[rank], strides[rank]} of 64-bit words.
-class MemRefDescriptor {
-public:
-  MemRefDescriptor(const void *data, std::vector<int64_t> shape) {
-    words_.push_back(reinterpret_cast<int64_t>(data));
-    words_.push_back(reinterpret_cast<int64_t>(data));
-    words_.push_back(0);
-    std::vector<int64_t> strides(shape.size(), 1);
-    for (size_t i = shape.size(); i-- > 1;)
-      strides[i - 1] = strides[i] * shape[i];
-    words_.insert(words_.end(), shape.begin(), shape.end());
-    words_.insert(words_.end(), strides.begin(), strides.end());
-  }
-  void *get() { return words_.data(); }
-
-private:
-  std::vector<int64_t> words_;
-};
 
 Status outOfRange(const std::string &what, size_t i, int64_t value,
                   int64_t limit) {
@@ -53,6 +35,10 @@ ForwardRunner::create(const Package &package, int64_t numBlocks) {
                          " blocks (" + std::to_string(perBlock) +
                          " bytes each for keys and values) is too large");
   std::unique_ptr<ForwardRunner> runner(new ForwardRunner(package, numBlocks));
+  if (!package.device().isHost()) {
+    QC_RETURN_IF_ERROR(runner->createOnDevice(perBlock * numBlocks));
+    return runner;
+  }
   try {
     runner->keys_.assign(perBlock * numBlocks, 0);
     runner->values_.assign(perBlock * numBlocks, 0);
@@ -98,6 +84,8 @@ Status ForwardRunner::validate(const ForwardBatch &b) const {
 Status ForwardRunner::forward(const ForwardBatch &b,
                               std::vector<float> &logits) {
   QC_RETURN_IF_ERROR(validate(b));
+  if (gpu_)
+    return forwardOnDevice(b, logits);
   const PackageManifest &m = package_.manifest();
   int64_t tokens = int64_t(b.tokens.size());
   int64_t slots = numBlocks_ * m.blockSize;
@@ -130,9 +118,12 @@ Status ForwardRunner::forward(const ForwardBatch &b,
   return Status::ok();
 }
 
-std::vector<int32_t> ForwardRunner::argmax(std::vector<float> &logits) const {
+StatusOr<std::vector<int32_t>>
+ForwardRunner::argmax(std::vector<float> &logits) const {
   int64_t vocab = package_.manifest().vocabSize;
   int64_t rows = int64_t(logits.size()) / vocab;
+  if (gpu_)
+    return argmaxOnDevice(logits, rows);
   std::vector<int32_t> out(rows);
   MemRefDescriptor in(logits.data(), {rows, vocab});
   MemRefDescriptor result(out.data(), {rows});
@@ -178,6 +169,8 @@ ForwardRunner::sample(std::vector<float> &logits,
     if (in.history[i] < -1 || in.history[i] >= vocab)
       return outOfRange("history", i, in.history[i], vocab);
 
+  if (gpu_)
+    return sampleOnDevice(logits, in, int64_t(rows));
   std::vector<int32_t> out(rows);
   int64_t n = int64_t(rows);
   MemRefDescriptor logitsArg(logits.data(), {n, vocab});

@@ -2,6 +2,8 @@
 
 #include "qc/runtime/Package.h"
 
+#include "../HAL/GPUDevice.h"
+
 #include <nlohmann/json.hpp>
 
 #include <dlfcn.h>
@@ -93,9 +95,11 @@ StatusOr<PackageManifest> qc::runtime::parseManifest(std::string_view text,
                                     std::to_string(kPackageFormatVersion) +
                                     "; recompile the package");
   QC_ASSIGN_OR_RETURN(std::string target, top.string("target"));
-  if (target != "cpu")
-    return top.error("target", "is '" + target +
-                                   "'; this runtime has only the cpu backend");
+  StatusOr<Target> parsedTarget = parseTarget(target);
+  if (!parsedTarget)
+    return top.error("target",
+                     "is not valid: " + parsedTarget.status().message());
+  m.target = std::move(parsedTarget).value();
 
   QC_ASSIGN_OR_RETURN(Fields model, top.object("model"));
   QC_ASSIGN_OR_RETURN(m.architecture, model.string("architecture"));
@@ -219,10 +223,25 @@ StatusOr<std::unique_ptr<Package>> Package::load(const std::string &dir) {
     pkg->weightInfos_.push_back(info);
   }
 
+  // The device first: a GPU kernels.so loads its code into it from a
+  // constructor that runs inside dlopen.
+  StatusOr<std::shared_ptr<Device>> device = openDevice(m.target);
+  if (!device)
+    return Status(device.status())
+        .withContext(manifestPath + ": target '" + m.target.str() + "'");
+  pkg->device_ = std::move(device).value();
+  (void)pkg->device_->takeError();
+  (void)hal::takeOrphanGPUError();
+
   std::string libraryPath = dir + "/" + m.library;
   pkg->library_ = dlopen(libraryPath.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!pkg->library_)
     return Status::error(libraryPath + ": cannot load kernels: " + dlerror());
+  // What the module constructors hit (e.g. code for another GPU).
+  if (Status s = pkg->device_->takeError(); !s)
+    return std::move(s).withContext(libraryPath + ": cannot load the GPU code");
+  if (Status s = hal::takeOrphanGPUError(); !s)
+    return std::move(s).withContext(libraryPath);
   pkg->entry_ =
       reinterpret_cast<PackedEntry>(dlsym(pkg->library_, m.entry.c_str()));
   pkg->argmax_ = reinterpret_cast<PackedEntry>(

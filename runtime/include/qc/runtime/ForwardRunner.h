@@ -1,7 +1,8 @@
 //===- ForwardRunner.h - runs a package's compiled forward pass -*- C++ -*-===//
 //
 // Owns the device memory of one model instance (on the CPU backend: host
-// memory) — the paged KV cache — and launches the compiled entry point on a
+// memory) — the paged KV cache, and on a GPU the weights and the step's
+// input and output buffers — and launches the compiled entry point on a
 // batch. It checks every index the kernels will follow (token ids,
 // positions, cache slots, block ids) so that a bad batch is an error, never
 // an out-of-bounds access. It computes nothing itself.
@@ -12,6 +13,8 @@
 #define QC_RUNTIME_FORWARDRUNNER_H
 
 #include "qc/runtime/Package.h"
+
+#include <string>
 
 namespace qc::runtime {
 
@@ -43,18 +46,36 @@ struct SamplerInputs {
   std::vector<float> uniform;
 };
 
+/// How a GPU runner used graphs (see ForwardRunner::forward).
+struct GraphStats {
+  int64_t captured = 0, replayed = 0;
+  /// Why graphs are off for this runner: the device has none (or
+  /// QC_CUDA_GRAPHS=0), or a capture failed; empty while they are on.
+  std::string disabledReason;
+};
+
 class ForwardRunner {
 public:
-  /// A runner whose KV cache holds `numBlocks` blocks.
+  /// A runner whose KV cache holds `numBlocks` blocks, on the package's
+  /// device: on a GPU the weights are uploaded here and the cache pools are
+  /// allocated and zeroed in device memory.
   static StatusOr<std::unique_ptr<ForwardRunner>> create(const Package &package,
                                                          int64_t numBlocks);
+  ~ForwardRunner();
 
   /// Runs the model on `batch`; `logits` receives [tokens, vocab] f32.
+  ///
+  /// On a GPU the batch is uploaded into device buffers at fixed addresses
+  /// (grown, and the graphs dropped, when a larger step comes) and the
+  /// logits are downloaded. A step of at most kMaxGraphTokens tokens is
+  /// captured into a graph the first time its shape (tokens, sequences,
+  /// blocks per sequence) is seen and replayed from it afterwards, where the
+  /// device has graphs (CUDA; off with QC_CUDA_GRAPHS=0).
   Status forward(const ForwardBatch &batch, std::vector<float> &logits);
 
   /// The greedy token of each row of `logits` ([tokens, vocab]), computed by
   /// the package's compiled argmax kernel.
-  std::vector<int32_t> argmax(std::vector<float> &logits) const;
+  StatusOr<std::vector<int32_t>> argmax(std::vector<float> &logits) const;
 
   /// One token per row of `logits` ([rows, vocab]) drawn by the package's
   /// compiled sampling kernel; checks the inputs first. An error when the
@@ -64,15 +85,31 @@ public:
 
   int64_t numBlocks() const { return numBlocks_; }
   int64_t blockSize() const { return package_.manifest().blockSize; }
+  Device &device() const { return package_.device(); }
+  const GraphStats &graphStats() const;
+
+  /// The largest step replayed from a graph (decode and small mixed steps).
+  static constexpr int64_t kMaxGraphTokens = 256;
 
 private:
-  ForwardRunner(const Package &package, int64_t numBlocks)
-      : package_(package), numBlocks_(numBlocks) {}
+  struct DeviceState;
+
+  ForwardRunner(const Package &package, int64_t numBlocks);
   Status validate(const ForwardBatch &batch) const;
+  Status createOnDevice(uint64_t poolBytes);
+  Status forwardOnDevice(const ForwardBatch &batch, std::vector<float> &logits);
+  StatusOr<std::vector<int32_t>> argmaxOnDevice(std::vector<float> &logits,
+                                                int64_t rows) const;
+  StatusOr<std::vector<int32_t>> sampleOnDevice(std::vector<float> &logits,
+                                                const SamplerInputs &inputs,
+                                                int64_t rows) const;
 
   const Package &package_;
   int64_t numBlocks_;
+  /// The cache pools on the host (CPU packages).
   std::vector<uint8_t> keys_, values_;
+  /// Device memory, buffers and graphs (GPU packages).
+  std::unique_ptr<DeviceState> gpu_;
 };
 
 } // namespace qc::runtime

@@ -15,6 +15,7 @@
 #include "qc/Model/DType.h"
 #include "qc/Model/SafeTensors.h"
 #include "qc/Support/Status.h"
+#include "qc/runtime/Device.h"
 
 #include <memory>
 #include <optional>
@@ -34,6 +35,9 @@ struct KernelArg {
 };
 
 struct PackageManifest {
+  /// What the kernels were compiled for ("target": cpu, cuda:<chip> or
+  /// hip:<chip>).
+  Target target;
   std::string architecture;
   int64_t vocabSize = 0, hiddenSize = 0, numLayers = 0;
   int64_t maxPositionEmbeddings = 0;
@@ -59,13 +63,20 @@ using ::qc::abi::kForwardArgNames;
 inline constexpr size_t kNumFixedKernelArgs = ::qc::abi::kFirstWeight;
 
 /// A loaded package: manifest, memory-mapped weights (checked against the
-/// kernel arguments), and the kernels library opened with dlopen.
+/// kernel arguments), the device of its target, and the kernels library
+/// opened with dlopen.
 class Package {
 public:
+  /// Opens the target's device before it loads kernels.so (a GPU package's
+  /// kernels.so loads its GPU code when it is opened), so a GPU package on a
+  /// machine without that GPU fails here with the driver's message.
   static StatusOr<std::unique_ptr<Package>> load(const std::string &dir);
   ~Package();
 
   const PackageManifest &manifest() const { return manifest_; }
+  /// Where the kernels run; the host for "cpu" packages.
+  Device &device() const { return *device_; }
+  DeviceKind deviceKind() const { return manifest_.target.kind; }
   const std::string &directory() const { return dir_; }
   /// The bytes of weight argument i (counted from the first weight).
   std::span<const uint8_t> weight(size_t i) const;
@@ -82,6 +93,7 @@ private:
   Package() = default;
   std::string dir_;
   PackageManifest manifest_;
+  std::shared_ptr<Device> device_;
   std::unique_ptr<SafeTensorsFile> weights_;
   std::vector<const TensorInfo *> weightInfos_;
   void *library_ = nullptr;
