@@ -27,3 +27,9 @@ tools = [
     ToolSubst("quant-bench", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, [config.qc_tools_dir, config.llvm_tools_dir])
+
+# Cubins are assembled by the CUDA toolkit's ptxas (QC_CUDA_TOOLKIT_DIR);
+# PTX, hsaco and AMDGPU assembly need nothing beyond LLVM and Debian's
+# rocm-device-libs.
+if os.path.exists(os.path.join(config.qc_cuda_toolkit_dir, "bin", "ptxas")):
+    config.available_features.add("ptxas")

@@ -8,6 +8,8 @@
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -26,7 +28,8 @@ void mlir::qc::buildQCToKernelsPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
 }
 
-void mlir::qc::buildKernelsToLLVMCPUPipeline(OpPassManager &pm) {
+/// Tensor kernels -> memref kernels, with the temporaries freed.
+static void addBufferization(OpPassManager &pm) {
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
@@ -34,6 +37,10 @@ void mlir::qc::buildKernelsToLLVMCPUPipeline(OpPassManager &pm) {
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+}
+
+void mlir::qc::buildKernelsToLLVMCPUPipeline(OpPassManager &pm) {
+  addBufferization(pm);
   pm.addPass(createConvertLinalgToLoopsPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
@@ -53,6 +60,102 @@ void mlir::qc::buildQCToLLVMCPUPipeline(OpPassManager &pm,
   buildKernelsToLLVMCPUPipeline(pm);
 }
 
+//===----------------------------------------------------------------------===//
+// GPU
+//===----------------------------------------------------------------------===//
+
+bool mlir::qc::isNVIDIAChip(StringRef chip) {
+  return chip == "sm_80" || chip == "sm_90a";
+}
+
+bool mlir::qc::isAMDChip(StringRef chip) {
+  return chip == "gfx90a" || chip == "gfx942";
+}
+
+std::string mlir::qc::defaultGPUToolkit(StringRef chip) {
+  // Configured by CMake: the CUDA toolkit, and a ROCm-layout directory of
+  // links to Debian's lld and rocm-device-libs.
+  return isAMDChip(chip) ? QC_ROCM_TOOLKIT_DIR : QC_CUDA_TOOLKIT_DIR;
+}
+
+void mlir::qc::buildKernelsToGPUPipeline(OpPassManager &pm,
+                                         const GPUPipelineOptions &options) {
+  addBufferization(pm);
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  QCMapKernelsToGPUOptions map;
+  map.threads = options.threads;
+  pm.addPass(createQCMapKernelsToGPU(map));
+  pm.addPass(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
+  pm.addPass(createConvertParallelLoopToGpuPass());
+  // Constants and shape arithmetic move into the kernels rather than
+  // becoming parameters (a dynamic memref.dim index would need a stack slot).
+  pm.addPass(createGpuLaunchSinkIndexComputationsPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createQCHoistKernelAllocas());
+  // Host-side allocations, copies and launches become stream-ordered.
+  pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void mlir::qc::buildGPUToLLVMPipeline(OpPassManager &pm,
+                                      const GPUPipelineOptions &options) {
+  // The target attributes reject chips LLVM does not know.
+  bool nvidia = !StringRef(options.chip).starts_with("gfx");
+  if (nvidia) {
+    GpuNVVMAttachTargetOptions attach;
+    attach.chip = options.chip;
+    // PTX 8.0 is the first with sm_90a; CUDA 12+ drivers load it.
+    attach.features = "+ptx80";
+    attach.optLevel = 3;
+    pm.addPass(createGpuNVVMAttachTarget(attach));
+  } else {
+    GpuROCDLAttachTargetOptions attach;
+    attach.chip = options.chip;
+    attach.abiVersion = "500";
+    attach.optLevel = 3;
+    pm.addPass(createGpuROCDLAttachTarget(attach));
+  }
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  if (nvidia) {
+    kernels.addPass(createConvertNVGPUToNVVMPass());
+    kernels.addPass(createConvertGpuOpsToNVVMOps());
+    kernels.addPass(createConvertNVVMToLLVMPass());
+  } else {
+    ConvertGpuOpsToROCDLOpsOptions rocdl;
+    rocdl.chipset = options.chip;
+    rocdl.runtime = gpu::amd::Runtime::HIP;
+    kernels.addPass(createConvertGpuOpsToROCDLOps(rocdl));
+  }
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createCSEPass());
+  kernels.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = options.format;
+  binary.toolkitPath = options.toolkit.empty() ? defaultGPUToolkit(options.chip)
+                                               : std::string(options.toolkit);
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+}
+
+void mlir::qc::buildQCToLLVMGPUPipeline(OpPassManager &pm,
+                                        const GPUPipelineOptions &options) {
+  CPUPipelineOptions kernels;
+  kernels.blockSize = options.blockSize;
+  buildQCToKernelsPipeline(pm, kernels);
+  buildKernelsToGPUPipeline(pm, options);
+  buildGPUToLLVMPipeline(pm, options);
+}
+
 void mlir::qc::registerQCPipelines() {
   PassPipelineRegistration<CPUPipelineOptions>(
       "qc-to-kernels", "qc graph to linalg/tensor/scf/memref kernels",
@@ -63,4 +166,15 @@ void mlir::qc::registerQCPipelines() {
   PassPipelineRegistration<CPUPipelineOptions>(
       "qc-to-llvm-cpu", "qc graph to the LLVM dialect for the host CPU",
       buildQCToLLVMCPUPipeline);
+  PassPipelineRegistration<GPUPipelineOptions>(
+      "qc-kernels-to-gpu",
+      "qc kernels to gpu.launch kernels outlined into a gpu.module",
+      buildKernelsToGPUPipeline);
+  PassPipelineRegistration<GPUPipelineOptions>(
+      "qc-gpu-to-llvm",
+      "gpu.module kernels to NVVM/ROCDL binaries, host code to LLVM",
+      buildGPUToLLVMPipeline);
+  PassPipelineRegistration<GPUPipelineOptions>(
+      "qc-to-llvm-gpu", "qc graph to LLVM with embedded GPU binaries",
+      buildQCToLLVMGPUPipeline);
 }

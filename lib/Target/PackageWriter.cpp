@@ -36,6 +36,14 @@ llvm::json::Array shapeJson(ArrayRef<int64_t> shape) {
 
 } // namespace
 
+std::string mlir::qc::manifestTarget(StringRef target) {
+  if (isNVIDIAChip(target))
+    return ("cuda:" + target).str();
+  if (isAMDChip(target))
+    return ("hip:" + target).str();
+  return target.str();
+}
+
 LogicalResult mlir::qc::writePackage(ModuleOp graph,
                                      const ::qc::WeightIndex &weights,
                                      const PackageOptions &options) {
@@ -205,7 +213,16 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
   // Stage 3: native code.
   {
     PassManager pm(ctx);
-    buildKernelsToLLVMCPUPipeline(pm);
+    if (options.target == "cpu") {
+      buildKernelsToLLVMCPUPipeline(pm);
+    } else {
+      GPUPipelineOptions gpu;
+      gpu.chip = options.target;
+      gpu.format = options.gpuFormat;
+      gpu.toolkit = options.gpuToolkit;
+      buildKernelsToGPUPipeline(pm, gpu);
+      buildGPUToLLVMPipeline(pm, gpu);
+    }
     if (failed(pm.run(*kernels)) || failed(addPackedEntryPoints(*kernels)) ||
         failed(emitHostSharedLibrary(*kernels, inPackage("kernels.so"),
                                      options.cpu)))
@@ -237,7 +254,7 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
   llvm::json::Object manifest{
       {"format", "quantc-package"},
       {"version", kPackageFormatVersion},
-      {"target", "cpu"},
+      {"target", manifestTarget(options.target)},
       {"model",
        llvm::json::Object{
            {"architecture",

@@ -20,12 +20,17 @@
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
 // CHECK: math.cos
 // CHECK: math.sin
-// Cache write: each token's keys and values at its slot.
-// CHECK: scf.for
+// Cache write: each token's keys and values at its slot, one parallel
+// iteration per (token, feature).
+// CHECK: scf.parallel
 // CHECK: memref.load %[[SLOTS]]
 // CHECK: memref.store {{.*}}, %[[KC]]
 // CHECK: memref.store {{.*}}, %[[VC]]
-// Attention: per token, per head, over the token's sequence through its block table.
+// Attention: per (token, head) in parallel, an accumulator row in an alloca
+// scope, over the token's sequence through its block table.
+// CHECK: scf.parallel
+// CHECK: memref.alloca_scope
+// CHECK: memref.alloca() : memref<4xf32>
 // CHECK: memref.load %[[SEQ]]
 // CHECK: memref.load %[[TABLES]]
 // CHECK: arith.maximumf
@@ -116,7 +121,7 @@ func.func @forward(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %cache: !q
 // CHECK-LABEL: func.func @qc_forward(
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]{{.*}} outs(%{{.*}}, %{{.*}} : tensor<?x4xf32>, tensor<?xf32>)
 // CHECK: math.rsqrt
-// CHECK: scf.for
+// CHECK: scf.parallel
 // CHECK: math.cos
 // CHECK: memref.store
 func.func @forward(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %cache: !cache) -> (tensor<?x8xf32>, !cache) {

@@ -52,7 +52,21 @@ cl::opt<EmitAction> emit(
 cl::opt<std::string> outputFile(
     "o", cl::desc("Output package directory, or IR file ('-' for stdout)"),
     cl::value_desc("path"), cl::init("-"));
-cl::opt<std::string> target("target", cl::desc("Target: cpu"), cl::init("cpu"));
+cl::opt<std::string>
+    target("target",
+           cl::desc("Target: cpu, or a GPU: sm_80, sm_90a (CUDA), gfx90a, "
+                    "gfx942 (HIP)"),
+           cl::init("cpu"));
+cl::opt<std::string> gpuFormat(
+    "gpu-format",
+    cl::desc("GPU kernel binary: bin (cubin / hsaco) or isa (PTX, which the "
+             "CUDA driver compiles at load)"),
+    cl::init("bin"));
+cl::opt<std::string>
+    gpuToolkit("gpu-toolkit",
+               cl::desc("CUDA toolkit (ptxas) or ROCm-layout directory "
+                        "(default: the one configured at build time)"),
+               cl::init(""));
 cl::opt<std::string> cpu("cpu",
                          cl::desc("CPU of the kernels: native (this machine) "
                                   "or an LLVM CPU name, e.g. x86-64-v3"),
@@ -238,11 +252,22 @@ int main(int argc, char **argv) {
 
   mlir::qc::CPUPipelineOptions pipeline;
   pipeline.blockSize = blockSize;
-  if (target != "cpu") {
+  bool gpu = mlir::qc::isNVIDIAChip(target) || mlir::qc::isAMDChip(target);
+  if (target != "cpu" && !gpu) {
     emitError(cliLoc) << "unknown --target '" << target
-                      << "' (this build supports: cpu)";
+                      << "' (expected cpu, sm_80, sm_90a, gfx90a or gfx942)";
     return 1;
   }
+  if (gpuFormat != "bin" && gpuFormat != "isa") {
+    emitError(cliLoc) << "unknown --gpu-format '" << gpuFormat
+                      << "' (expected bin or isa)";
+    return 1;
+  }
+  mlir::qc::GPUPipelineOptions gpuPipeline;
+  gpuPipeline.blockSize = blockSize;
+  gpuPipeline.chip = target;
+  gpuPipeline.format = gpuFormat;
+  gpuPipeline.toolkit = gpuToolkit;
   if (emit == EmitAction::Package) {
     if (outputFile == "-") {
       emitError(cliLoc) << "a package needs an output directory: -o PKG "
@@ -260,6 +285,9 @@ int main(int argc, char **argv) {
     packageOptions.prequantized = prequantized;
     packageOptions.blockSize = blockSize;
     packageOptions.cpu = cpu;
+    packageOptions.target = target;
+    packageOptions.gpuFormat = gpuFormat;
+    packageOptions.gpuToolkit = gpuToolkit;
     return failed(mlir::qc::writePackage(**module, *weights, packageOptions));
   }
   if (emit != EmitAction::QC) {
@@ -268,6 +296,8 @@ int main(int argc, char **argv) {
       return 1;
     if (emit == EmitAction::Kernels)
       mlir::qc::buildQCToKernelsPipeline(pm, pipeline);
+    else if (gpu)
+      mlir::qc::buildQCToLLVMGPUPipeline(pm, gpuPipeline);
     else
       mlir::qc::buildQCToLLVMCPUPipeline(pm, pipeline);
     if (failed(pm.run(**module)))

@@ -30,7 +30,55 @@ void buildKernelsToLLVMCPUPipeline(OpPassManager &pm);
 void buildQCToLLVMCPUPipeline(OpPassManager &pm,
                               const CPUPipelineOptions &options);
 
-/// Registers qc-to-kernels, qc-kernels-to-llvm-cpu and qc-to-llvm-cpu.
+struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
+  Option<int64_t> blockSize{*this, "block-size",
+                            llvm::cl::desc("Tokens per KV-cache block"),
+                            llvm::cl::init(16)};
+  Option<std::string> chip{
+      *this, "chip",
+      llvm::cl::desc("GPU: sm_80, sm_90a (NVVM) or gfx90a, gfx942 (ROCDL)"),
+      llvm::cl::init("sm_90a")};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("Kernel binary: bin (cubin / hsaco), isa (PTX / "
+                     "AMDGPU assembly, for inspection) or offload (LLVM IR)"),
+      llvm::cl::init("bin")};
+  Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("CUDA toolkit (ptxas, libdevice) or ROCm-layout "
+                     "directory (llvm/bin/ld.lld, amdgcn/bitcode)"),
+      llvm::cl::init("")};
+  Option<int64_t> threads{
+      *this, "threads",
+      llvm::cl::desc("Threads per block of the generic kernels"),
+      llvm::cl::init(128)};
+};
+
+/// Whether `chip` names an NVIDIA (sm_*) or AMD (gfx*) GPU this compiler
+/// targets.
+bool isNVIDIAChip(StringRef chip);
+bool isAMDChip(StringRef chip);
+
+/// The default toolkit directory of `chip`'s vendor (see GPUPipelineOptions).
+std::string defaultGPUToolkit(StringRef chip);
+
+/// Bufferized loop kernels -> one gpu.launch per kernel, outlined into a
+/// gpu.module; host buffers on the device.
+void buildKernelsToGPUPipeline(OpPassManager &pm,
+                               const GPUPipelineOptions &options);
+
+/// gpu.module kernels -> NVVM or ROCDL and a binary; host code -> LLVM
+/// dialect calling the GPU runtime ABI (mgpu*).
+void buildGPUToLLVMPipeline(OpPassManager &pm,
+                            const GPUPipelineOptions &options);
+
+/// The whole GPU compilation: qc graph -> LLVM dialect with embedded GPU
+/// binaries.
+void buildQCToLLVMGPUPipeline(OpPassManager &pm,
+                              const GPUPipelineOptions &options);
+
+/// Registers qc-to-kernels, qc-kernels-to-llvm-cpu, qc-to-llvm-cpu,
+/// qc-kernels-to-gpu, qc-gpu-to-llvm and qc-to-llvm-gpu.
 void registerQCPipelines();
 
 } // namespace mlir::qc

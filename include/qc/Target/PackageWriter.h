@@ -34,11 +34,20 @@ struct PackageOptions {
   bool prequantized = false;
   /// Tokens per KV-cache block.
   int64_t blockSize = 16;
-  /// The CPU the kernels are compiled for ("native" or an LLVM CPU name).
+  /// The CPU the host code is compiled for ("native" or an LLVM CPU name).
   std::string cpu = "native";
+  /// "cpu", or a GPU chip (sm_80, sm_90a, gfx90a, gfx942) whose kernels are
+  /// embedded in kernels.so as cubin / hsaco.
+  std::string target = "cpu";
+  /// GPU kernel binary format and toolkit (GPUPipelineOptions).
+  std::string gpuFormat = "bin";
+  std::string gpuToolkit;
 };
 
-/// Compiles the qc graph `module` (left unchanged) for the host CPU and
+/// The manifest's name of `target`: "cpu", "cuda:<chip>" or "hip:<chip>".
+std::string manifestTarget(StringRef target);
+
+/// Compiles the qc graph `module` (left unchanged) for `options.target` and
 /// writes the package.
 LogicalResult writePackage(ModuleOp module, const ::qc::WeightIndex &weights,
                            const PackageOptions &options);

@@ -69,9 +69,10 @@ struct ConvertQCToLinalgPass
     Value rows = memref::DimOp::create(b, loc, l, 0);
     Value vocab =
         arith::ConstantIndexOp::create(b, loc, logitsType.getDimSize(1));
-    scf::ForOp::create(
-        b, loc, zero, rows, one, ValueRange{},
-        [&](OpBuilder &rb, Location rl, Value t, ValueRange) {
+    scf::ParallelOp::create(
+        b, loc, ValueRange{zero}, ValueRange{rows}, ValueRange{one},
+        [&](OpBuilder &rb, Location rl, ValueRange ivs) {
+          Value t = ivs[0];
           Value first = memref::LoadOp::create(rb, rl, l, ValueRange{t, zero});
           auto loop = scf::ForOp::create(
               rb, rl, one, vocab, one, ValueRange{first, zero},
@@ -88,7 +89,6 @@ struct ConvertQCToLinalgPass
           Value idx = arith::IndexCastOp::create(rb, rl, rb.getI32Type(),
                                                  loop.getResult(1));
           memref::StoreOp::create(rb, rl, idx, o, ValueRange{t});
-          scf::YieldOp::create(rb, rl);
         });
     func::ReturnOp::create(b, loc);
   }

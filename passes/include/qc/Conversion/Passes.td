@@ -36,4 +36,48 @@ def ConvertQCToLinalg : Pass<"convert-qc-to-linalg", "::mlir::ModuleOp"> {
   ];
 }
 
+def QCMapKernelsToGPU : Pass<"qc-map-kernels-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Make every loop nest of the bufferized kernels a GPU kernel";
+  let description = [{
+    Runs on the bufferized, loop-level kernels (after
+    convert-linalg-to-parallel-loops) and prepares them for upstream
+    `gpu-map-parallel-loops` + `convert-parallel-loops-to-gpu`:
+
+    - each top-level `scf.parallel` is tiled so that its innermost dimension
+      spans up to `threads` threads of a block and the other dimensions
+      become blocks;
+    - each other top-level loop nest (a sequential scan such as sampling)
+      is wrapped in a one-iteration `scf.parallel`, i.e. a one-thread kernel;
+    - host buffers become device buffers: `memref.alloc`/`dealloc`/`copy`
+      at the top level become `gpu.alloc`/`dealloc`/`memcpy`;
+    - `memref.get_global` tables used inside a kernel are sunk into it so
+      outlining copies the global into the device module.
+
+    The host code that remains only allocates, computes shapes and launches;
+    a load or store left on the host is an error, since it would touch
+    device memory from the CPU.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::affine::AffineDialect"];
+  let options = [
+    Option<"threads", "threads", "int64_t", /*default=*/"128",
+           "Threads per block along the innermost parallel dimension">,
+  ];
+}
+
+def QCHoistKernelAllocas
+    : Pass<"qc-hoist-kernel-allocas", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Give each GPU thread's scratch arrays a fixed stack slot";
+  let description = [{
+    A kernel's per-thread scratch (an attention accumulator row) is a
+    static `memref.alloca` inside an alloca scope nested in the kernel's
+    bounds check. GPU backends want static allocas in the entry block (AMDGPU
+    cannot select dynamic stack allocation at all; NVPTX would emit a
+    dynamic `alloca`): this inlines the alloca scopes of every `gpu.func`
+    and moves its static allocas to the entry block. Each thread runs one
+    iteration, so one slot per thread is what the scope meant.
+  }];
+}
+
 #endif // QC_CONVERSION_PASSES_TD
