@@ -93,6 +93,9 @@ LogicalResult mlir::qc::emitHostSharedLibrary(ModuleOp module, StringRef path,
     return fail("unknown CPU '" + cpuName + "' for " + triple +
                 " (use native or an LLVM CPU name such as x86-64-v3)");
   llvm::TargetOptions targetOptions;
+  // GPU packages load their device modules from static constructors; the
+  // dynamic loader runs .init_array, not the legacy .ctors.
+  targetOptions.UseInitArray = true;
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
       llvm::Triple(triple), cpuName, llvm::join(features, ","), targetOptions,
       llvm::Reloc::PIC_));
