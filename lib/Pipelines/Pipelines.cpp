@@ -81,6 +81,7 @@ std::string mlir::qc::defaultGPUToolkit(StringRef chip) {
 void mlir::qc::buildKernelsToGPUPipeline(OpPassManager &pm,
                                          const GPUPipelineOptions &options) {
   addBufferization(pm);
+  pm.addNestedPass<func::FuncOp>(createQCWarpContractions());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   QCMapKernelsToGPUOptions map;
   map.threads = options.threads;

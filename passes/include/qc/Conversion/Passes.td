@@ -80,4 +80,32 @@ def QCHoistKernelAllocas
   }];
 }
 
+def QCWarpContractions : Pass<"qc-warp-contractions", "::mlir::func::FuncOp"> {
+  let summary = "Matmul-like kernels as one warp per output column";
+  let description = [{
+    Rewrites each bufferized `linalg.generic` with iterators
+    [parallel (token), parallel (feature), reduction (k)] whose payload
+    accumulates (`out + f(...)`, float or integer) into a `gpu.launch` where
+    one 32-lane warp owns one output feature for a tile of tokens: its lanes
+    stride over K (consecutive lanes read consecutive weights, so every load
+    of the warp is coalesced), each lane accumulating in registers, and
+    xor-shuffles sum the lanes. The payload — including any dequantization
+    of packed weights (AWQ, NF4/FP4, int8) — is cloned as it is, once per
+    token of the tile, so the weight value is loaded and decoded once (the
+    token copies share its loads) and used for every token.
+
+    Decode and small batches are bound by the weight bytes; this mapping
+    keeps every SM busy (N warps instead of N threads) and reads each weight
+    once per token tile.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+  let options = [
+    Option<"warps", "warps", "int64_t", /*default=*/"4",
+           "Warps (output features) per block">,
+    Option<"tokens", "tokens", "int64_t", /*default=*/"4",
+           "Tokens per block (accumulators per lane)">,
+  ];
+}
+
 #endif // QC_CONVERSION_PASSES_TD

@@ -1,0 +1,206 @@
+//===- WarpContractions.cpp - matmul kernels as one warp per feature ------===//
+//
+// The kernel builders express every linear layer as one linalg.generic
+// [token, feature, k] whose payload loads (and dequantizes) a weight and
+// accumulates. Mapped like any parallel nest, each GPU thread would own one
+// output and walk K alone: N threads in all, each reading a different weight
+// row. Here a warp owns a feature and its lanes split K, so a model's widest
+// layers fill the GPU and a warp's loads are contiguous.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qc/Conversion/Passes.h"
+
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace mlir::qc {
+#define GEN_PASS_DEF_QCWARPCONTRACTIONS
+#include "qc/Conversion/Passes.h.inc"
+} // namespace mlir::qc
+
+using namespace mlir;
+using namespace mlir::qc;
+
+namespace {
+
+constexpr int64_t kWarpSize = 32;
+
+/// Whether the payload yields `out + f(...)`: partial sums of it over
+/// slices of K add up to the whole.
+bool isAccumulation(linalg::GenericOp op) {
+  auto yield = cast<linalg::YieldOp>(op.getBody()->getTerminator());
+  if (yield.getNumOperands() != 1)
+    return false;
+  Operation *sum = yield.getOperand(0).getDefiningOp();
+  if (!isa_and_nonnull<arith::AddFOp, arith::AddIOp>(sum))
+    return false;
+  Value acc = op.getBody()->getArguments().back();
+  return sum->getOperand(0) == acc || sum->getOperand(1) == acc;
+}
+
+/// [token, feature, k] contractions on buffers, writing out[token, feature].
+bool isTokenFeatureContraction(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
+      op.getNumLoops() != 3)
+    return false;
+  auto iterators = op.getIteratorTypesArray();
+  if (iterators[0] != utils::IteratorType::parallel ||
+      iterators[1] != utils::IteratorType::parallel ||
+      iterators[2] != utils::IteratorType::reduction)
+    return false;
+  MLIRContext *ctx = op.getContext();
+  AffineMap out = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  if (out !=
+      AffineMap::get(3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)},
+                     ctx))
+    return false;
+  for (OpOperand *input : op.getDpsInputOperands())
+    if (!op.getMatchingIndexingMap(input).isProjectedPermutation())
+      return false;
+  return isAccumulation(op);
+}
+
+struct QCWarpContractionsPass
+    : mlir::qc::impl::QCWarpContractionsBase<QCWarpContractionsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SmallVector<linalg::GenericOp> contractions;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (isTokenFeatureContraction(op))
+        contractions.push_back(op);
+    });
+    for (linalg::GenericOp op : contractions)
+      rewrite(op);
+  }
+
+  void rewrite(linalg::GenericOp op) {
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    auto constant = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    SmallVector<Range, 4> ranges =
+        cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
+    Value tokenCount = getValueOrCreateConstantIndexOp(b, loc, ranges[0].size);
+    Value featureCount =
+        getValueOrCreateConstantIndexOp(b, loc, ranges[1].size);
+    Value depth = getValueOrCreateConstantIndexOp(b, loc, ranges[2].size);
+    Value one = constant(1);
+    // Named by shape (profilers and benchmarks pick the kernels by name).
+    std::string name = "qc_linear";
+    SmallVector<int64_t> sizes =
+        cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges();
+    for (int64_t size : ArrayRef(sizes).drop_front())
+      name += ShapedType::isDynamic(size) ? "_d" : "_" + std::to_string(size);
+    auto symbol = FlatSymbolRefAttr::get(b.getContext(), name);
+    auto launch = gpu::LaunchOp::create(
+        b, loc,
+        arith::CeilDivUIOp::create(b, loc, featureCount, constant(warps)),
+        arith::CeilDivUIOp::create(b, loc, tokenCount, constant(tokens)), one,
+        constant(kWarpSize * warps), one, one, /*dynamicSharedMemorySize=*/{},
+        /*asyncTokenType=*/{}, /*asyncDependencies=*/{},
+        /*workgroupAttributions=*/{}, /*privateAttributions=*/{},
+        /*clusterSizeX=*/{}, /*clusterSizeY=*/{}, /*clusterSizeZ=*/{}, symbol,
+        symbol);
+
+    Block &body = launch.getBody().front();
+    b.setInsertionPointToStart(&body);
+    Value tid = launch.getThreadIds().x;
+    Value lane = arith::RemUIOp::create(b, loc, tid, constant(kWarpSize));
+    Value feature = arith::AddIOp::create(
+        b, loc,
+        arith::MulIOp::create(b, loc, launch.getBlockIds().x, constant(warps)),
+        arith::DivUIOp::create(b, loc, tid, constant(kWarpSize)));
+    // Every lane stays in the loop and the shuffles; out-of-range warps and
+    // tokens read the last row instead and do not store.
+    Value lastFeature = arith::SubIOp::create(b, loc, featureCount, one);
+    Value loadFeature = arith::MinUIOp::create(b, loc, feature, lastFeature);
+    Value lastToken = arith::SubIOp::create(b, loc, tokenCount, one);
+    SmallVector<Value> tokenIds, loadTokens;
+    for (int64_t i = 0; i < tokens; ++i) {
+      Value t = arith::AddIOp::create(
+          b, loc,
+          arith::MulIOp::create(b, loc, launch.getBlockIds().y,
+                                constant(tokens)),
+          constant(i));
+      tokenIds.push_back(t);
+      loadTokens.push_back(arith::MinUIOp::create(b, loc, t, lastToken));
+    }
+
+    Value out = op.getDpsInitOperand(0)->get();
+    Type accType = cast<MemRefType>(out.getType()).getElementType();
+    Value zero = arith::ConstantOp::create(
+        b, loc, cast<TypedAttr>(b.getZeroAttr(accType)));
+    SmallVector<Value> inits(tokens, zero);
+    auto loop = scf::ForOp::create(
+        b, loc, lane, depth, constant(kWarpSize), inits,
+        [&](OpBuilder &lb, Location ll, Value k, ValueRange accs) {
+          SmallVector<Value> next;
+          for (int64_t i = 0; i < tokens; ++i)
+            next.push_back(clonePayload(
+                lb, ll, op, {loadTokens[i], loadFeature, k}, accs[i]));
+          scf::YieldOp::create(lb, ll, next);
+        });
+
+    // Sum the 32 lanes' partial sums (butterfly: every lane gets the total).
+    Value isFirstLane = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                              lane, constant(0));
+    Value featureInRange = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::ult, feature, featureCount);
+    for (int64_t i = 0; i < tokens; ++i) {
+      Value sum = loop.getResult(i);
+      for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
+        Value other = gpu::ShuffleOp::create(b, loc, sum, offset, kWarpSize,
+                                             gpu::ShuffleMode::XOR)
+                          .getShuffleResult();
+        sum = add(b, loc, sum, other);
+      }
+      Value store = arith::AndIOp::create(
+          b, loc, arith::AndIOp::create(b, loc, isFirstLane, featureInRange),
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, tokenIds[i],
+                                tokenCount));
+      auto ifOp = scf::IfOp::create(b, loc, store, /*withElseRegion=*/false);
+      OpBuilder ib = ifOp.getThenBodyBuilder();
+      SmallVector<Value> at = {tokenIds[i], feature};
+      Value old = memref::LoadOp::create(ib, loc, out, at);
+      memref::StoreOp::create(ib, loc, add(ib, loc, old, sum), out, at);
+    }
+    gpu::TerminatorOp::create(b, loc);
+    op.erase();
+  }
+
+  static Value add(OpBuilder &b, Location loc, Value x, Value y) {
+    if (isa<FloatType>(x.getType()))
+      return arith::AddFOp::create(b, loc, x, y);
+    return arith::AddIOp::create(b, loc, x, y);
+  }
+
+  /// The payload of `op` at loop indices `ivs` accumulating into `acc`: its
+  /// inputs loaded through their indexing maps, linalg.index replaced.
+  static Value clonePayload(OpBuilder &b, Location loc, linalg::GenericOp op,
+                            ArrayRef<Value> ivs, Value acc) {
+    IRMapping map;
+    Block *payload = op.getBody();
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      AffineMap indexing = op.getMatchingIndexingMap(input);
+      SmallVector<Value> indices;
+      for (AffineExpr e : indexing.getResults())
+        indices.push_back(ivs[cast<AffineDimExpr>(e).getPosition()]);
+      map.map(payload->getArgument(input->getOperandNumber()),
+              memref::LoadOp::create(b, loc, input->get(), indices));
+    }
+    map.map(payload->getArguments().back(), acc);
+    for (Operation &inner : payload->without_terminator()) {
+      if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+        map.map(index.getResult(), ivs[index.getDim()]);
+        continue;
+      }
+      b.clone(inner, map);
+    }
+    return map.lookup(payload->getTerminator()->getOperand(0));
+  }
+};
+
+} // namespace

@@ -1,0 +1,70 @@
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-warp-contractions{warps=4 tokens=2}))" | FileCheck %s
+
+// A linear layer with int8 weights dequantized in the payload: one warp per
+// output feature (4 per block), two tokens per block; lanes stride K by 32;
+// the payload is cloned per token with its weight loads at (feature, k); a
+// butterfly of xor shuffles sums the lanes; lane 0 adds into the output.
+#x = affine_map<(t, n, k) -> (t, k)>
+#out = affine_map<(t, n, k) -> (t, n)>
+// CHECK-LABEL: func.func @int8_linear(
+// CHECK-SAME: %[[X:.*]]: memref<?x64xf16>, %[[Q:.*]]: memref<16x64xi8>, %[[S:.*]]: memref<16xf16>, %[[OUT:.*]]: memref<?x16xf32>)
+// CHECK: %[[T:.*]] = memref.dim %[[X]], %{{.*}}
+// CHECK-DAG: %[[C4:.*]] = arith.constant 4 : index
+// CHECK-DAG: %[[C16:.*]] = arith.constant 16 : index
+// CHECK: %[[GX:.*]] = arith.ceildivui %[[C16]], %[[C4]]
+// CHECK: %[[C2:.*]] = arith.constant 2 : index
+// CHECK: %[[GY:.*]] = arith.ceildivui %[[T]], %[[C2]]
+// CHECK: %[[C128:.*]] = arith.constant 128 : index
+// CHECK: gpu.launch blocks(%[[BX:.*]], %[[BY:.*]], %{{.*}}) in ({{.*}} = %[[GX]], {{.*}} = %[[GY]], {{.*}}) threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in ({{.*}} = %[[C128]],
+// CHECK: %[[LANE:.*]] = arith.remui %[[TX]], %{{.*}}
+// CHECK: scf.for %[[K:.*]] = %[[LANE]] to %{{.*}} step %{{.*}} iter_args(%[[A0:.*]] = %{{.*}}, %[[A1:.*]] = %{{.*}}) -> (f32, f32)
+// CHECK: memref.load %[[X]][%{{.*}}, %[[K]]]
+// CHECK: memref.load %[[Q]][%[[N:.*]], %[[K]]]
+// CHECK: memref.load %[[S]][%[[N]]]
+// CHECK: arith.addf %[[A0]]
+// CHECK: memref.load %[[X]][%{{.*}}, %[[K]]]
+// CHECK: memref.load %[[Q]][%[[N]], %[[K]]]
+// CHECK: arith.addf %[[A1]]
+// CHECK: scf.yield
+// CHECK-COUNT-5: gpu.shuffle {{ *}}xor %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK: scf.if
+// CHECK: memref.load %[[OUT]]
+// CHECK: memref.store %{{.*}}, %[[OUT]]
+// CHECK: gpu.terminator
+// CHECK-NOT: linalg.generic
+func.func @int8_linear(%x: memref<?x64xf16>, %q: memref<16x64xi8>, %s: memref<16xf16>, %out: memref<?x16xf32>) {
+  linalg.generic {indexing_maps = [#x, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x : memref<?x64xf16>) outs(%out : memref<?x16xf32>) {
+  ^bb0(%xv: f16, %acc: f32):
+    %n = linalg.index 1 : index
+    %k = linalg.index 2 : index
+    %qv = memref.load %q[%n, %k] : memref<16x64xi8>
+    %sv = memref.load %s[%n] : memref<16xf16>
+    %qf = arith.sitofp %qv : i8 to f32
+    %sf = arith.extf %sv : f16 to f32
+    %w = arith.mulf %qf, %sf : f32
+    %xf = arith.extf %xv : f16 to f32
+    %p = arith.mulf %xf, %w : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+// Not an accumulation over K (a max): left for the generic mapping.
+#x = affine_map<(t, n, k) -> (t, k)>
+#out = affine_map<(t, n, k) -> (t, n)>
+// CHECK-LABEL: func.func @max_reduction(
+// CHECK: linalg.generic
+// CHECK-NOT: gpu.launch
+func.func @max_reduction(%x: memref<?x64xf32>, %out: memref<?x16xf32>) {
+  linalg.generic {indexing_maps = [#x, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%out : memref<?x16xf32>) {
+  ^bb0(%xv: f32, %acc: f32):
+    %r = arith.maximumf %acc, %xv : f32
+    linalg.yield %r : f32
+  }
+  return
+}
