@@ -98,117 +98,121 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
 
   // Stage 2: weights, in argument order. Quantized weights are quantized
   // here (or taken from a pre-quantized checkpoint) by lib/Quant.
-  std::map<std::string, ::qc::quant::PackedTensor> packed;
-  // The layout a pre-quantized AWQ checkpoint stores (the importer records
-  // it); qc's own storage is AutoAWQ GEMM.
-  std::string awqLayout = "gemm";
-  if (auto layout =
-          graph->getAttrOfType<StringAttr>("qc.checkpoint.awq_layout"))
-    awqLayout = layout.getValue().str();
-  WalkResult packing = graph.walk([&](WeightOp op) {
-    auto qtype = dyn_cast<QWeightType>(op.getType());
-    if (!qtype)
+  if (options.writeWeights) {
+    std::map<std::string, ::qc::quant::PackedTensor> packed;
+    // The layout a pre-quantized AWQ checkpoint stores (the importer records
+    // it); qc's own storage is AutoAWQ GEMM.
+    std::string awqLayout = "gemm";
+    if (auto layout =
+            graph->getAttrOfType<StringAttr>("qc.checkpoint.awq_layout"))
+      awqLayout = layout.getValue().str();
+    WalkResult packing = graph.walk([&](WeightOp op) {
+      auto qtype = dyn_cast<QWeightType>(op.getType());
+      if (!qtype)
+        return WalkResult::advance();
+      auto desc = describeScheme(qtype.getScheme());
+      auto result =
+          options.prequantized
+              ? ::qc::quant::importQuantizedLinear(weights, op.getName(), desc,
+                                                   qtype.getN(), qtype.getK(),
+                                                   awqLayout)
+              : ::qc::quant::quantizeLinear(weights, op.getName(), desc,
+                                            qtype.getN(), qtype.getK());
+      if (!result) {
+        op.emitError() << result.status().message();
+        return WalkResult::interrupt();
+      }
+      for (::qc::quant::PackedTensor &t : *result)
+        packed[(op.getName() + "." + t.suffix).str()] = std::move(t);
       return WalkResult::advance();
-    auto desc = describeScheme(qtype.getScheme());
-    auto result = options.prequantized
-                      ? ::qc::quant::importQuantizedLinear(
-                            weights, op.getName(), desc, qtype.getN(),
-                            qtype.getK(), awqLayout)
-                      : ::qc::quant::quantizeLinear(weights, op.getName(), desc,
-                                                    qtype.getN(), qtype.getK());
-    if (!result) {
-      op.emitError() << result.status().message();
-      return WalkResult::interrupt();
-    }
-    for (::qc::quant::PackedTensor &t : *result)
-      packed[(op.getName() + "." + t.suffix).str()] = std::move(t);
-    return WalkResult::advance();
-  });
-  if (packing.wasInterrupted())
-    return failure();
+    });
+    if (packing.wasInterrupted())
+      return failure();
 
-  // The bytes and shape of one source tensor in the kernels' dtype.
-  auto source = [&](StringRef name, DType dtype)
-      -> FailureOr<std::pair<std::vector<uint8_t>, std::vector<int64_t>>> {
-    if (auto it = packed.find(name.str()); it != packed.end()) {
-      if (it->second.dtype != dtype)
+    // The bytes and shape of one source tensor in the kernels' dtype.
+    auto source = [&](StringRef name, DType dtype)
+        -> FailureOr<std::pair<std::vector<uint8_t>, std::vector<int64_t>>> {
+      if (auto it = packed.find(name.str()); it != packed.end()) {
+        if (it->second.dtype != dtype)
+          return emitError(loc)
+                 << "internal: packed '" << name << "' is "
+                 << ::qc::dtypeName(it->second.dtype) << ", the kernels take "
+                 << ::qc::dtypeName(dtype);
+        return std::make_pair(std::move(it->second.bytes), it->second.shape);
+      }
+      const ::qc::TensorInfo *info = weights.find(name.str());
+      if (!info)
         return emitError(loc)
-               << "internal: packed '" << name << "' is "
-               << ::qc::dtypeName(it->second.dtype) << ", the kernels take "
-               << ::qc::dtypeName(dtype);
-      return std::make_pair(std::move(it->second.bytes), it->second.shape);
-    }
-    const ::qc::TensorInfo *info = weights.find(name.str());
-    if (!info)
-      return emitError(loc)
-             << "weight '" << name << "' is not in the checkpoint";
-    auto bytes =
-        ::qc::quant::convertFloatTensor(*info, weights.data(name.str()), dtype);
-    if (!bytes)
-      return emitError(loc) << bytes.status().message();
-    return std::make_pair(std::move(*bytes), info->shape);
-  };
+               << "weight '" << name << "' is not in the checkpoint";
+      auto bytes = ::qc::quant::convertFloatTensor(
+          *info, weights.data(name.str()), dtype);
+      if (!bytes)
+        return emitError(loc) << bytes.status().message();
+      return std::make_pair(std::move(*bytes), info->shape);
+    };
 
-  auto stackDims = (*kernels)->getAttrOfType<ArrayAttr>("qc.abi.stack_dims");
-  std::vector<std::vector<uint8_t>> buffers;
-  std::vector<::qc::TensorToWrite> tensors;
-  buffers.reserve(weightNames.size());
-  for (auto [i, nameAttr] : llvm::enumerate(weightNames)) {
-    StringRef name = cast<StringAttr>(nameAttr).getValue();
-    auto type =
-        cast<RankedTensorType>(abi.getInput(::qc::abi::kFirstWeight + i));
-    std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
-    std::optional<DType> dtype = dtypeOf(type.getElementType());
-    if (!dtype)
-      return emitError(loc)
-             << "weight '" << name << "' has unsupported type " << type;
-    // A stacked argument (fused q/k/v, gate/up) concatenates its sources
-    // along `dim`: rows of [R, C_i] tensors for dim 1, whole tensors for 0.
-    int64_t dim = cast<IntegerAttr>(stackDims[i]).getInt();
-    SmallVector<StringRef> names;
-    name.split(names, '+');
-    std::vector<std::vector<uint8_t>> parts;
-    std::vector<int64_t> stackedSize(shape.size(), 0);
-    for (StringRef part : names) {
-      auto bytesAndShape = source(part, *dtype);
-      if (failed(bytesAndShape))
-        return failure();
-      const std::vector<int64_t> &partShape = bytesAndShape->second;
-      if (partShape.size() != shape.size())
+    auto stackDims = (*kernels)->getAttrOfType<ArrayAttr>("qc.abi.stack_dims");
+    std::vector<std::vector<uint8_t>> buffers;
+    std::vector<::qc::TensorToWrite> tensors;
+    buffers.reserve(weightNames.size());
+    for (auto [i, nameAttr] : llvm::enumerate(weightNames)) {
+      StringRef name = cast<StringAttr>(nameAttr).getValue();
+      auto type =
+          cast<RankedTensorType>(abi.getInput(::qc::abi::kFirstWeight + i));
+      std::vector<int64_t> shape(type.getShape().begin(),
+                                 type.getShape().end());
+      std::optional<DType> dtype = dtypeOf(type.getElementType());
+      if (!dtype)
         return emitError(loc)
-               << "internal: '" << part << "' has rank " << partShape.size()
-               << ", expected " << shape.size();
-      for (size_t d = 0; d < shape.size(); ++d)
-        stackedSize[d] = int64_t(d) == dim || names.size() == 1
-                             ? stackedSize[d] + partShape[d]
-                             : partShape[d];
-      parts.push_back(std::move(bytesAndShape->first));
+               << "weight '" << name << "' has unsupported type " << type;
+      // A stacked argument (fused q/k/v, gate/up) concatenates its sources
+      // along `dim`: rows of [R, C_i] tensors for dim 1, whole tensors for 0.
+      int64_t dim = cast<IntegerAttr>(stackDims[i]).getInt();
+      SmallVector<StringRef> names;
+      name.split(names, '+');
+      std::vector<std::vector<uint8_t>> parts;
+      std::vector<int64_t> stackedSize(shape.size(), 0);
+      for (StringRef part : names) {
+        auto bytesAndShape = source(part, *dtype);
+        if (failed(bytesAndShape))
+          return failure();
+        const std::vector<int64_t> &partShape = bytesAndShape->second;
+        if (partShape.size() != shape.size())
+          return emitError(loc)
+                 << "internal: '" << part << "' has rank " << partShape.size()
+                 << ", expected " << shape.size();
+        for (size_t d = 0; d < shape.size(); ++d)
+          stackedSize[d] = int64_t(d) == dim || names.size() == 1
+                               ? stackedSize[d] + partShape[d]
+                               : partShape[d];
+        parts.push_back(std::move(bytesAndShape->first));
+      }
+      if (stackedSize != shape)
+        return emitError(loc)
+               << "internal: '" << name << "' assembles to "
+               << ::qc::formatShape(stackedSize) << ", the kernels take "
+               << ::qc::formatShape(shape);
+      std::vector<uint8_t> bytes;
+      if (parts.size() == 1 || dim == 0) {
+        for (std::vector<uint8_t> &p : parts)
+          bytes.insert(bytes.end(), p.begin(), p.end());
+      } else {
+        size_t rows = size_t(shape[0]);
+        for (size_t r = 0; r < rows; ++r)
+          for (std::vector<uint8_t> &p : parts) {
+            size_t rowBytes = p.size() / rows;
+            bytes.insert(bytes.end(), p.begin() + r * rowBytes,
+                         p.begin() + (r + 1) * rowBytes);
+          }
+      }
+      buffers.push_back(std::move(bytes));
+      tensors.push_back({name.str(), *dtype, shape, buffers.back()});
     }
-    if (stackedSize != shape)
-      return emitError(loc)
-             << "internal: '" << name << "' assembles to "
-             << ::qc::formatShape(stackedSize) << ", the kernels take "
-             << ::qc::formatShape(shape);
-    std::vector<uint8_t> bytes;
-    if (parts.size() == 1 || dim == 0) {
-      for (std::vector<uint8_t> &p : parts)
-        bytes.insert(bytes.end(), p.begin(), p.end());
-    } else {
-      size_t rows = size_t(shape[0]);
-      for (size_t r = 0; r < rows; ++r)
-        for (std::vector<uint8_t> &p : parts) {
-          size_t rowBytes = p.size() / rows;
-          bytes.insert(bytes.end(), p.begin() + r * rowBytes,
-                       p.begin() + (r + 1) * rowBytes);
-        }
-    }
-    buffers.push_back(std::move(bytes));
-    tensors.push_back({name.str(), *dtype, shape, buffers.back()});
+    if (::qc::Status s =
+            ::qc::writeSafeTensors(inPackage("weights.safetensors"), tensors);
+        !s)
+      return emitError(loc) << s.message();
   }
-  if (::qc::Status s =
-          ::qc::writeSafeTensors(inPackage("weights.safetensors"), tensors);
-      !s)
-    return emitError(loc) << s.message();
 
   // Stage 3: native code.
   {

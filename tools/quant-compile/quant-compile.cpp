@@ -57,6 +57,11 @@ cl::opt<std::string>
            cl::desc("Target: cpu, or a GPU: sm_80, sm_90a (CUDA), gfx90a, "
                     "gfx942 (HIP)"),
            cl::init("cpu"));
+cl::opt<bool> noWeights(
+    "no-weights",
+    cl::desc("Write the kernels and manifest only, no weights.safetensors "
+             "(benchmarks of model shapes fill it with random values)"),
+    cl::init(false));
 cl::opt<std::string> gpuFormat(
     "gpu-format",
     cl::desc("GPU kernel binary: bin (cubin / hsaco) or isa (PTX, which the "
@@ -287,6 +292,7 @@ int main(int argc, char **argv) {
     packageOptions.cpu = cpu;
     packageOptions.target = target;
     packageOptions.gpuFormat = gpuFormat;
+    packageOptions.writeWeights = !noWeights;
     packageOptions.gpuToolkit = gpuToolkit;
     return failed(mlir::qc::writePackage(**module, *weights, packageOptions));
   }

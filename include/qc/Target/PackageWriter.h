@@ -39,6 +39,10 @@ struct PackageOptions {
   /// "cpu", or a GPU chip (sm_80, sm_90a, gfx90a, gfx942) whose kernels are
   /// embedded in kernels.so as cubin / hsaco.
   std::string target = "cpu";
+  /// Whether to write weights.safetensors. Without it the package holds the
+  /// kernels and the manifest (whose argument list gives every weight's
+  /// name, dtype and shape) for benchmarks that supply their own weights.
+  bool writeWeights = true;
   /// GPU kernel binary format and toolkit (GPUPipelineOptions).
   std::string gpuFormat = "bin";
   std::string gpuToolkit;

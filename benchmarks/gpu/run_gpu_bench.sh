@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# quantc on the GPU beside its peers, in one run:
+#   * linear kernels (fp16, AWQ int4, NF4, int8 weight-only) at M = 1, 16,
+#     64, 256 for K x N = 4096 x 4096 and 4096 x 14336, against cuBLAS fp16
+#     (torch.matmul) and torch's int4 kernel (_weight_int4pack_mm); every
+#     kernel timed by ncu with cold caches;
+#   * decode tokens/s of a Llama-2-7B-shaped model (random weights) against
+#     HF transformers generate.
+#
+# Build here (packages without weights, from sparse shape-only checkpoints):
+#   bash benchmarks/gpu/run_gpu_bench.sh build
+# Run on the GPU machine (.gbench carried), results in $OUT:
+#   bash benchmarks/gpu/run_gpu_bench.sh run
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+B=.gbench
+FORMATS=(f16 awq nf4 int8)
+TARGET=${QC_BENCH_TARGET:-sm_90a}
+
+quant_flags() { [[ $1 == f16 ]] || echo "--quant=$1"; }
+
+if [[ "${1:-}" == build ]]; then
+  SHAPES=$(mktemp -d)
+  rm -rf $B && mkdir -p $B/bin
+  cp build/bin/quant-run build/bin/quant-bench $B/bin/
+  # One layer whose fused gate/up is exactly 4096 x 14336 and o_proj
+  # 4096 x 4096; and Llama-2-7B.
+  python3 benchmarks/gpu/make_shape_model.py $SHAPES/linear --hidden 4096 \
+    --intermediate 7168 --layers 1 --heads 32 --vocab 32000
+  python3 benchmarks/gpu/make_shape_model.py $SHAPES/7b --hidden 4096 \
+    --intermediate 11008 --layers 32 --heads 32 --vocab 32000
+  cp $SHAPES/7b/config.json $B/7b-config.json
+  for f in "${FORMATS[@]}"; do
+    for m in linear 7b; do
+      build/bin/quant-compile $SHAPES/$m --target=$TARGET --cpu=x86-64-v3 \
+        --no-weights $(quant_flags $f) -o $B/$m-$f
+    done
+  done
+  rm -rf $SHAPES
+  git rev-parse HEAD > $B/commit
+  du -sh $B
+  exit 0
+fi
+
+OUT=${OUT:-$B/out}
+mkdir -p $OUT
+{
+  echo "commit $(cat $B/commit), $(date -u)"
+  nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader
+} | tee $OUT/machine.txt
+NCU="ncu --clock-control none --print-units base --csv --metrics gpu__time_duration.sum"
+
+# Linear kernels.
+for f in "${FORMATS[@]}"; do
+  python3 benchmarks/gpu/fill_random_weights.py $B/linear-$f
+  for m in 1 16 64 256; do
+    ids=$(seq -s, 1 $m)
+    $NCU -k 'regex:qc_linear_(4096_4096|14336_4096)' \
+      $B/bin/quant-run $B/linear-$f --prompt-ids $ids --max-new-tokens 1 \
+      --ignore-eos > $OUT/ours_${f}_M$m.csv
+  done
+done
+$NCU --nvtx --print-nvtx-rename kernel python3 benchmarks/gpu/torch_linear_peers.py \
+  > $OUT/torch.csv
+python3 benchmarks/gpu/summarize.py $OUT | tee $OUT/linear.md
+
+# 7B-shaped decode.
+for f in "${FORMATS[@]}"; do
+  python3 benchmarks/gpu/fill_random_weights.py $B/7b-$f
+  for batch in 1 16; do
+    $B/bin/quant-bench decode $B/7b-$f --batch $batch --prompt-len 128 \
+      --new-tokens 32 --repeat 2 | tee -a $OUT/decode.txt
+  done
+  rm $B/7b-$f/weights.safetensors
+done
+mkdir -p $B/7b-hf && cp $B/7b-config.json $B/7b-hf/config.json
+for batch in 1 16; do
+  python3 benchmarks/gpu/hf_generate.py $B/7b-hf --batch $batch --prompt-len 128 \
+    --new-tokens 32 | tee -a $OUT/decode.txt
+done

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Tables of run_gpu_bench.sh's measurements (Markdown, to stdout).
+
+usage: summarize.py DIR   (DIR holds ours_<format>_M<M>.csv and torch.csv
+                           from ncu, and decode.txt)
+"""
+import csv
+import glob
+import os
+import re
+import statistics
+import sys
+
+SHAPES = ((4096, 4096), (4096, 14336))
+MS = (1, 16, 64, 256)
+
+
+def kernel_times(path):
+    """{kernel name: [ns, ...]} of an ncu --csv --print-units base file."""
+    times = {}
+    with open(path) as f:
+        lines = [l for l in f if l.startswith('"')]
+    for row in csv.DictReader(lines):
+        if row.get("Metric Name") != "gpu__time_duration.sum":
+            continue
+        value = float(row["Metric Value"].replace(",", ""))
+        times.setdefault(row["Kernel Name"], []).append(value)
+    return times
+
+
+def main():
+    d = sys.argv[1]
+    ours = {}
+    for path in glob.glob(os.path.join(d, "ours_*_M*.csv")):
+        fmt, m = re.match(r"ours_(\w+)_M(\d+)\.csv", os.path.basename(path)).groups()
+        for name, ts in kernel_times(path).items():
+            g = re.match(r"qc_linear_(\d+)_(\d+)", name)
+            if g:
+                n, k = int(g.group(1)), int(g.group(2))
+                ours.setdefault((fmt, int(m), k, n), []).extend(ts)
+    peers = {}
+    for name, ts in kernel_times(os.path.join(d, "torch.csv")).items():
+        g = re.match(r"(torch_\w+?)_M(\d+)_K(\d+)_N(\d+)", name)
+        if g:
+            # All kernels of one call run inside its range: sum per call.
+            peers.setdefault((g.group(1), int(g.group(2)), int(g.group(3)),
+                              int(g.group(4))), []).extend(ts)
+    formats = sorted({k[0] for k in ours})
+
+    def us(ts):
+        return statistics.median(ts) / 1e3 if ts else None
+
+    print("| K x N | M | cuBLAS fp16 (us) | torch int4 (us) | "
+          + " | ".join(f"quantc {f} (us)" for f in formats)
+          + " | " + " | ".join(f"{f} vs cuBLAS" for f in formats) + " |")
+    print("|" + "---|" * (4 + 2 * len(formats)))
+    for k, n in SHAPES:
+        for m in MS:
+            # torch's ranges can hold several kernels (split-K): per call =
+            # total / repeats, where repeats = number of range instances.
+            def peer(name):
+                ts = peers.get((name, m, k, n), [])
+                return sum(ts) / 3 / 1e3 if ts else None
+            fp16, int4 = peer("torch_fp16"), peer("torch_int4")
+            row = [f"{k} x {n}", str(m), f"{fp16:.1f}" if fp16 else "-",
+                   f"{int4:.1f}" if int4 else "-"]
+            ratios = []
+            for f in formats:
+                t = us(ours.get((f, m, k, n), []))
+                row.append(f"{t:.1f}" if t else "-")
+                ratios.append(f"{fp16 / t:.2f}x" if t and fp16 else "-")
+            print("| " + " | ".join(row + ratios) + " |")
+
+
+if __name__ == "__main__":
+    main()
