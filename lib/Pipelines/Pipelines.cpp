@@ -82,6 +82,7 @@ void mlir::qc::buildKernelsToGPUPipeline(OpPassManager &pm,
                                          const GPUPipelineOptions &options) {
   addBufferization(pm);
   pm.addNestedPass<func::FuncOp>(createQCWarpContractions());
+  pm.addNestedPass<func::FuncOp>(createQCParallelDimsFirst());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   QCMapKernelsToGPUOptions map;
   map.threads = options.threads;

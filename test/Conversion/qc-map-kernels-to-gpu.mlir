@@ -93,3 +93,22 @@ func.func @branches(%c: i1) {
 ^b:
   return
 }
+
+// -----
+
+// A parallel loop inside a sequential one would be a launch inside a
+// launch (qc-parallel-dims-first puts linalg's parallel loops outermost).
+func.func @nested(%a: memref<4x8xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c8 = arith.constant 8 : index
+  %f = arith.constant 1.0 : f32
+  // expected-error @+1 {{'scf.for' op has a parallel loop inside a sequential one; the GPU pipeline maps only outermost parallel loops}}
+  scf.for %i = %c0 to %c4 step %c1 {
+    scf.parallel (%j) = (%c0) to (%c8) step (%c1) {
+      memref.store %f, %a[%i, %j] : memref<4x8xf32>
+    }
+  }
+  return
+}

@@ -72,6 +72,11 @@ struct QCMapKernelsToGPUPass
         // A sequential scan (the sampler over the vocabulary).
         if (op.getNumResults())
           return op.emitOpError() << "a kernel cannot return values";
+        if (op.walk([](scf::ParallelOp) { return WalkResult::interrupt(); })
+                .wasInterrupted())
+          return op.emitOpError()
+                 << "has a parallel loop inside a sequential one; the GPU "
+                    "pipeline maps only outermost parallel loops";
         wrapInSingleThread(&op);
       } else if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
         auto device = gpu::AllocOp::create(

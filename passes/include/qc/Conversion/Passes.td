@@ -108,4 +108,18 @@ def QCWarpContractions : Pass<"qc-warp-contractions", "::mlir::func::FuncOp"> {
   ];
 }
 
+def QCParallelDimsFirst : Pass<"qc-parallel-dims-first", "::mlir::func::FuncOp"> {
+  let summary = "Order each linalg.generic's loops parallel first";
+  let description = [{
+    Interchanges the loops of every `linalg.generic` so that its parallel
+    dimensions come before its reductions (keeping their relative order).
+    A reduction over tokens of a per-column value (LLM.int8's column absmax)
+    otherwise becomes a sequential loop around a parallel one, which the GPU
+    pipelines could only run on a single thread; parallel-first it is one
+    thread per column looping over tokens. Linalg's semantics do not depend
+    on the loop order, so this never changes results beyond the order of a
+    reduction that is already order-free.
+  }];
+}
+
 #endif // QC_CONVERSION_PASSES_TD
