@@ -17,7 +17,9 @@
 // CHECK: %[[C128:.*]] = arith.constant 128 : index
 // CHECK: gpu.launch blocks(%[[BX:.*]], %[[BY:.*]], %{{.*}}) in ({{.*}} = %[[GX]], {{.*}} = %[[GY]], {{.*}}) threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in ({{.*}} = %[[C128]],
 // CHECK: %[[LANE:.*]] = arith.remui %[[TX]], %{{.*}}
-// CHECK: scf.for %[[K:.*]] = %[[LANE]] to %{{.*}} step %{{.*}} iter_args(%[[A0:.*]] = %{{.*}}, %[[A1:.*]] = %{{.*}}) -> (f32, f32)
+// K = 64 is no multiple of 32 lanes x 8 halves: one k per lane step.
+// CHECK: %[[START:.*]] = arith.muli %[[LANE]], %[[ONE:.*]] : index
+// CHECK: scf.for %[[K:.*]] = %[[START]] to %{{.*}} step %{{.*}} iter_args(%[[A0:.*]] = %{{.*}}, %[[A1:.*]] = %{{.*}}) -> (f32, f32)
 // CHECK: memref.load %[[X]][%{{.*}}, %[[K]]]
 // CHECK: memref.load %[[Q]][%[[N:.*]], %[[K]]]
 // CHECK: memref.load %[[S]][%[[N]]]
@@ -45,6 +47,37 @@ func.func @int8_linear(%x: memref<?x64xf16>, %q: memref<16x64xi8>, %s: memref<16
     %w = arith.mulf %qf, %sf : f32
     %xf = arith.extf %xv : f16 to f32
     %p = arith.mulf %xf, %w : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+// fp16 activations and weights, K = 512: each lane reads 8 consecutive k
+// per step (16 bytes), the first load of each run marked 16-byte aligned;
+// the step is 32 lanes x 8.
+#x = affine_map<(t, n, k) -> (t, k)>
+#w = affine_map<(t, n, k) -> (n, k)>
+#out = affine_map<(t, n, k) -> (t, n)>
+// CHECK-LABEL: func.func @fp16_linear(
+// CHECK-SAME: %[[X:.*]]: memref<?x512xf16>, %[[W:.*]]: memref<8x512xf16>
+// CHECK: %[[STEP:.*]] = arith.constant 256 : index
+// CHECK-NEXT: scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %[[STEP]]
+// CHECK: memref.load %[[X]][%{{.*}}, %[[K]]] {alignment = 16 : i64}
+// CHECK: memref.load %[[W]][%{{.*}}, %[[K]]] {alignment = 16 : i64}
+// CHECK: %[[K1:.*]] = arith.addi %[[K]], %{{.*}} : index
+// CHECK: memref.load %[[X]][%{{.*}}, %[[K1]]] : memref<?x512xf16>
+// CHECK-COUNT-6: arith.addi %[[K]]
+// CHECK: scf.yield
+func.func @fp16_linear(%x: memref<?x512xf16>, %w: memref<8x512xf16>, %out: memref<?x8xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x512xf16>, memref<8x512xf16>) outs(%out : memref<?x8xf32>) {
+  ^bb0(%xv: f16, %wv: f16, %acc: f32):
+    %xf = arith.extf %xv : f16 to f32
+    %wf = arith.extf %wv : f16 to f32
+    %p = arith.mulf %xf, %wf : f32
     %r = arith.addf %acc, %p : f32
     linalg.yield %r : f32
   }

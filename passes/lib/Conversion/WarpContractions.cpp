@@ -134,13 +134,27 @@ struct QCWarpContractionsPass
     Value zero = arith::ConstantOp::create(
         b, loc, cast<TypedAttr>(b.getZeroAttr(accType)));
     SmallVector<Value> inits(tokens, zero);
+    // Each lane takes `vector` consecutive k per step, so that the inputs
+    // read along K (activations, fp16 weights) are read as aligned 16-byte
+    // vectors (the leading load of each run carries the alignment, LLVM's
+    // load/store vectorizer merges the run).
+    int64_t vector = vectorWidth(op);
+    Value laneStart = arith::MulIOp::create(b, loc, lane, constant(vector));
     auto loop = scf::ForOp::create(
-        b, loc, lane, depth, constant(kWarpSize), inits,
-        [&](OpBuilder &lb, Location ll, Value k, ValueRange accs) {
-          SmallVector<Value> next;
-          for (int64_t i = 0; i < tokens; ++i)
-            next.push_back(clonePayload(
-                lb, ll, op, {loadTokens[i], loadFeature, k}, accs[i]));
+        b, loc, laneStart, depth, constant(kWarpSize * vector), inits,
+        [&](OpBuilder &lb, Location ll, Value k0, ValueRange accs) {
+          SmallVector<Value> next(accs.begin(), accs.end());
+          for (int64_t e = 0; e < vector; ++e) {
+            Value k =
+                e ? arith::AddIOp::create(
+                        lb, ll, k0, arith::ConstantIndexOp::create(lb, ll, e))
+                        .getResult()
+                  : k0;
+            for (int64_t i = 0; i < tokens; ++i)
+              next[i] =
+                  clonePayload(lb, ll, op, {loadTokens[i], loadFeature, k},
+                               next[i], e == 0 ? 16 : 0);
+          }
           scf::YieldOp::create(lb, ll, next);
         });
 
@@ -177,10 +191,51 @@ struct QCWarpContractionsPass
     return arith::AddIOp::create(b, loc, x, y);
   }
 
+  /// Whether every row of `buffer` starts `bytes`-aligned when the buffer
+  /// itself does (the runtime and the pool align allocations to 256).
+  static bool rowsAligned(Value buffer, uint64_t bytes) {
+    auto type = cast<MemRefType>(buffer.getType());
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (failed(type.getStridesAndOffset(strides, offset)))
+      return false;
+    int64_t elementBytes = type.getElementTypeBitWidth() / 8;
+    auto aligned = [&](int64_t elements) {
+      return !ShapedType::isDynamic(elements) &&
+             (elements * elementBytes) % int64_t(bytes) == 0;
+    };
+    return aligned(offset) &&
+           llvm::all_of(ArrayRef(strides).drop_back(), aligned);
+  }
+
+  /// Elements per lane step: 16 bytes of the narrowest input read along K
+  /// when K is static and a multiple of it (and of every wider input's
+  /// run), else 1.
+  static int64_t vectorWidth(linalg::GenericOp op) {
+    int64_t depth =
+        cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges()[2];
+    int64_t width = 1;
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      AffineMap indexing = op.getMatchingIndexingMap(input);
+      auto type = cast<MemRefType>(input->get().getType());
+      if (indexing.getNumResults() == 0 ||
+          indexing.getResults().back() != getAffineDimExpr(2, op.getContext()))
+        continue;
+      int64_t bits = type.getElementTypeBitWidth();
+      width = std::max<int64_t>(width, 128 / std::max<int64_t>(bits, 8));
+    }
+    width = std::min<int64_t>(width, 8);
+    if (ShapedType::isDynamic(depth) || depth % (width * kWarpSize) != 0)
+      return 1;
+    return width;
+  }
+
   /// The payload of `op` at loop indices `ivs` accumulating into `acc`: its
-  /// inputs loaded through their indexing maps, linalg.index replaced.
+  /// inputs loaded through their indexing maps (with `alignment` bytes when
+  /// non-zero: the first of a run along K), linalg.index replaced.
   static Value clonePayload(OpBuilder &b, Location loc, linalg::GenericOp op,
-                            ArrayRef<Value> ivs, Value acc) {
+                            ArrayRef<Value> ivs, Value acc,
+                            uint64_t alignment) {
     IRMapping map;
     Block *payload = op.getBody();
     for (OpOperand *input : op.getDpsInputOperands()) {
@@ -188,8 +243,15 @@ struct QCWarpContractionsPass
       SmallVector<Value> indices;
       for (AffineExpr e : indexing.getResults())
         indices.push_back(ivs[cast<AffineDimExpr>(e).getPosition()]);
+      bool alongK =
+          !indexing.getResults().empty() &&
+          indexing.getResults().back() == getAffineDimExpr(2, op.getContext());
+      llvm::MaybeAlign align;
+      if (alignment && alongK && rowsAligned(input->get(), alignment))
+        align = llvm::Align(alignment);
       map.map(payload->getArgument(input->getOperandNumber()),
-              memref::LoadOp::create(b, loc, input->get(), indices));
+              memref::LoadOp::create(b, loc, input->get(), indices,
+                                     /*nontemporal=*/false, align));
     }
     map.map(payload->getArguments().back(), acc);
     for (Operation &inner : payload->without_terminator()) {
