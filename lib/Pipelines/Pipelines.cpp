@@ -23,6 +23,7 @@ void mlir::qc::buildQCToKernelsPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createQCFuse());
   ConvertQCToLinalgOptions convert;
   convert.blockSize = options.blockSize;
+  convert.warpAttention = options.warpAttention;
   pm.addPass(createConvertQCToLinalg(convert));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -153,6 +154,7 @@ void mlir::qc::buildQCToLLVMGPUPipeline(OpPassManager &pm,
                                         const GPUPipelineOptions &options) {
   CPUPipelineOptions kernels;
   kernels.blockSize = options.blockSize;
+  kernels.warpAttention = true;
   buildQCToKernelsPipeline(pm, kernels);
   buildKernelsToGPUPipeline(pm, options);
   buildGPUToLLVMPipeline(pm, options);

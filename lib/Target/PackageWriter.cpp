@@ -72,6 +72,7 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
     PassManager pm(ctx);
     CPUPipelineOptions pipeline;
     pipeline.blockSize = options.blockSize;
+    pipeline.warpAttention = options.target != "cpu";
     buildQCToKernelsPipeline(pm, pipeline);
     if (failed(pm.run(*kernels)))
       return failure();

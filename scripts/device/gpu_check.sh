@@ -26,8 +26,9 @@
 #       packages, prompts and limits (read from those files' RUN lines, so
 #       they cannot drift apart);
 #  3.   each of those prompts through the GPU package and its CPU twin
-#       (`--target=cpu`, suffix -cpu): logits within 1e-5 (f32) or 2e-3
-#       (f16) relative L2 and 32 greedy tokens identical; the LLM.int8 and
+#       (`--target=cpu`, suffix -cpu): logits within 1e-5 relative L2 and 32
+#       greedy tokens identical (f32), logits within 2e-3 (f16, the
+#       criterion of hf-reference.test's f16 cases); the LLM.int8 and
 #       W8A8 packages round activations to int8 at run time, where a last-bit
 #       difference can flip a code (int8-activations.test), so they keep
 #       that test's limit and token check for each prompt;
@@ -525,9 +526,14 @@ run() {
     if ((act)); then
       limit=$(sed -n 's/.*--max-rel-l2 \([^ ]*\).*/\1/p' <<<"$line")
       [[ $line == *--tokens* ]] && tokens=" --tokens tokens:tokens" || tokens=""
+    elif [[ $dtype == f32 ]]; then
+      limit=1e-5 tokens=" --tokens tokens:tokens"
     else
-      [[ $dtype == f32 ]] && limit=1e-5 || limit=2e-3
-      tokens=" --tokens tokens:tokens"
+      # f16 packages round every layer's output to f16, so the two backends'
+      # different summation orders can flip a near-tie in a long greedy
+      # continuation; hf-reference.test holds f16 to its logits (2e-3, twice
+      # HF's own f16-vs-f32 error) and so does this.
+      limit=2e-3 tokens=""
     fi
     cmp="quant-bench compare $gpuout \$W/$out.cpu.safetensors --logits prompt_logits:prompt_logits --max-rel-l2 $limit$tokens"
     compare_case "$group" "$out" "$cmp" "${runs[@]}"

@@ -17,6 +17,10 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   Option<int64_t> blockSize{*this, "block-size",
                             llvm::cl::desc("Tokens per KV-cache block"),
                             llvm::cl::init(16)};
+  Option<bool> warpAttention{
+      *this, "warp-attention",
+      llvm::cl::desc("Attention as a warp per (token, head) (GPU targets)"),
+      llvm::cl::init(false)};
 };
 
 /// qc graph -> linalg/tensor/scf/memref kernels (convert-qc-to-linalg).

@@ -323,11 +323,13 @@ struct ConvertQCToLinalgPass
               })
               .Case([&](AttentionOp a) {
                 KVCacheType ct = a.getCache().getType();
-                result(k.attention(
-                    cache, a.getLayer(), map.lookup(a.getQuery()),
-                    map.lookup(a.getPositions()), a.getNumHeads(),
-                    ct.getNumKvHeads(), ct.getHeadDim(),
-                    a.getScale().convertToDouble(), a.getSlidingWindow()));
+                auto build = warpAttention ? &KernelBuilder::warpAttention
+                                           : &KernelBuilder::attention;
+                result((k.*build)(cache, a.getLayer(), map.lookup(a.getQuery()),
+                                  map.lookup(a.getPositions()), a.getNumHeads(),
+                                  ct.getNumKvHeads(), ct.getHeadDim(),
+                                  a.getScale().convertToDouble(),
+                                  a.getSlidingWindow()));
                 return success();
               })
               .Case([&](AddRMSNormOp f) {

@@ -179,8 +179,16 @@ Value KernelBuilder::normalize(Value x, Value sums, Value weight,
                Value eps = arith::ConstantOp::create(
                    nb, nloc, nb.getF32FloatAttr(float(epsilon)));
                Value mean = arith::DivFOp::create(nb, nloc, args[1], n);
-               Value inv = math::RsqrtOp::create(
-                   nb, nloc, arith::AddFOp::create(nb, nloc, mean, eps));
+               // 1 / sqrt, both correctly rounded, on every target: GPU
+               // rsqrt is an approximation whose last-bit differences
+               // move activations across int8 rounding boundaries
+               // (LLM.int8, W8A8). The CPU lowers math.rsqrt to this.
+               Value inv = arith::DivFOp::create(
+                   nb, nloc,
+                   arith::ConstantOp::create(nb, nloc,
+                                             nb.getF32FloatAttr(1.0f)),
+                   math::SqrtOp::create(
+                       nb, nloc, arith::AddFOp::create(nb, nloc, mean, eps)));
                Value normed =
                    arith::MulFOp::create(nb, nloc, k.toF32(args[0]), inv);
                Type t = args[3].getType();

@@ -29,10 +29,14 @@ def ConvertQCToLinalg : Pass<"convert-qc-to-linalg", "::mlir::ModuleOp"> {
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
-    "::mlir::tensor::TensorDialect", "::mlir::func::FuncDialect"];
+    "::mlir::tensor::TensorDialect", "::mlir::func::FuncDialect",
+    "::mlir::gpu::GPUDialect"];
   let options = [
     Option<"blockSize", "block-size", "int64_t", /*default=*/"16",
            "Tokens per KV-cache block">,
+    Option<"warpAttention", "warp-attention", "bool", /*default=*/"false",
+           "Attention as a gpu.launch with a warp per (token, head) (GPU "
+           "targets) instead of a loop nest">,
   ];
 }
 

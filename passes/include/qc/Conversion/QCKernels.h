@@ -50,6 +50,12 @@ public:
                   Value positions, int64_t numHeads, int64_t numKvHeads,
                   int64_t headDim, double scale,
                   std::optional<int64_t> slidingWindow);
+  /// The same attention as one gpu.launch with a 32-lane warp per (token,
+  /// head), lanes splitting the head dimension (QCKernelsGPU.cpp).
+  Value warpAttention(const PagedCache &cache, int64_t layer, Value query,
+                      Value positions, int64_t numHeads, int64_t numKvHeads,
+                      int64_t headDim, double scale,
+                      std::optional<int64_t> slidingWindow);
   /// x W^T (+ bias) of LLM.int8 and W8A8, which quantize the activations
   /// too (QCKernelsInt8.cpp).
   Value int8ActivationLinear(Value x, ValueRange storage, Int8Attr scheme,

@@ -1,0 +1,181 @@
+//===- QCKernelsGPU.cpp - kernels shaped for GPUs -------------------------===//
+//
+// Attention as one 32-lane warp per (token, head). The loop-nest form of
+// KernelBuilder::attention gives each (token, head) to one thread, which
+// walks every cached position and every head dimension alone: at decode, a
+// handful of threads doing all the work. Here the lanes split the head
+// dimension: each position's score is a lane-parallel dot product finished
+// by xor shuffles, and each lane accumulates its own slice of the output.
+// The arithmetic is the loop nest's: scaled scores, a first pass for their
+// maximum, a second for exp(s - max), their sum and the weighted values.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qc/Conversion/QCKernels.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::qc;
+
+namespace {
+constexpr int64_t kWarp = 32;
+} // namespace
+
+Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
+                                   Value query, Value positions,
+                                   int64_t numHeads, int64_t numKvHeads,
+                                   int64_t headDim, double scale,
+                                   std::optional<int64_t> slidingWindow) {
+  auto qType = cast<RankedTensorType>(query.getType());
+  Type elem = qType.getElementType();
+  auto buffer = [&](Value tensor) -> Value {
+    auto type = cast<RankedTensorType>(tensor.getType());
+    return bufferization::ToBufferOp::create(
+        b, loc, MemRefType::get(type.getShape(), type.getElementType()), tensor,
+        /*read_only=*/true);
+  };
+  Value q = buffer(query), pos = buffer(positions);
+  Value tokens = memref::DimOp::create(b, loc, q, 0);
+  Value out = memref::AllocOp::create(
+      b, loc, MemRefType::get(qType.getShape(), elem), ValueRange{tokens});
+  Value one = index(1);
+  auto launch = gpu::LaunchOp::create(b, loc, tokens, index(numHeads), one,
+                                      index(kWarp), one, one);
+
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value t = launch.getBlockIds().x, h = launch.getBlockIds().y;
+  Value lane = launch.getThreadIds().x;
+  auto idx = [&](int64_t v) { return index(v); };
+  auto f32c = [&](float v) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  };
+  auto toIndex = [&](Value v) -> Value {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  };
+  Value seq = toIndex(
+      memref::LoadOp::create(b, loc, cache.tokenSequence, ValueRange{t}));
+  Value p = toIndex(memref::LoadOp::create(b, loc, pos, ValueRange{t}));
+  Value end = arith::AddIOp::create(b, loc, p, one);
+  Value start = idx(0);
+  if (slidingWindow) {
+    // HF's sliding window keeps key positions j > i - window.
+    Value lo = arith::SubIOp::create(b, loc, end, idx(*slidingWindow));
+    start = arith::MaxSIOp::create(b, loc, lo, start);
+  }
+  Value layerIdx = idx(layer);
+  Value kBase = arith::MulIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, h, idx(numHeads / numKvHeads)),
+      idx(headDim));
+  Value qBase = arith::MulIOp::create(b, loc, h, idx(headDim));
+
+  // Lane l holds dimensions l, l + 32, ...; lanes past headDim hold zeros
+  // (and read dimension 0 instead, so every load is in bounds).
+  int64_t slots = (headDim + kWarp - 1) / kWarp;
+  SmallVector<Value> dims, inRange;
+  for (int64_t i = 0; i < slots; ++i) {
+    Value d = arith::AddIOp::create(b, loc, lane, idx(i * kWarp));
+    Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, d,
+                                     idx(headDim));
+    inRange.push_back(ok);
+    dims.push_back(arith::SelectOp::create(b, loc, ok, d, idx(0)));
+  }
+  Value zero = f32c(0.0f);
+  auto masked = [&](int64_t i, Value v) -> Value {
+    return arith::SelectOp::create(b, loc, inRange[i], v, zero);
+  };
+  SmallVector<Value> qv;
+  for (int64_t i = 0; i < slots; ++i)
+    qv.push_back(masked(
+        i, toF32(memref::LoadOp::create(
+               b, loc, q,
+               ValueRange{t, arith::AddIOp::create(b, loc, qBase, dims[i])}))));
+
+  auto slotOf = [&](Value j) -> Value {
+    Value block = toIndex(memref::LoadOp::create(
+        b, loc, cache.blockTables,
+        ValueRange{seq,
+                   arith::DivUIOp::create(b, loc, j, idx(cache.blockSize))}));
+    return arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, block, idx(cache.blockSize)),
+        arith::RemUIOp::create(b, loc, j, idx(cache.blockSize)));
+  };
+  auto cacheAt = [&](Value pool, Value slot, int64_t i) -> Value {
+    return masked(
+        i, toF32(memref::LoadOp::create(
+               b, loc, pool,
+               ValueRange{layerIdx, slot,
+                          arith::AddIOp::create(b, loc, kBase, dims[i])})));
+  };
+  // The scaled score of position j, the same in every lane.
+  auto score = [&](Value slot) -> Value {
+    Value partial = zero;
+    for (int64_t i = 0; i < slots; ++i)
+      partial = arith::AddFOp::create(
+          b, loc, partial,
+          arith::MulFOp::create(b, loc, qv[i], cacheAt(cache.keys, slot, i)));
+    for (int32_t offset = kWarp / 2; offset > 0; offset /= 2)
+      partial = arith::AddFOp::create(
+          b, loc, partial,
+          gpu::ShuffleOp::create(b, loc, partial, offset, kWarp,
+                                 gpu::ShuffleMode::XOR)
+              .getShuffleResult());
+    return arith::MulFOp::create(b, loc, partial, f32c(float(scale)));
+  };
+  auto positionsLoop =
+      [&](ValueRange inits,
+          function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+        auto loop =
+            scf::ForOp::create(b, loc, start, end, one, inits,
+                               [](OpBuilder &, Location, Value, ValueRange) {});
+        OpBuilder::InsertionGuard inner(b);
+        b.setInsertionPointToStart(loop.getBody());
+        scf::YieldOp::create(
+            b, loc, body(loop.getInductionVar(), loop.getRegionIterArgs()));
+        return loop.getResults();
+      };
+
+  // Pass 1: the maximum score, for a stable softmax.
+  Value maxScore = positionsLoop(
+      {f32c(-std::numeric_limits<float>::infinity())},
+      [&](Value j, ValueRange it) -> SmallVector<Value> {
+        return {arith::MaximumFOp::create(b, loc, it[0], score(slotOf(j)))};
+      })[0];
+  // Pass 2: softmax weights, their sum and the weighted values.
+  SmallVector<Value> inits(slots + 1, zero);
+  ValueRange sums =
+      positionsLoop(inits, [&](Value j, ValueRange it) -> SmallVector<Value> {
+        Value slot = slotOf(j);
+        Value w = math::ExpOp::create(
+            b, loc, arith::SubFOp::create(b, loc, score(slot), maxScore));
+        SmallVector<Value> next = {arith::AddFOp::create(b, loc, it[0], w)};
+        for (int64_t i = 0; i < slots; ++i)
+          next.push_back(arith::AddFOp::create(
+              b, loc, it[i + 1],
+              arith::MulFOp::create(b, loc, w,
+                                    cacheAt(cache.values, slot, i))));
+        return next;
+      });
+  for (int64_t i = 0; i < slots; ++i) {
+    auto store = scf::IfOp::create(b, loc, inRange[i], /*withElse=*/false);
+    OpBuilder::InsertionGuard inner(b);
+    b.setInsertionPointToStart(&store.getThenRegion().front());
+    Value o = arith::DivFOp::create(b, loc, sums[i + 1], sums[0]);
+    memref::StoreOp::create(
+        b, loc, fromF32(o, elem), out,
+        ValueRange{t, arith::AddIOp::create(b, loc, qBase, dims[i])});
+  }
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointAfter(launch);
+  return bufferization::ToTensorOp::create(b, loc, qType, out,
+                                           /*restrict=*/true,
+                                           /*writable=*/true);
+}
