@@ -42,27 +42,32 @@ if [[ "${1:-}" == build ]]; then
   exit 0
 fi
 
+# Every measurement is attempted even if one fails; raw ncu files go to
+# $RAW, the tables and a tarball of $RAW to $OUT.
+set +e
 OUT=${OUT:-$B/out}
-mkdir -p $OUT
+RAW=$B/raw
+mkdir -p $OUT $RAW
 {
   echo "commit $(cat $B/commit), $(date -u)"
   nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader
 } | tee $OUT/machine.txt
-NCU="ncu --clock-control none --print-units base --csv --metrics gpu__time_duration.sum"
+NCU_BIN=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
+NCU="$NCU_BIN --clock-control none --print-units base --csv --metrics gpu__time_duration.sum"
 
 # Linear kernels.
 for f in "${FORMATS[@]}"; do
   python3 benchmarks/gpu/fill_random_weights.py $B/linear-$f
   for m in 1 16 64 256; do
     ids=$(seq -s, 1 $m)
-    $NCU -k 'regex:qc_linear_(4096_4096|14336_4096)' \
+    QC_CUDA_GRAPHS=0 $NCU -k 'regex:qc_linear_(4096_4096|14336_4096)' \
       $B/bin/quant-run $B/linear-$f --prompt-ids $ids --max-new-tokens 1 \
-      --ignore-eos > $OUT/ours_${f}_M$m.csv
+      --ignore-eos > $RAW/ours_${f}_M$m.csv 2>> $RAW/errors.txt
   done
 done
 $NCU --nvtx --print-nvtx-rename kernel python3 benchmarks/gpu/torch_linear_peers.py \
-  > $OUT/torch.csv
-python3 benchmarks/gpu/summarize.py $OUT | tee $OUT/linear.md
+  > $RAW/torch.csv 2>> $RAW/errors.txt
+python3 benchmarks/gpu/summarize.py $RAW | tee $OUT/linear.md
 
 # 7B-shaped decode.
 for f in "${FORMATS[@]}"; do
@@ -78,3 +83,4 @@ for batch in 1 16; do
   python3 benchmarks/gpu/hf_generate.py $B/7b-hf --batch $batch --prompt-len 128 \
     --new-tokens 32 | tee -a $OUT/decode.txt
 done
+tar -czf $OUT/raw.tar.gz -C $B raw
