@@ -1,0 +1,45 @@
+// RUN: quant-opt %s -split-input-file --convert-qc-to-linalg="block-size=8 warp-attention=true" | FileCheck %s
+
+// GQA attention (2 query heads over 1 kv head, head_dim 4) with a sliding
+// window of 3, for GPU targets: one gpu.launch with a block per (token,
+// head) and one 32-lane warp in it. Lanes past head_dim read dimension 0
+// and count as zero; each position's score is a lane-parallel dot product
+// finished by five xor shuffles; pass 1 takes the maximum, pass 2 sums
+// exp(s - max) and the weighted values; lanes inside head_dim store.
+!cache = !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f32>
+// CHECK-LABEL: func.func @qc_forward(
+// CHECK-SAME: %[[SEQ:[^:]*]]: memref<?xi32>, %[[TABLES:[^:]*]]: memref<?x?xi32>, %[[KC:[^:]*]]: memref<1x?x4xf32>, %[[VC:[^:]*]]: memref<1x?x4xf32>
+// CHECK: %[[Q:.*]] = bufferization.to_buffer
+// CHECK: %[[OUT:.*]] = memref.alloc(%[[T:.*]]) : memref<?x8xf32>
+// CHECK: gpu.launch blocks(%[[TOK:.*]], %[[HEAD:.*]], %{{.*}}) in (%{{.*}} = %[[T]], %{{.*}} = %[[TWO:.*]], %{{.*}} = %{{.*}}) threads(%[[LANE:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[WARP:.*]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}})
+// CHECK: memref.load %[[SEQ]][%[[TOK]]]
+// CHECK: arith.maxsi
+// CHECK: %[[D:.*]] = arith.addi %[[LANE]], %{{.*}} : index
+// CHECK: %[[INHEAD:.*]] = arith.cmpi ult, %[[D]]
+// CHECK: arith.select %[[INHEAD]], %[[D]]
+// CHECK: scf.for
+// CHECK: memref.load %[[TABLES]]
+// CHECK: memref.load %[[KC]]
+// CHECK-COUNT-5: gpu.shuffle {{ *}}xor
+// CHECK: arith.maximumf
+// CHECK: scf.for
+// CHECK: memref.load %[[KC]]
+// CHECK-COUNT-5: gpu.shuffle {{ *}}xor
+// CHECK: math.exp
+// CHECK: memref.load %[[VC]]
+// CHECK: scf.yield
+// CHECK: scf.if %[[INHEAD]]
+// CHECK: arith.divf
+// CHECK: memref.store %{{.*}}, %[[OUT]]
+// CHECK: gpu.terminator
+// CHECK: bufferization.to_tensor %[[OUT]]
+func.func @forward(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %cache: !cache) -> (tensor<?x16xf32>, !cache) {
+  %emb = qc.weight "emb" : tensor<16x8xf32>
+  %h = qc.embedding %emb, %tokens : (tensor<16x8xf32>, tensor<?xi32>) -> tensor<?x8xf32>
+  %wk = qc.weight "wk" : tensor<4x8xf32>
+  %k = qc.linear %h, %wk : (tensor<?x8xf32>, tensor<4x8xf32>) -> tensor<?x4xf32>
+  %c1 = qc.kv_cache_write %cache[0], %k, %k, %positions : (!cache, tensor<?x4xf32>, tensor<?x4xf32>, tensor<?xi32>) -> !cache
+  %o = qc.attention %h, %c1[0], %positions {num_heads = 2 : i64, scale = 0.5 : f64, sliding_window = 3 : i64} : (tensor<?x8xf32>, !cache, tensor<?xi32>) -> tensor<?x8xf32>
+  %logits = qc.lm_head %o, %emb : (tensor<?x8xf32>, tensor<16x8xf32>) -> tensor<?x16xf32>
+  return %logits, %c1 : tensor<?x16xf32>, !cache
+}
