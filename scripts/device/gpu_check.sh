@@ -608,8 +608,9 @@ run() {
   skipped=$(awk -F'\t' '$5 == "SKIP"' "$W/rows.tsv" | wc -l)
   total=$((passed + failed))
   local commit
-  commit=$(git rev-parse HEAD 2>/dev/null) && commit="$commit (git here)" ||
-    commit="$(sed -n 's/^commit: //p' "$G/BUILD_INFO") (from $G/BUILD_INFO)"
+  # The packages' commit: the GPU machine's copy of .git can be older than
+  # the working tree it is sent with.
+  commit="$(sed -n 's/^commit: //p' "$G/BUILD_INFO") (packages built from it)"
   {
     echo "# quantc GPU check"
     echo

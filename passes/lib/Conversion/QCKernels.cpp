@@ -677,133 +677,118 @@ Value KernelBuilder::attention(const PagedCache &cache, int64_t layer,
         OpBuilder b1 =
             OpBuilder::atBlockBegin(&scope.getBodyRegion().emplaceBlock());
         Location l1 = l0;
-        {
-          Value t = ivs[0], h = ivs[1];
-          Value acc =
-              memref::AllocaOp::create(b1, l1, MemRefType::get({headDim}, f32));
-          KernelBuilder k1(b1, l1);
-          Value seq = arith::IndexCastOp::create(
-              b1, l1, b1.getIndexType(),
-              memref::LoadOp::create(b1, l1, cache.tokenSequence,
-                                     ValueRange{t}));
-          Value p = arith::IndexCastOp::create(
-              b1, l1, b1.getIndexType(),
-              memref::LoadOp::create(b1, l1, pos, ValueRange{t}));
-          Value end = arith::AddIOp::create(b1, l1, p, k1.index(1));
-          Value start = k1.index(0);
-          if (slidingWindow) {
-            // HF's sliding window keeps key positions j > i - window.
-            Value w = k1.index(*slidingWindow);
-            Value lo = arith::SubIOp::create(b1, l1, end, w);
-            Value isPositive = arith::CmpIOp::create(
-                b1, l1, arith::CmpIPredicate::sgt, lo, start);
-            start = arith::SelectOp::create(b1, l1, isPositive, lo, start);
-          }
-          // The cache slot of position j of this token's sequence.
-          auto slotOf = [&](OpBuilder &sb, Location sl, Value j) -> Value {
-            KernelBuilder ks(sb, sl);
-            Value blockIdx =
-                arith::DivUIOp::create(sb, sl, j, ks.index(cache.blockSize));
-            Value within =
-                arith::RemUIOp::create(sb, sl, j, ks.index(cache.blockSize));
-            Value block = arith::IndexCastOp::create(
-                sb, sl, sb.getIndexType(),
-                memref::LoadOp::create(sb, sl, cache.blockTables,
-                                       ValueRange{seq, blockIdx}));
-            return arith::AddIOp::create(
-                sb, sl,
-                arith::MulIOp::create(sb, sl, block, ks.index(cache.blockSize)),
-                within);
-          };
-
-          {
-            OpBuilder &b2 = b1;
-            Location l2 = l1;
-            KernelBuilder k2(b2, l2);
-            Value kvHead = arith::DivUIOp::create(b2, l2, h, k2.index(group));
-            Value qBase = arith::MulIOp::create(b2, l2, h, k2.index(headDim));
-            Value kBase =
-                arith::MulIOp::create(b2, l2, kvHead, k2.index(headDim));
-            auto score = [&](OpBuilder &sb, Location sl, Value slot) -> Value {
-              KernelBuilder ks(sb, sl);
-              Value dot = forRange(
-                  sb, sl, ks.index(0), ks.index(headDim), {zeroF},
-                  [&](OpBuilder &db, Location dl, Value d, ValueRange it) {
-                    KernelBuilder kd(db, dl);
-                    Value qv = kd.toF32(memref::LoadOp::create(
-                        db, dl, q,
-                        ValueRange{t,
-                                   arith::AddIOp::create(db, dl, qBase, d)}));
-                    Value kv = kd.toF32(memref::LoadOp::create(
-                        db, dl, cache.keys,
-                        ValueRange{layerIdx, slot,
-                                   arith::AddIOp::create(db, dl, kBase, d)}));
-                    return SmallVector<Value>{arith::AddFOp::create(
-                        db, dl, it[0], arith::MulFOp::create(db, dl, qv, kv))};
-                  })[0];
-              return arith::MulFOp::create(sb, sl, dot, scaleValue);
-            };
-
-            // Pass 1: the maximum score, for a stable softmax.
-            Value maxScore = forRange(
-                b2, l2, start, end, {negInf},
-                [&](OpBuilder &sb, Location sl, Value j, ValueRange it) {
-                  Value s = score(sb, sl, slotOf(sb, sl, j));
-                  return SmallVector<Value>{
-                      arith::MaximumFOp::create(sb, sl, it[0], s)};
-                })[0];
-            // Pass 2: softmax weights and the weighted sum of values.
-            forRange(b2, l2, k2.index(0), k2.index(headDim), {},
-                     [&](OpBuilder &zb, Location zl, Value d, ValueRange) {
-                       memref::StoreOp::create(zb, zl, zeroF, acc,
-                                               ValueRange{d});
-                       return SmallVector<Value>{};
-                     });
-            Value denom = forRange(
-                b2, l2, start, end, {zeroF},
-                [&](OpBuilder &sb, Location sl, Value j, ValueRange it) {
-                  KernelBuilder ks(sb, sl);
-                  Value slot = slotOf(sb, sl, j);
-                  Value w = math::ExpOp::create(
-                      sb, sl,
-                      arith::SubFOp::create(sb, sl, score(sb, sl, slot),
-                                            maxScore));
-                  forRange(
-                      sb, sl, ks.index(0), ks.index(headDim), {},
-                      [&](OpBuilder &vb, Location vl, Value d, ValueRange) {
-                        KernelBuilder kv(vb, vl);
-                        Value vv = kv.toF32(memref::LoadOp::create(
-                            vb, vl, cache.values,
-                            ValueRange{
-                                layerIdx, slot,
-                                arith::AddIOp::create(vb, vl, kBase, d)}));
-                        Value old =
-                            memref::LoadOp::create(vb, vl, acc, ValueRange{d});
-                        memref::StoreOp::create(
-                            vb, vl,
-                            arith::AddFOp::create(
-                                vb, vl, old,
-                                arith::MulFOp::create(vb, vl, w, vv)),
-                            acc, ValueRange{d});
-                        return SmallVector<Value>{};
-                      });
-                  return SmallVector<Value>{
-                      arith::AddFOp::create(sb, sl, it[0], w)};
-                })[0];
-            forRange(
-                b2, l2, k2.index(0), k2.index(headDim), {},
-                [&](OpBuilder &ob, Location ol, Value d, ValueRange) {
-                  KernelBuilder ko(ob, ol);
-                  Value a = memref::LoadOp::create(ob, ol, acc, ValueRange{d});
-                  Value o = arith::DivFOp::create(ob, ol, a, denom);
-                  memref::StoreOp::create(
-                      ob, ol, ko.fromF32(o, elem), out,
-                      ValueRange{t, arith::AddIOp::create(ob, ol, qBase, d)});
-                  return SmallVector<Value>{};
-                });
-          }
-          memref::AllocaScopeReturnOp::create(b1, l1);
+        Value t = ivs[0], h = ivs[1];
+        Value acc =
+            memref::AllocaOp::create(b1, l1, MemRefType::get({headDim}, f32));
+        KernelBuilder k1(b1, l1);
+        Value seq = arith::IndexCastOp::create(
+            b1, l1, b1.getIndexType(),
+            memref::LoadOp::create(b1, l1, cache.tokenSequence, ValueRange{t}));
+        Value p = arith::IndexCastOp::create(
+            b1, l1, b1.getIndexType(),
+            memref::LoadOp::create(b1, l1, pos, ValueRange{t}));
+        Value end = arith::AddIOp::create(b1, l1, p, k1.index(1));
+        Value start = k1.index(0);
+        if (slidingWindow) {
+          // HF's sliding window keeps key positions j > i - window.
+          Value w = k1.index(*slidingWindow);
+          Value lo = arith::SubIOp::create(b1, l1, end, w);
+          Value isPositive = arith::CmpIOp::create(
+              b1, l1, arith::CmpIPredicate::sgt, lo, start);
+          start = arith::SelectOp::create(b1, l1, isPositive, lo, start);
         }
+        // The cache slot of position j of this token's sequence.
+        auto slotOf = [&](OpBuilder &sb, Location sl, Value j) -> Value {
+          KernelBuilder ks(sb, sl);
+          Value blockIdx =
+              arith::DivUIOp::create(sb, sl, j, ks.index(cache.blockSize));
+          Value within =
+              arith::RemUIOp::create(sb, sl, j, ks.index(cache.blockSize));
+          Value block = arith::IndexCastOp::create(
+              sb, sl, sb.getIndexType(),
+              memref::LoadOp::create(sb, sl, cache.blockTables,
+                                     ValueRange{seq, blockIdx}));
+          return arith::AddIOp::create(
+              sb, sl,
+              arith::MulIOp::create(sb, sl, block, ks.index(cache.blockSize)),
+              within);
+        };
+
+        Value kvHead = arith::DivUIOp::create(b1, l1, h, k1.index(group));
+        Value qBase = arith::MulIOp::create(b1, l1, h, k1.index(headDim));
+        Value kBase = arith::MulIOp::create(b1, l1, kvHead, k1.index(headDim));
+        auto score = [&](OpBuilder &sb, Location sl, Value slot) -> Value {
+          KernelBuilder ks(sb, sl);
+          Value dot = forRange(
+              sb, sl, ks.index(0), ks.index(headDim), {zeroF},
+              [&](OpBuilder &db, Location dl, Value d, ValueRange it) {
+                KernelBuilder kd(db, dl);
+                Value qv = kd.toF32(memref::LoadOp::create(
+                    db, dl, q,
+                    ValueRange{t, arith::AddIOp::create(db, dl, qBase, d)}));
+                Value kv = kd.toF32(memref::LoadOp::create(
+                    db, dl, cache.keys,
+                    ValueRange{layerIdx, slot,
+                               arith::AddIOp::create(db, dl, kBase, d)}));
+                return SmallVector<Value>{arith::AddFOp::create(
+                    db, dl, it[0], arith::MulFOp::create(db, dl, qv, kv))};
+              })[0];
+          return arith::MulFOp::create(sb, sl, dot, scaleValue);
+        };
+
+        // Pass 1: the maximum score, for a stable softmax.
+        Value maxScore =
+            forRange(b1, l1, start, end, {negInf},
+                     [&](OpBuilder &sb, Location sl, Value j, ValueRange it) {
+                       Value s = score(sb, sl, slotOf(sb, sl, j));
+                       return SmallVector<Value>{
+                           arith::MaximumFOp::create(sb, sl, it[0], s)};
+                     })[0];
+        // Pass 2: softmax weights and the weighted sum of values.
+        forRange(b1, l1, k1.index(0), k1.index(headDim), {},
+                 [&](OpBuilder &zb, Location zl, Value d, ValueRange) {
+                   memref::StoreOp::create(zb, zl, zeroF, acc, ValueRange{d});
+                   return SmallVector<Value>{};
+                 });
+        Value denom = forRange(
+            b1, l1, start, end, {zeroF},
+            [&](OpBuilder &sb, Location sl, Value j, ValueRange it) {
+              KernelBuilder ks(sb, sl);
+              Value slot = slotOf(sb, sl, j);
+              Value w = math::ExpOp::create(
+                  sb, sl,
+                  arith::SubFOp::create(sb, sl, score(sb, sl, slot), maxScore));
+              forRange(
+                  sb, sl, ks.index(0), ks.index(headDim), {},
+                  [&](OpBuilder &vb, Location vl, Value d, ValueRange) {
+                    KernelBuilder kv(vb, vl);
+                    Value vv = kv.toF32(memref::LoadOp::create(
+                        vb, vl, cache.values,
+                        ValueRange{layerIdx, slot,
+                                   arith::AddIOp::create(vb, vl, kBase, d)}));
+                    Value old =
+                        memref::LoadOp::create(vb, vl, acc, ValueRange{d});
+                    memref::StoreOp::create(
+                        vb, vl,
+                        arith::AddFOp::create(
+                            vb, vl, old, arith::MulFOp::create(vb, vl, w, vv)),
+                        acc, ValueRange{d});
+                    return SmallVector<Value>{};
+                  });
+              return SmallVector<Value>{
+                  arith::AddFOp::create(sb, sl, it[0], w)};
+            })[0];
+        forRange(b1, l1, k1.index(0), k1.index(headDim), {},
+                 [&](OpBuilder &ob, Location ol, Value d, ValueRange) {
+                   KernelBuilder ko(ob, ol);
+                   Value a = memref::LoadOp::create(ob, ol, acc, ValueRange{d});
+                   Value o = arith::DivFOp::create(ob, ol, a, denom);
+                   memref::StoreOp::create(
+                       ob, ol, ko.fromF32(o, elem), out,
+                       ValueRange{t, arith::AddIOp::create(ob, ol, qBase, d)});
+                   return SmallVector<Value>{};
+                 });
+        memref::AllocaScopeReturnOp::create(b1, l1);
       });
   return bufferization::ToTensorOp::create(b, loc, qType, out,
                                            /*restrict=*/true,
