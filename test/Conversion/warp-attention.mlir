@@ -2,38 +2,32 @@
 
 // GQA attention (2 query heads over 1 kv head, head_dim 4) with a sliding
 // window of 3, for GPU targets: one gpu.launch with a block per (token,
-// head) and one 32-lane warp in it. Positions go 32 at a time, a lane each:
-// pass 1 takes each lane's whole dot product over the head dimension and
-// the lanes' maximum (xor shuffles); pass 2 weights each position by
-// exp(s - max) and accumulates the values position by position, a shuffle
-// handing every lane the position's weight and slot, lanes splitting the
-// head dimension; the sum of weights is combined by xor shuffles, and lanes
-// inside head_dim store.
+// head) and one 32-lane warp in it. Lanes past head_dim read dimension 0
+// and count as zero; each position's score is a lane-parallel dot product
+// finished by five xor shuffles; pass 1 takes the maximum, pass 2 sums
+// exp(s - max) and the weighted values; lanes inside head_dim store.
 !cache = !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f32>
 // CHECK-LABEL: func.func @qc_forward(
 // CHECK-SAME: %[[SEQ:[^:]*]]: memref<?xi32>, %[[TABLES:[^:]*]]: memref<?x?xi32>, %[[KC:[^:]*]]: memref<1x?x4xf32>, %[[VC:[^:]*]]: memref<1x?x4xf32>
+// CHECK: %[[Q:.*]] = bufferization.to_buffer
 // CHECK: %[[OUT:.*]] = memref.alloc(%[[T:.*]]) : memref<?x8xf32>
-// CHECK: gpu.launch blocks(%[[TOK:.*]], %[[HEAD:.*]], %{{.*}}) in (%{{.*}} = %[[T]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) threads(%[[LANE:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[WARP:.*]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}})
+// CHECK: gpu.launch blocks(%[[TOK:.*]], %[[HEAD:.*]], %{{.*}}) in (%{{.*}} = %[[T]], %{{.*}} = %[[TWO:.*]], %{{.*}} = %{{.*}}) threads(%[[LANE:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[WARP:.*]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}})
 // CHECK: memref.load %[[SEQ]][%[[TOK]]]
-// CHECK: %[[START:.*]] = arith.maxsi
+// CHECK: arith.maxsi
 // CHECK: %[[D:.*]] = arith.addi %[[LANE]], %{{.*}} : index
 // CHECK: %[[INHEAD:.*]] = arith.cmpi ult, %[[D]]
-// CHECK: %[[CHUNKS:.*]] = arith.ceildivui
-// CHECK: scf.for %{{.*}} = %{{.*}} to %[[CHUNKS]]
-// CHECK: arith.addi %{{.*}}, %[[LANE]] : index
+// CHECK: arith.select %[[INHEAD]], %[[D]]
+// CHECK: scf.for
 // CHECK: memref.load %[[TABLES]]
-// CHECK: scf.for
 // CHECK: memref.load %[[KC]]
+// CHECK-COUNT-5: gpu.shuffle {{ *}}xor
 // CHECK: arith.maximumf
-// CHECK-COUNT-5: gpu.shuffle {{ *}}xor
-// CHECK: scf.for %{{.*}} = %{{.*}} to %[[CHUNKS]]
-// CHECK: memref.load %[[KC]]
-// CHECK: math.exp
 // CHECK: scf.for
-// CHECK: gpu.shuffle {{ *}}idx
-// CHECK: gpu.shuffle {{ *}}idx
-// CHECK: memref.load %[[VC]]
+// CHECK: memref.load %[[KC]]
 // CHECK-COUNT-5: gpu.shuffle {{ *}}xor
+// CHECK: math.exp
+// CHECK: memref.load %[[VC]]
+// CHECK: scf.yield
 // CHECK: scf.if %[[INHEAD]]
 // CHECK: arith.divf
 // CHECK: memref.store %{{.*}}, %[[OUT]]

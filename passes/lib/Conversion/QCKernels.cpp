@@ -632,6 +632,42 @@ void KernelBuilder::ropeKVCacheWrite(const PagedCache &cache, int64_t layer,
       });
 }
 
+Value KernelBuilder::cacheSlot(const PagedCache &cache, Value sequence,
+                               Value position) {
+  Value block = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      memref::LoadOp::create(
+          b, loc, cache.blockTables,
+          ValueRange{sequence, arith::DivUIOp::create(
+                                   b, loc, position, index(cache.blockSize))}));
+  return arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, block, index(cache.blockSize)),
+      arith::RemUIOp::create(b, loc, position, index(cache.blockSize)));
+}
+
+Value KernelBuilder::headDot(Value query, Value token, Value queryBase,
+                             Value keys, Value layer, Value slot, Value keyBase,
+                             int64_t headDim) {
+  auto loop = scf::ForOp::create(
+      b, loc, index(0), index(headDim), index(1),
+      ValueRange{arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f))},
+      [&](OpBuilder &db, Location dl, Value d, ValueRange acc) {
+        KernelBuilder kd(db, dl);
+        Value qv = kd.toF32(memref::LoadOp::create(
+            db, dl, query,
+            ValueRange{token, arith::AddIOp::create(db, dl, queryBase, d)}));
+        Value kv = kd.toF32(memref::LoadOp::create(
+            db, dl, keys,
+            ValueRange{layer, slot,
+                       arith::AddIOp::create(db, dl, keyBase, d)}));
+        scf::YieldOp::create(
+            db, dl,
+            ValueRange{arith::AddFOp::create(
+                db, dl, acc[0], arith::MulFOp::create(db, dl, qv, kv))});
+      });
+  return loop.getResult(0);
+}
+
 Value KernelBuilder::attention(const PagedCache &cache, int64_t layer,
                                Value query, Value positions, int64_t numHeads,
                                int64_t numKvHeads, int64_t headDim,
@@ -699,19 +735,7 @@ Value KernelBuilder::attention(const PagedCache &cache, int64_t layer,
         }
         // The cache slot of position j of this token's sequence.
         auto slotOf = [&](OpBuilder &sb, Location sl, Value j) -> Value {
-          KernelBuilder ks(sb, sl);
-          Value blockIdx =
-              arith::DivUIOp::create(sb, sl, j, ks.index(cache.blockSize));
-          Value within =
-              arith::RemUIOp::create(sb, sl, j, ks.index(cache.blockSize));
-          Value block = arith::IndexCastOp::create(
-              sb, sl, sb.getIndexType(),
-              memref::LoadOp::create(sb, sl, cache.blockTables,
-                                     ValueRange{seq, blockIdx}));
-          return arith::AddIOp::create(
-              sb, sl,
-              arith::MulIOp::create(sb, sl, block, ks.index(cache.blockSize)),
-              within);
+          return KernelBuilder(sb, sl).cacheSlot(cache, seq, j);
         };
 
         Value kvHead = arith::DivUIOp::create(b1, l1, h, k1.index(group));
@@ -719,20 +743,8 @@ Value KernelBuilder::attention(const PagedCache &cache, int64_t layer,
         Value kBase = arith::MulIOp::create(b1, l1, kvHead, k1.index(headDim));
         auto score = [&](OpBuilder &sb, Location sl, Value slot) -> Value {
           KernelBuilder ks(sb, sl);
-          Value dot = forRange(
-              sb, sl, ks.index(0), ks.index(headDim), {zeroF},
-              [&](OpBuilder &db, Location dl, Value d, ValueRange it) {
-                KernelBuilder kd(db, dl);
-                Value qv = kd.toF32(memref::LoadOp::create(
-                    db, dl, q,
-                    ValueRange{t, arith::AddIOp::create(db, dl, qBase, d)}));
-                Value kv = kd.toF32(memref::LoadOp::create(
-                    db, dl, cache.keys,
-                    ValueRange{layerIdx, slot,
-                               arith::AddIOp::create(db, dl, kBase, d)}));
-                return SmallVector<Value>{arith::AddFOp::create(
-                    db, dl, it[0], arith::MulFOp::create(db, dl, qv, kv))};
-              })[0];
+          Value dot = ks.headDot(q, t, qBase, cache.keys, layerIdx, slot, kBase,
+                                 headDim);
           return arith::MulFOp::create(sb, sl, dot, scaleValue);
         };
 

@@ -90,6 +90,12 @@ private:
   Value emptyLike(Value shapeSource, int64_t cols, Type elementType);
   Value dequantize(ArrayRef<Value> storage, QWeightType qtype, Value n,
                    Value k);
+  /// The cache slot of `position` of sequence `sequence` (its block table).
+  Value cacheSlot(const PagedCache &cache, Value sequence, Value position);
+  /// sum over d < headDim of query[token, queryBase + d] *
+  /// keys[layer, slot, keyBase + d], in f32, in order of d.
+  Value headDot(Value query, Value token, Value queryBase, Value keys,
+                Value layer, Value slot, Value keyBase, int64_t headDim);
 
   OpBuilder &b;
   Location loc;
