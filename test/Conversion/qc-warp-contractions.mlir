@@ -101,3 +101,39 @@ func.func @max_reduction(%x: memref<?x64xf32>, %out: memref<?x16xf32>) {
   }
   return
 }
+
+// -----
+
+// A row reduction with an elementwise output (add_rms_norm: the residual
+// sum and its sum of squares): one warp per row, lanes striding the row;
+// the residual is stored as computed, the sum of squares combined by xor
+// shuffles and added by lane 0.
+#rc = affine_map<(t, c) -> (t, c)>
+#r = affine_map<(t, c) -> (t)>
+// CHECK-LABEL: func.func @add_rms_sums(
+// CHECK-SAME: %[[A:.*]]: memref<?x64xf32>, %[[B:.*]]: memref<?x64xf32>, %[[SUM:.*]]: memref<?x64xf32>, %[[SQ:.*]]: memref<?xf32>)
+// CHECK: gpu.launch
+// CHECK: %[[LANE:.*]] = arith.remui
+// CHECK: %[[ROW:.*]] = arith.addi
+// CHECK: %[[VALID:.*]] = arith.cmpi ult, %[[ROW]]
+// CHECK: scf.for %[[C:.*]] = %[[LANE]] to %{{.*}} step %{{.*}} iter_args(%[[P:.*]] = %{{.*}}) -> (f32)
+// CHECK: %[[S:.*]] = arith.addf
+// CHECK: arith.addf %[[P]]
+// CHECK: scf.if %[[VALID]]
+// CHECK-NEXT: memref.store %[[S]], %[[SUM]][%[[ROW]], %[[C]]]
+// CHECK-COUNT-5: gpu.shuffle {{ *}}xor
+// CHECK: scf.if
+// CHECK: memref.load %[[SQ]][%[[ROW]]]
+// CHECK: memref.store %{{.*}}, %[[SQ]][%[[ROW]]]
+// CHECK-NOT: linalg.generic
+func.func @add_rms_sums(%a: memref<?x64xf32>, %b: memref<?x64xf32>, %sum: memref<?x64xf32>, %sq: memref<?xf32>) {
+  linalg.generic {indexing_maps = [#rc, #rc, #rc, #r], iterator_types = ["parallel", "reduction"]}
+      ins(%a, %b : memref<?x64xf32>, memref<?x64xf32>) outs(%sum, %sq : memref<?x64xf32>, memref<?xf32>) {
+  ^bb0(%x: f32, %y: f32, %s: f32, %acc: f32):
+    %v = arith.addf %x, %y : f32
+    %v2 = arith.mulf %v, %v : f32
+    %r = arith.addf %acc, %v2 : f32
+    linalg.yield %v, %r : f32, f32
+  }
+  return
+}

@@ -13,6 +13,9 @@
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <limits>
 
 namespace mlir::qc {
 #define GEN_PASS_DEF_QCWARPCONTRACTIONS
@@ -61,18 +64,205 @@ bool isTokenFeatureContraction(linalg::GenericOp op) {
   return isAccumulation(op);
 }
 
+/// How a row reduction's output combines its partial values.
+enum class Combine { AddF, AddI, MaxF, MaxNumF };
+
+/// For a [row, r] reduction on buffers (parallel, then reduction), how
+/// each output combines: an output indexed by the row accumulates (the
+/// payload yields add/max of it), one indexed by (row, r) is written
+/// element by element (std::nullopt). Fails on anything else.
+FailureOr<SmallVector<std::optional<Combine>>>
+rowReductionOutputs(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumLoops() != 2)
+    return failure();
+  auto iterators = op.getIteratorTypesArray();
+  if (iterators[0] != utils::IteratorType::parallel ||
+      iterators[1] != utils::IteratorType::reduction)
+    return failure();
+  MLIRContext *ctx = op.getContext();
+  AffineMap rowMap = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+  for (OpOperand *input : op.getDpsInputOperands())
+    if (!op.getMatchingIndexingMap(input).isProjectedPermutation())
+      return failure();
+  auto yield = cast<linalg::YieldOp>(op.getBody()->getTerminator());
+  SmallVector<std::optional<Combine>> outputs;
+  bool accumulates = false;
+  for (OpOperand &init : op.getDpsInitsMutable()) {
+    AffineMap map = op.getMatchingIndexingMap(&init);
+    if (map.isIdentity()) {
+      outputs.push_back(std::nullopt);
+      continue;
+    }
+    if (map != rowMap)
+      return failure();
+    unsigned i = init.getOperandNumber() - op.getNumDpsInputs();
+    Value arg = op.getBody()->getArgument(init.getOperandNumber());
+    Operation *def = yield.getOperand(i).getDefiningOp();
+    if (!def || def->getNumOperands() != 2 ||
+        (def->getOperand(0) != arg && def->getOperand(1) != arg))
+      return failure();
+    std::optional<Combine> combine =
+        TypeSwitch<Operation *, std::optional<Combine>>(def)
+            .Case([](arith::AddFOp) { return Combine::AddF; })
+            .Case([](arith::AddIOp) { return Combine::AddI; })
+            .Case([](arith::MaximumFOp) { return Combine::MaxF; })
+            .Case([](arith::MaxNumFOp) { return Combine::MaxNumF; })
+            .Default([](Operation *) { return std::nullopt; });
+    if (!combine)
+      return failure();
+    outputs.push_back(combine);
+    accumulates = true;
+  }
+  if (!accumulates)
+    return failure();
+  return outputs;
+}
+
 struct QCWarpContractionsPass
     : mlir::qc::impl::QCWarpContractionsBase<QCWarpContractionsPass> {
   using Base::Base;
 
   void runOnOperation() override {
-    SmallVector<linalg::GenericOp> contractions;
+    SmallVector<linalg::GenericOp> contractions, rowReductions;
     getOperation().walk([&](linalg::GenericOp op) {
       if (isTokenFeatureContraction(op))
         contractions.push_back(op);
+      else if (succeeded(rowReductionOutputs(op)))
+        rowReductions.push_back(op);
     });
     for (linalg::GenericOp op : contractions)
       rewrite(op);
+    for (linalg::GenericOp op : rowReductions)
+      rewriteRowReduction(op, *rowReductionOutputs(op));
+  }
+
+  /// A [row, r] reduction (rms_norm's sums of squares, LLM.int8's row
+  /// absmax) as one warp per row: lanes stride r, partial results combine
+  /// by xor shuffles; outputs indexed by (row, r) are stored as computed.
+  void rewriteRowReduction(linalg::GenericOp op,
+                           ArrayRef<std::optional<Combine>> outputs) {
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    auto constant = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    SmallVector<Range, 4> ranges =
+        cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
+    Value rows = getValueOrCreateConstantIndexOp(b, loc, ranges[0].size);
+    Value depth = getValueOrCreateConstantIndexOp(b, loc, ranges[1].size);
+    Value one = constant(1);
+    auto launch = gpu::LaunchOp::create(
+        b, loc, arith::CeilDivUIOp::create(b, loc, rows, constant(warps)), one,
+        one, constant(kWarpSize * warps), one, one);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    Value tid = launch.getThreadIds().x;
+    Value lane = arith::RemUIOp::create(b, loc, tid, constant(kWarpSize));
+    Value row = arith::AddIOp::create(
+        b, loc,
+        arith::MulIOp::create(b, loc, launch.getBlockIds().x, constant(warps)),
+        arith::DivUIOp::create(b, loc, tid, constant(kWarpSize)));
+    Value rowInRange =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, rows);
+    Value loadRow = arith::MinUIOp::create(
+        b, loc, row, arith::SubIOp::create(b, loc, rows, one));
+
+    SmallVector<Value> inits;
+    SmallVector<unsigned> accumulated;
+    for (auto [i, combine] : llvm::enumerate(outputs)) {
+      if (!combine)
+        continue;
+      accumulated.push_back(i);
+      Type type =
+          cast<MemRefType>(op.getDpsInits()[i].getType()).getElementType();
+      inits.push_back(
+          arith::ConstantOp::create(b, loc, identity(b, type, *combine)));
+    }
+    auto loop = scf::ForOp::create(
+        b, loc, lane, depth, constant(kWarpSize), inits,
+        [&](OpBuilder &lb, Location ll, Value k, ValueRange partials) {
+          IRMapping map;
+          Block *payload = op.getBody();
+          SmallVector<Value> ivs = {loadRow, k};
+          for (OpOperand *input : op.getDpsInputOperands()) {
+            SmallVector<Value> indices;
+            for (AffineExpr e : op.getMatchingIndexingMap(input).getResults())
+              indices.push_back(ivs[cast<AffineDimExpr>(e).getPosition()]);
+            map.map(payload->getArgument(input->getOperandNumber()),
+                    memref::LoadOp::create(lb, ll, input->get(), indices));
+          }
+          unsigned next = 0;
+          for (auto [i, combine] : llvm::enumerate(outputs)) {
+            BlockArgument arg = payload->getArgument(op.getNumDpsInputs() + i);
+            if (combine)
+              map.map(arg, partials[next++]);
+            else if (!arg.use_empty())
+              map.map(arg,
+                      memref::LoadOp::create(lb, ll, op.getDpsInits()[i], ivs));
+          }
+          for (Operation &inner : payload->without_terminator()) {
+            if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+              map.map(index.getResult(), ivs[index.getDim()]);
+              continue;
+            }
+            lb.clone(inner, map);
+          }
+          SmallVector<Value> yielded;
+          for (auto [i, combine] : llvm::enumerate(outputs)) {
+            Value v = map.lookup(payload->getTerminator()->getOperand(i));
+            if (combine) {
+              yielded.push_back(v);
+              continue;
+            }
+            auto ifOp = scf::IfOp::create(lb, ll, rowInRange,
+                                          /*withElseRegion=*/false);
+            OpBuilder ib = ifOp.getThenBodyBuilder();
+            memref::StoreOp::create(ib, ll, v, op.getDpsInits()[i],
+                                    ValueRange{row, k});
+          }
+          scf::YieldOp::create(lb, ll, yielded);
+        });
+
+    Value isFirstLane = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                              lane, constant(0));
+    Value store = arith::AndIOp::create(b, loc, isFirstLane, rowInRange);
+    for (auto [n, i] : llvm::enumerate(accumulated)) {
+      Combine combine = *outputs[i];
+      Value v = loop.getResult(n);
+      for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2)
+        v = apply(b, loc, combine, v,
+                  gpu::ShuffleOp::create(b, loc, v, offset, kWarpSize,
+                                         gpu::ShuffleMode::XOR)
+                      .getShuffleResult());
+      auto ifOp = scf::IfOp::create(b, loc, store, /*withElseRegion=*/false);
+      OpBuilder ib = ifOp.getThenBodyBuilder();
+      Value out = op.getDpsInits()[i];
+      Value old = memref::LoadOp::create(ib, loc, out, ValueRange{row});
+      memref::StoreOp::create(ib, loc, apply(ib, loc, combine, old, v), out,
+                              ValueRange{row});
+    }
+    gpu::TerminatorOp::create(b, loc);
+    op.erase();
+  }
+
+  static TypedAttr identity(OpBuilder &b, Type type, Combine combine) {
+    if (combine == Combine::MaxF || combine == Combine::MaxNumF)
+      return b.getFloatAttr(type, -std::numeric_limits<double>::infinity());
+    return cast<TypedAttr>(b.getZeroAttr(type));
+  }
+
+  static Value apply(OpBuilder &b, Location loc, Combine combine, Value x,
+                     Value y) {
+    switch (combine) {
+    case Combine::AddF:
+      return arith::AddFOp::create(b, loc, x, y);
+    case Combine::AddI:
+      return arith::AddIOp::create(b, loc, x, y);
+    case Combine::MaxF:
+      return arith::MaximumFOp::create(b, loc, x, y);
+    case Combine::MaxNumF:
+      return arith::MaxNumFOp::create(b, loc, x, y);
+    }
+    llvm_unreachable("unknown combine");
   }
 
   void rewrite(linalg::GenericOp op) {
