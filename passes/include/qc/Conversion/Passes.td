@@ -101,6 +101,12 @@ def QCWarpContractions : Pass<"qc-warp-contractions", "::mlir::func::FuncOp"> {
     Decode and small batches are bound by the weight bytes; this mapping
     keeps every SM busy (N warps instead of N threads) and reads each weight
     once per token tile.
+
+    Row reductions — [parallel (row), reduction] generics whose row-indexed
+    outputs accumulate by add or max (rms_norm and add_rms_norm's sums of
+    squares, LLM.int8's row absmax) — get the same mapping: a warp per row,
+    lanes striding the row, xor shuffles combining the lanes; outputs
+    indexed by (row, column) are stored as they are computed.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect"];
