@@ -180,35 +180,15 @@ struct QCWarpContractionsPass
     auto loop = scf::ForOp::create(
         b, loc, lane, depth, constant(kWarpSize), inits,
         [&](OpBuilder &lb, Location ll, Value k, ValueRange partials) {
-          IRMapping map;
-          Block *payload = op.getBody();
-          SmallVector<Value> ivs = {loadRow, k};
-          for (OpOperand *input : op.getDpsInputOperands()) {
-            SmallVector<Value> indices;
-            for (AffineExpr e : op.getMatchingIndexingMap(input).getResults())
-              indices.push_back(ivs[cast<AffineDimExpr>(e).getPosition()]);
-            map.map(payload->getArgument(input->getOperandNumber()),
-                    memref::LoadOp::create(lb, ll, input->get(), indices));
-          }
+          SmallVector<Value> args;
           unsigned next = 0;
-          for (auto [i, combine] : llvm::enumerate(outputs)) {
-            BlockArgument arg = payload->getArgument(op.getNumDpsInputs() + i);
-            if (combine)
-              map.map(arg, partials[next++]);
-            else if (!arg.use_empty())
-              map.map(arg,
-                      memref::LoadOp::create(lb, ll, op.getDpsInits()[i], ivs));
-          }
-          for (Operation &inner : payload->without_terminator()) {
-            if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
-              map.map(index.getResult(), ivs[index.getDim()]);
-              continue;
-            }
-            lb.clone(inner, map);
-          }
+          for (const std::optional<Combine> &combine : outputs)
+            args.push_back(combine ? partials[next++] : Value());
+          SmallVector<Value> results =
+              clonePayload(lb, ll, op, {loadRow, k}, args, /*alignment=*/0);
           SmallVector<Value> yielded;
           for (auto [i, combine] : llvm::enumerate(outputs)) {
-            Value v = map.lookup(payload->getTerminator()->getOperand(i));
+            Value v = results[i];
             if (combine) {
               yielded.push_back(v);
               continue;
@@ -227,12 +207,7 @@ struct QCWarpContractionsPass
     Value store = arith::AndIOp::create(b, loc, isFirstLane, rowInRange);
     for (auto [n, i] : llvm::enumerate(accumulated)) {
       Combine combine = *outputs[i];
-      Value v = loop.getResult(n);
-      for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2)
-        v = apply(b, loc, combine, v,
-                  gpu::ShuffleOp::create(b, loc, v, offset, kWarpSize,
-                                         gpu::ShuffleMode::XOR)
-                      .getShuffleResult());
+      Value v = warpAllReduce(b, loc, combine, loop.getResult(n));
       auto ifOp = scf::IfOp::create(b, loc, store, /*withElseRegion=*/false);
       OpBuilder ib = ifOp.getThenBodyBuilder();
       Value out = op.getDpsInits()[i];
@@ -263,6 +238,18 @@ struct QCWarpContractionsPass
       return arith::MaxNumFOp::create(b, loc, x, y);
     }
     llvm_unreachable("unknown combine");
+  }
+
+  /// `v` combined over the 32 lanes of the warp (a butterfly: every lane
+  /// gets the result).
+  static Value warpAllReduce(OpBuilder &b, Location loc, Combine combine,
+                             Value v) {
+    for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2)
+      v = apply(b, loc, combine, v,
+                gpu::ShuffleOp::create(b, loc, v, offset, kWarpSize,
+                                       gpu::ShuffleMode::XOR)
+                    .getShuffleResult());
+    return v;
   }
 
   void rewrite(linalg::GenericOp op) {
@@ -343,7 +330,7 @@ struct QCWarpContractionsPass
             for (int64_t i = 0; i < tokens; ++i)
               next[i] =
                   clonePayload(lb, ll, op, {loadTokens[i], loadFeature, k},
-                               next[i], e == 0 ? 16 : 0);
+                               {next[i]}, e == 0 ? 16 : 0)[0];
           }
           scf::YieldOp::create(lb, ll, next);
         });
@@ -353,14 +340,9 @@ struct QCWarpContractionsPass
                                               lane, constant(0));
     Value featureInRange = arith::CmpIOp::create(
         b, loc, arith::CmpIPredicate::ult, feature, featureCount);
+    Combine sumOf = isa<FloatType>(accType) ? Combine::AddF : Combine::AddI;
     for (int64_t i = 0; i < tokens; ++i) {
-      Value sum = loop.getResult(i);
-      for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
-        Value other = gpu::ShuffleOp::create(b, loc, sum, offset, kWarpSize,
-                                             gpu::ShuffleMode::XOR)
-                          .getShuffleResult();
-        sum = add(b, loc, sum, other);
-      }
+      Value sum = warpAllReduce(b, loc, sumOf, loop.getResult(i));
       Value store = arith::AndIOp::create(
           b, loc, arith::AndIOp::create(b, loc, isFirstLane, featureInRange),
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, tokenIds[i],
@@ -369,16 +351,11 @@ struct QCWarpContractionsPass
       OpBuilder ib = ifOp.getThenBodyBuilder();
       SmallVector<Value> at = {tokenIds[i], feature};
       Value old = memref::LoadOp::create(ib, loc, out, at);
-      memref::StoreOp::create(ib, loc, add(ib, loc, old, sum), out, at);
+      memref::StoreOp::create(ib, loc, apply(ib, loc, sumOf, old, sum), out,
+                              at);
     }
     gpu::TerminatorOp::create(b, loc);
     op.erase();
-  }
-
-  static Value add(OpBuilder &b, Location loc, Value x, Value y) {
-    if (isa<FloatType>(x.getType()))
-      return arith::AddFOp::create(b, loc, x, y);
-    return arith::AddIOp::create(b, loc, x, y);
   }
 
   /// Whether every row of `buffer` starts `bytes`-aligned when the buffer
@@ -420,30 +397,43 @@ struct QCWarpContractionsPass
     return width;
   }
 
-  /// The payload of `op` at loop indices `ivs` accumulating into `acc`: its
+  /// The values the payload of `op` yields at loop indices `ivs`: its
   /// inputs loaded through their indexing maps (with `alignment` bytes when
-  /// non-zero: the first of a run along K), linalg.index replaced.
-  static Value clonePayload(OpBuilder &b, Location loc, linalg::GenericOp op,
-                            ArrayRef<Value> ivs, Value acc,
-                            uint64_t alignment) {
+  /// non-zero: the first of a run along the reduced dimension), output i's
+  /// argument `outputs[i]` (loaded from the output where null and used),
+  /// linalg.index replaced.
+  static SmallVector<Value> clonePayload(OpBuilder &b, Location loc,
+                                         linalg::GenericOp op,
+                                         ArrayRef<Value> ivs,
+                                         ArrayRef<Value> outputs,
+                                         uint64_t alignment) {
     IRMapping map;
     Block *payload = op.getBody();
-    for (OpOperand *input : op.getDpsInputOperands()) {
-      AffineMap indexing = op.getMatchingIndexingMap(input);
+    AffineExpr reduced =
+        getAffineDimExpr(op.getNumLoops() - 1, op.getContext());
+    auto load = [&](OpOperand &operand, uint64_t align) -> Value {
+      AffineMap indexing = op.getMatchingIndexingMap(&operand);
       SmallVector<Value> indices;
       for (AffineExpr e : indexing.getResults())
         indices.push_back(ivs[cast<AffineDimExpr>(e).getPosition()]);
-      bool alongK =
-          !indexing.getResults().empty() &&
-          indexing.getResults().back() == getAffineDimExpr(2, op.getContext());
-      llvm::MaybeAlign align;
-      if (alignment && alongK && rowsAligned(input->get(), alignment))
-        align = llvm::Align(alignment);
+      bool alongReduction = !indexing.getResults().empty() &&
+                            indexing.getResults().back() == reduced;
+      llvm::MaybeAlign maybeAlign;
+      if (align && alongReduction && rowsAligned(operand.get(), align))
+        maybeAlign = llvm::Align(align);
+      return memref::LoadOp::create(b, loc, operand.get(), indices,
+                                    /*nontemporal=*/false, maybeAlign);
+    };
+    for (OpOperand *input : op.getDpsInputOperands())
       map.map(payload->getArgument(input->getOperandNumber()),
-              memref::LoadOp::create(b, loc, input->get(), indices,
-                                     /*nontemporal=*/false, align));
+              load(*input, alignment));
+    for (auto [i, init] : llvm::enumerate(op.getDpsInitsMutable())) {
+      BlockArgument arg = payload->getArgument(init.getOperandNumber());
+      if (outputs[i])
+        map.map(arg, outputs[i]);
+      else if (!arg.use_empty())
+        map.map(arg, load(init, /*align=*/0));
     }
-    map.map(payload->getArguments().back(), acc);
     for (Operation &inner : payload->without_terminator()) {
       if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
         map.map(index.getResult(), ivs[index.getDim()]);
@@ -451,7 +441,8 @@ struct QCWarpContractionsPass
       }
       b.clone(inner, map);
     }
-    return map.lookup(payload->getTerminator()->getOperand(0));
+    return llvm::map_to_vector(payload->getTerminator()->getOperands(),
+                               [&](Value v) { return map.lookup(v); });
   }
 };
 
