@@ -27,6 +27,21 @@ size_t alignUp(size_t value) {
   return (value + kAlignment - 1) / kAlignment * kAlignment;
 }
 
+/// Ends a launch of a package entry: the first error its kernels left in
+/// the device, else the download of its `bytes`-long result, else an error
+/// the download's synchronization brought out; each named by `where`.
+Status downloadResult(Device &device, void *host, const void *result,
+                      size_t bytes, const std::string &where) {
+  if (Status error = device.takeError(); !error) {
+    (void)device.synchronize();
+    return std::move(error).withContext(where);
+  }
+  QC_RETURN_IF_ERROR(device.download(host, result, bytes));
+  if (Status error = device.takeError(); !error)
+    return std::move(error).withContext(where);
+  return Status::ok();
+}
+
 /// Capacities grow in these steps, so that a growing batch does not
 /// reallocate (and drop every graph) at each step.
 constexpr int64_t kTokenGranule = 64;
@@ -244,17 +259,10 @@ Status ForwardRunner::forwardOnDevice(const ForwardBatch &b,
   if (!ran)
     package_.entry()(args.data());
 
-  std::string where = "forward on " + device.name();
-  if (Status error = device.takeError(); !error) {
-    (void)device.synchronize();
-    return std::move(error).withContext(where);
-  }
   logits.resize(size_t(tokens) * m.vocabSize);
-  QC_RETURN_IF_ERROR(device.download(logits.data(), d.logits.get(),
-                                     logits.size() * sizeof(float)));
-  if (Status error = device.takeError(); !error)
-    return std::move(error).withContext(where);
-  return Status::ok();
+  return downloadResult(device, logits.data(), d.logits.get(),
+                        logits.size() * sizeof(float),
+                        "forward on " + device.name());
 }
 
 StatusOr<std::vector<int32_t>>
@@ -274,15 +282,9 @@ ForwardRunner::argmaxOnDevice(std::vector<float> &logits, int64_t rows) const {
   MemRefDescriptor result(deviceOut, {rows});
   void *args[] = {in.get(), result.get()};
   package_.argmaxEntry()(args);
-  std::string where = "argmax on " + device.name();
-  if (Status error = device.takeError(); !error) {
-    (void)device.synchronize();
-    return std::move(error).withContext(where);
-  }
-  QC_RETURN_IF_ERROR(
-      device.download(out.data(), deviceOut, out.size() * sizeof(int32_t)));
-  if (Status error = device.takeError(); !error)
-    return std::move(error).withContext(where);
+  QC_RETURN_IF_ERROR(downloadResult(device, out.data(), deviceOut,
+                                    out.size() * sizeof(int32_t),
+                                    "argmax on " + device.name()));
   return out;
 }
 
@@ -333,14 +335,8 @@ ForwardRunner::sampleOnDevice(std::vector<float> &logits,
                   topP.get(),      penalty.get(),     history.get(),
                   uniform.get(),   result.get()};
   package_.sampleEntry()(args);
-  std::string where = "sampling on " + device.name();
-  if (Status error = device.takeError(); !error) {
-    (void)device.synchronize();
-    return std::move(error).withContext(where);
-  }
-  QC_RETURN_IF_ERROR(
-      device.download(out.data(), pointers[7], out.size() * sizeof(int32_t)));
-  if (Status error = device.takeError(); !error)
-    return std::move(error).withContext(where);
+  QC_RETURN_IF_ERROR(downloadResult(device, out.data(), pointers[7],
+                                    out.size() * sizeof(int32_t),
+                                    "sampling on " + device.name()));
   return out;
 }
