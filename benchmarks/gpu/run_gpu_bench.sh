@@ -11,11 +11,14 @@
 #   bash benchmarks/gpu/run_gpu_bench.sh build
 # Run on the GPU machine (.gbench carried), results in $OUT:
 #   bash benchmarks/gpu/run_gpu_bench.sh run
+# QC_BENCH_PARTS="linear" (at build) limits both to the linear kernels
+# (small enough to travel beside the GPU check's packages).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=.gbench
 FORMATS=(f16 awq nf4 int8)
 TARGET=${QC_BENCH_TARGET:-sm_90a}
+PARTS=${QC_BENCH_PARTS:-linear 7b}
 
 quant_flags() { [[ $1 == f16 ]] || echo "--quant=$1"; }
 
@@ -30,8 +33,9 @@ if [[ "${1:-}" == build ]]; then
   python3 benchmarks/gpu/make_shape_model.py $SHAPES/7b --hidden 4096 \
     --intermediate 11008 --layers 32 --heads 32 --vocab 32000
   cp $SHAPES/7b/config.json $B/7b-config.json
+  echo "$PARTS" > $B/parts
   for f in "${FORMATS[@]}"; do
-    for m in linear 7b; do
+    for m in $PARTS; do
       build/bin/quant-compile $SHAPES/$m --target=$TARGET --cpu=x86-64-v3 \
         --no-weights $(quant_flags $f) -o $B/$m-$f
     done
@@ -60,7 +64,7 @@ for f in "${FORMATS[@]}"; do
   python3 benchmarks/gpu/fill_random_weights.py $B/linear-$f
   for m in 1 16 64 256; do
     ids=$(seq -s, 1 $m)
-    QC_CUDA_GRAPHS=0 $NCU -k 'regex:qc_linear_(4096_4096|14336_4096)' \
+    QC_CUDA_GRAPHS=0 $NCU -k 'regex:qc_linear_(mma_)?(4096_4096|14336_4096)' \
       $B/bin/quant-run $B/linear-$f --prompt-ids $ids --max-new-tokens 1 \
       --ignore-eos > $RAW/ours_${f}_M$m.csv 2>> $RAW/errors.txt
   done
@@ -70,6 +74,7 @@ $NCU --nvtx --print-nvtx-rename kernel python3 benchmarks/gpu/torch_linear_peers
 python3 benchmarks/gpu/summarize.py $RAW | tee $OUT/linear.md
 
 # 7B-shaped decode.
+[[ " $(cat $B/parts) " == *" 7b "* ]] || { tar -czf $OUT/raw.tar.gz -C $B raw; exit 0; }
 for f in "${FORMATS[@]}"; do
   python3 benchmarks/gpu/fill_random_weights.py $B/7b-$f
   for batch in 1 16; do

@@ -31,13 +31,17 @@ def kernel_times(path):
 def main():
     d = sys.argv[1]
     ours = {}
+    kinds = {}
     for path in glob.glob(os.path.join(d, "ours_*_M*.csv")):
         fmt, m = re.match(r"ours_(\w+)_M(\d+)\.csv", os.path.basename(path)).groups()
         for name, ts in kernel_times(path).items():
-            g = re.match(r"qc_linear_(\d+)_(\d+)", name)
+            g = re.match(r"qc_linear_(mma_)?(\d+)_(\d+)", name)
             if g:
-                n, k = int(g.group(1)), int(g.group(2))
+                n, k = int(g.group(2)), int(g.group(3))
                 ours.setdefault((fmt, int(m), k, n), []).extend(ts)
+                kinds.setdefault(int(m), set()).add(
+                    "tensor cores (qc_linear_mma_*)" if g.group(1)
+                    else "warp per feature (qc_linear_*)")
     peers = {}
     for name, ts in kernel_times(os.path.join(d, "torch.csv")).items():
         g = re.match(r"(torch_\w+?)_M(\d+)_K(\d+)_N(\d+)", name)
@@ -70,6 +74,9 @@ def main():
                 row.append(f"{t:.1f}" if t else "-")
                 ratios.append(f"{fp16 / t:.2f}x" if t and fp16 else "-")
             print("| " + " | ".join(row + ratios) + " |")
+    print()
+    for m in sorted(kinds):
+        print(f"- M = {m}: quantc kernels: {', '.join(sorted(kinds[m]))}")
 
 
 if __name__ == "__main__":

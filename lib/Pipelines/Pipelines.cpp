@@ -82,6 +82,16 @@ std::string mlir::qc::defaultGPUToolkit(StringRef chip) {
 void mlir::qc::buildKernelsToGPUPipeline(OpPassManager &pm,
                                          const GPUPipelineOptions &options) {
   addBufferization(pm);
+  if (options.tensorCoreMinTokens > 0) {
+    QCTensorCoreContractionsOptions tensorCores;
+    tensorCores.chip = options.chip;
+    tensorCores.minTokens = options.tensorCoreMinTokens;
+    tensorCores.tileTokens = options.tensorCoreTileTokens;
+    tensorCores.tileFeatures = options.tensorCoreTileFeatures;
+    tensorCores.kSplit = options.tensorCoreKSplit;
+    tensorCores.unroll = options.tensorCoreUnroll;
+    pm.addNestedPass<func::FuncOp>(createQCTensorCoreContractions(tensorCores));
+  }
   pm.addNestedPass<func::FuncOp>(createQCWarpContractions());
   pm.addNestedPass<func::FuncOp>(createQCParallelDimsFirst());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
@@ -133,6 +143,9 @@ void mlir::qc::buildGPUToLLVMPipeline(OpPassManager &pm,
     kernels.addPass(createConvertGpuOpsToNVVMOps());
     kernels.addPass(createConvertNVVMToLLVMPass());
   } else {
+    ConvertAMDGPUToROCDLPassOptions amdgpu;
+    amdgpu.chipset = options.chip;
+    kernels.addPass(createConvertAMDGPUToROCDLPass(amdgpu));
     ConvertGpuOpsToROCDLOpsOptions rocdl;
     rocdl.chipset = options.chip;
     rocdl.runtime = gpu::amd::Runtime::HIP;

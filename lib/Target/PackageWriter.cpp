@@ -225,6 +225,10 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
       gpu.chip = options.target;
       gpu.format = options.gpuFormat;
       gpu.toolkit = options.gpuToolkit;
+      gpu.tensorCoreMinTokens = options.tensorCoreMinTokens;
+      if (failed(gpu.parseFromString(options.gpuPipelineOptions)))
+        return emitError(loc) << "invalid GPU pipeline options '"
+                              << options.gpuPipelineOptions << "'";
       buildKernelsToGPUPipeline(pm, gpu);
       buildGPUToLLVMPipeline(pm, gpu);
     }

@@ -20,12 +20,12 @@
 // K = 64 is no multiple of 32 lanes x 8 halves: one k per lane step.
 // CHECK: %[[START:.*]] = arith.muli %[[LANE]], %[[ONE:.*]] : index
 // CHECK: scf.for %[[K:.*]] = %[[START]] to %{{.*}} step %{{.*}} iter_args(%[[A0:.*]] = %{{.*}}, %[[A1:.*]] = %{{.*}}) -> (f32, f32)
-// CHECK: memref.load %[[X]][%{{.*}}, %[[K]]]
 // CHECK: memref.load %[[Q]][%[[N:.*]], %[[K]]]
 // CHECK: memref.load %[[S]][%[[N]]]
-// CHECK: arith.addf %[[A0]]
 // CHECK: memref.load %[[X]][%{{.*}}, %[[K]]]
+// CHECK: arith.addf %[[A0]]
 // CHECK: memref.load %[[Q]][%[[N]], %[[K]]]
+// CHECK: memref.load %[[X]][%{{.*}}, %[[K]]]
 // CHECK: arith.addf %[[A1]]
 // CHECK: scf.yield
 // CHECK-COUNT-5: gpu.shuffle {{ *}}xor %{{.*}}, %{{.*}}, %{{.*}} : f32

@@ -72,6 +72,16 @@ cl::opt<std::string>
                cl::desc("CUDA toolkit (ptxas) or ROCm-layout directory "
                         "(default: the one configured at build time)"),
                cl::init(""));
+cl::opt<int64_t> tensorCoreMinTokens(
+    "tensor-core-min-tokens",
+    cl::desc("GPU: steps with at least this many tokens run the f16 linear "
+             "layers on tensor cores (0: never)"),
+    cl::init(16));
+cl::opt<std::string>
+    gpuOptions("gpu-options",
+               cl::desc("More GPU pipeline options (qc-to-llvm-gpu's), e.g. "
+                        "\"tensor-core-tile-tokens=64 tensor-core-unroll=2\""),
+               cl::init(""));
 cl::opt<std::string> cpu("cpu",
                          cl::desc("CPU of the kernels: native (this machine) "
                                   "or an LLVM CPU name, e.g. x86-64-v3"),
@@ -273,6 +283,11 @@ int main(int argc, char **argv) {
   gpuPipeline.chip = target;
   gpuPipeline.format = gpuFormat;
   gpuPipeline.toolkit = gpuToolkit;
+  gpuPipeline.tensorCoreMinTokens = tensorCoreMinTokens;
+  if (failed(gpuPipeline.parseFromString(gpuOptions))) {
+    emitError(cliLoc) << "invalid --gpu-options '" << gpuOptions << "'";
+    return 1;
+  }
   if (emit == EmitAction::Package) {
     if (outputFile == "-") {
       emitError(cliLoc) << "a package needs an output directory: -o PKG "
@@ -294,6 +309,8 @@ int main(int argc, char **argv) {
     packageOptions.gpuFormat = gpuFormat;
     packageOptions.writeWeights = !noWeights;
     packageOptions.gpuToolkit = gpuToolkit;
+    packageOptions.tensorCoreMinTokens = tensorCoreMinTokens;
+    packageOptions.gpuPipelineOptions = gpuOptions;
     return failed(mlir::qc::writePackage(**module, *weights, packageOptions));
   }
   if (emit != EmitAction::QC) {

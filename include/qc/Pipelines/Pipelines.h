@@ -56,6 +56,30 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       *this, "threads",
       llvm::cl::desc("Threads per block of the generic kernels"),
       llvm::cl::init(128)};
+  Option<int64_t> tensorCoreMinTokens{
+      *this, "tensor-core-min-tokens",
+      llvm::cl::desc("Steps with at least this many tokens run half-precision "
+                     "linear layers on tensor cores (0: never)"),
+      llvm::cl::init(16)};
+  // The tensor-core kernels' shape (qc-tensor-core-contractions).
+  Option<int64_t> tensorCoreTileTokens{
+      *this, "tensor-core-tile-tokens",
+      llvm::cl::desc("Tokens per warp tile of the tensor-core kernels"),
+      llvm::cl::init(64)};
+  Option<int64_t> tensorCoreTileFeatures{
+      *this, "tensor-core-tile-features",
+      llvm::cl::desc("Features per warp tile of the tensor-core kernels"),
+      llvm::cl::init(32)};
+  Option<int64_t> tensorCoreKSplit{
+      *this, "tensor-core-k-split",
+      llvm::cl::desc("Warps per block of the tensor-core kernels, each "
+                     "summing one slice of K"),
+      llvm::cl::init(4)};
+  Option<int64_t> tensorCoreUnroll{
+      *this, "tensor-core-unroll",
+      llvm::cl::desc("K steps whose loads the tensor-core kernels issue "
+                     "together"),
+      llvm::cl::init(2)};
 };
 
 /// Whether `chip` names an NVIDIA (sm_*) or AMD (gfx*) GPU this compiler

@@ -46,6 +46,12 @@ struct PackageOptions {
   /// GPU kernel binary format and toolkit (GPUPipelineOptions).
   std::string gpuFormat = "bin";
   std::string gpuToolkit;
+  /// Fewest tokens of a step whose half-precision linear layers run on
+  /// tensor cores (GPUPipelineOptions; 0: never).
+  int64_t tensorCoreMinTokens = 16;
+  /// More GPUPipelineOptions, as a pipeline option string
+  /// ("tensor-core-tile-tokens=64 ..."), applied last.
+  std::string gpuPipelineOptions;
 };
 
 /// The manifest's name of `target`: "cpu", "cuda:<chip>" or "hip:<chip>".

@@ -68,12 +68,17 @@ struct QCMapKernelsToGPUPass
         if (loop.getNumResults())
           return loop.emitOpError() << "a kernel cannot return values";
         tileForThreads(loop, threads);
+      } else if (isKernelChoice(op)) {
+        // Host control flow choosing between launches (the tensor-core or
+        // the CUDA-core linear kernel): it stays on the host.
+        continue;
       } else if (isa<scf::ForOp, scf::WhileOp, scf::IfOp>(op)) {
         // A sequential scan (the sampler over the vocabulary).
         if (op.getNumResults())
           return op.emitOpError() << "a kernel cannot return values";
-        if (op.walk([](scf::ParallelOp) { return WalkResult::interrupt(); })
-                .wasInterrupted())
+        if (op.walk([](scf::ParallelOp) {
+                return WalkResult::interrupt();
+              }).wasInterrupted())
           return op.emitOpError()
                  << "has a parallel loop inside a sequential one; the GPU "
                     "pipeline maps only outermost parallel loops";
@@ -106,6 +111,23 @@ struct QCMapKernelsToGPUPass
                   "pipeline expects it inside a kernel loop";
     }
     return success();
+  }
+
+  /// An scf.if whose branches hold only gpu.launch ops and pure
+  /// operations (index arithmetic, constants).
+  static bool isKernelChoice(Operation &op) {
+    auto branch = dyn_cast<scf::IfOp>(op);
+    if (!branch || branch.getNumResults())
+      return false;
+    bool launches = false;
+    for (Region &region : branch->getRegions())
+      for (Operation &inner : region.getOps()) {
+        if (isa<gpu::LaunchOp>(inner))
+          launches = true;
+        else if (!isa<scf::YieldOp>(inner) && !isPure(&inner))
+          return false;
+      }
+    return launches;
   }
 
   /// A constant table read inside a kernel is read from the device module:

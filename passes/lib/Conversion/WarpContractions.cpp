@@ -11,8 +11,9 @@
 
 #include "qc/Conversion/Passes.h"
 
+#include "ContractionPayload.h"
+
 #include "mlir/Dialect/Arith/Utils/Utils.h"
-#include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <limits>
@@ -28,41 +29,6 @@ using namespace mlir::qc;
 namespace {
 
 constexpr int64_t kWarpSize = 32;
-
-/// Whether the payload yields `out + f(...)`: partial sums of it over
-/// slices of K add up to the whole.
-bool isAccumulation(linalg::GenericOp op) {
-  auto yield = cast<linalg::YieldOp>(op.getBody()->getTerminator());
-  if (yield.getNumOperands() != 1)
-    return false;
-  Operation *sum = yield.getOperand(0).getDefiningOp();
-  if (!isa_and_nonnull<arith::AddFOp, arith::AddIOp>(sum))
-    return false;
-  Value acc = op.getBody()->getArguments().back();
-  return sum->getOperand(0) == acc || sum->getOperand(1) == acc;
-}
-
-/// [token, feature, k] contractions on buffers, writing out[token, feature].
-bool isTokenFeatureContraction(linalg::GenericOp op) {
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
-      op.getNumLoops() != 3)
-    return false;
-  auto iterators = op.getIteratorTypesArray();
-  if (iterators[0] != utils::IteratorType::parallel ||
-      iterators[1] != utils::IteratorType::parallel ||
-      iterators[2] != utils::IteratorType::reduction)
-    return false;
-  MLIRContext *ctx = op.getContext();
-  AffineMap out = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
-  if (out !=
-      AffineMap::get(3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)},
-                     ctx))
-    return false;
-  for (OpOperand *input : op.getDpsInputOperands())
-    if (!op.getMatchingIndexingMap(input).isProjectedPermutation())
-      return false;
-  return isAccumulation(op);
-}
 
 /// How a row reduction's output combines its partial values.
 enum class Combine { AddF, AddI, MaxF, MaxNumF };
@@ -358,23 +324,6 @@ struct QCWarpContractionsPass
     op.erase();
   }
 
-  /// Whether every row of `buffer` starts `bytes`-aligned when the buffer
-  /// itself does (the runtime and the pool align allocations to 256).
-  static bool rowsAligned(Value buffer, uint64_t bytes) {
-    auto type = cast<MemRefType>(buffer.getType());
-    SmallVector<int64_t> strides;
-    int64_t offset;
-    if (failed(type.getStridesAndOffset(strides, offset)))
-      return false;
-    int64_t elementBytes = type.getElementTypeBitWidth() / 8;
-    auto aligned = [&](int64_t elements) {
-      return !ShapedType::isDynamic(elements) &&
-             (elements * elementBytes) % int64_t(bytes) == 0;
-    };
-    return aligned(offset) &&
-           llvm::all_of(ArrayRef(strides).drop_back(), aligned);
-  }
-
   /// Elements per lane step: 16 bytes of the narrowest input read along K
   /// when K is static and a multiple of it (and of every wider input's
   /// run), else 1.
@@ -395,54 +344,6 @@ struct QCWarpContractionsPass
     if (ShapedType::isDynamic(depth) || depth % (width * kWarpSize) != 0)
       return 1;
     return width;
-  }
-
-  /// The values the payload of `op` yields at loop indices `ivs`: its
-  /// inputs loaded through their indexing maps (with `alignment` bytes when
-  /// non-zero: the first of a run along the reduced dimension), output i's
-  /// argument `outputs[i]` (loaded from the output where null and used),
-  /// linalg.index replaced.
-  static SmallVector<Value> clonePayload(OpBuilder &b, Location loc,
-                                         linalg::GenericOp op,
-                                         ArrayRef<Value> ivs,
-                                         ArrayRef<Value> outputs,
-                                         uint64_t alignment) {
-    IRMapping map;
-    Block *payload = op.getBody();
-    AffineExpr reduced =
-        getAffineDimExpr(op.getNumLoops() - 1, op.getContext());
-    auto load = [&](OpOperand &operand, uint64_t align) -> Value {
-      AffineMap indexing = op.getMatchingIndexingMap(&operand);
-      SmallVector<Value> indices;
-      for (AffineExpr e : indexing.getResults())
-        indices.push_back(ivs[cast<AffineDimExpr>(e).getPosition()]);
-      bool alongReduction = !indexing.getResults().empty() &&
-                            indexing.getResults().back() == reduced;
-      llvm::MaybeAlign maybeAlign;
-      if (align && alongReduction && rowsAligned(operand.get(), align))
-        maybeAlign = llvm::Align(align);
-      return memref::LoadOp::create(b, loc, operand.get(), indices,
-                                    /*nontemporal=*/false, maybeAlign);
-    };
-    for (OpOperand *input : op.getDpsInputOperands())
-      map.map(payload->getArgument(input->getOperandNumber()),
-              load(*input, alignment));
-    for (auto [i, init] : llvm::enumerate(op.getDpsInitsMutable())) {
-      BlockArgument arg = payload->getArgument(init.getOperandNumber());
-      if (outputs[i])
-        map.map(arg, outputs[i]);
-      else if (!arg.use_empty())
-        map.map(arg, load(init, /*align=*/0));
-    }
-    for (Operation &inner : payload->without_terminator()) {
-      if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
-        map.map(index.getResult(), ivs[index.getDim()]);
-        continue;
-      }
-      b.clone(inner, map);
-    }
-    return llvm::map_to_vector(payload->getTerminator()->getOperands(),
-                               [&](Value v) { return map.lookup(v); });
   }
 };
 

@@ -118,6 +118,53 @@ def QCWarpContractions : Pass<"qc-warp-contractions", "::mlir::func::FuncOp"> {
   ];
 }
 
+def QCTensorCoreContractions
+    : Pass<"qc-tensor-core-contractions", "::mlir::func::FuncOp"> {
+  let summary = "Half-precision linear layers of many tokens on tensor cores";
+  let description = [{
+    Rewrites each bufferized [token, feature, k] contraction whose payload
+    is `out + extf(activation) * weight` with f16 activations and an f32
+    accumulator (fp16 weights, or AWQ / NF4 / FP4 / int8 dequantization in
+    the payload) into a tensor-core kernel used when the step has at least
+    `min-tokens` tokens; fewer tokens run the original contraction (which
+    qc-warp-contractions maps to a warp per feature).
+
+    NVIDIA (`sm_80` and later): `nvgpu.mma.sync` m16n8k16, f16 x f16 + f32.
+    AMD (`gfx90a`, `gfx942`): `amdgpu.mfma` 16x16x16 f16, wave64.
+
+    Each warp owns a tile of `tile-tokens` x `tile-features` outputs; the
+    `k-split` warps of a block take consecutive slices of K for the same
+    tile and add their partial sums through shared memory in a fixed order
+    (deterministic). Each loop iteration issues the loads of `unroll` K
+    steps before their instructions. K is walked 32 at a time: each lane loads 8 consecutive
+    k of its rows and columns (16-byte loads of f16 data) and feeds them to
+    two instructions as the k slots it owns: a permutation of K applied to
+    both operands, so the sum is the same. The weight side of the payload
+    (the dequantization) is evaluated in registers and rounded to f16 — what
+    AutoAWQ's and bitsandbytes' kernels do; fp16 weights are exact.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::amdgpu::AMDGPUDialect"];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_90a\"",
+           "sm_80 or later (mma.sync), gfx90a or gfx942 (MFMA)">,
+    Option<"minTokens", "min-tokens", "int64_t", /*default=*/"16",
+           "Fewest tokens in a step for the tensor-core kernel">,
+    Option<"tileTokens", "tile-tokens", "int64_t", /*default=*/"64",
+           "Tokens per warp tile (a multiple of 16)">,
+    Option<"tileFeatures", "tile-features", "int64_t", /*default=*/"32",
+           "Features per warp tile (a multiple of 8 on NVIDIA, 16 on AMD)">,
+    Option<"kSplit", "k-split", "int64_t", /*default=*/"4",
+           "Warps of a block, each summing one slice of K">,
+    Option<"unroll", "unroll", "int64_t", /*default=*/"2",
+           "K steps whose loads are issued together (halved until K splits "
+           "evenly)">,
+  ];
+}
+
 def QCParallelDimsFirst : Pass<"qc-parallel-dims-first", "::mlir::func::FuncOp"> {
   let summary = "Order each linalg.generic's loops parallel first";
   let description = [{

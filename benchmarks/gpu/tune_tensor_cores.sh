@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Tile shapes of the tensor-core linear kernels (qc-tensor-core-contractions)
+# side by side: the one-layer 4096-wide model of run_gpu_bench.sh (o_proj
+# 4096 x 4096, gate/up 4096 x 14336) compiled once per shape, every
+# qc_linear_mma_* kernel timed by ncu at M = 16, 64, 256.
+#
+# Build here:  bash benchmarks/gpu/tune_tensor_cores.sh build ["FORMATS"]
+#              (f16 (default), awq, nf4, int8; several separated by spaces)
+# Run there:   bash benchmarks/gpu/tune_tensor_cores.sh run   (.gtune carried)
+# Shapes: QC_TUNE_SHAPES, "tokens,features,k-split,unroll" separated by
+# spaces.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+B=.gtune
+SHAPES=${QC_TUNE_SHAPES:-"32,16,4,4 32,16,4,1 64,32,4,2 32,32,4,4 64,16,4,4 32,16,8,2"}
+
+if [[ "${1:-}" == build ]]; then
+  model=$(mktemp -d)
+  rm -rf $B && mkdir -p $B/bin
+  cp build/bin/quant-run $B/bin/
+  python3 benchmarks/gpu/make_shape_model.py $model/linear --hidden 4096 \
+    --intermediate 7168 --layers 1 --heads 32 --vocab 32000
+  for format in ${2:-f16}; do
+    quant=""
+    [[ $format == f16 ]] || quant="--quant=$format"
+    for s in $SHAPES; do
+      IFS=, read -r t f k u <<<"$s"
+      build/bin/quant-compile $model/linear --target=sm_90a --cpu=x86-64-v3 \
+        --no-weights $quant -o $B/$format-$t-$f-$k-$u --gpu-options \
+        "tensor-core-tile-tokens=$t tensor-core-tile-features=$f tensor-core-k-split=$k tensor-core-unroll=$u"
+    done
+  done
+  rm -rf $model
+  git rev-parse HEAD > $B/commit
+  du -sh $B
+  exit 0
+fi
+
+OUT=${OUT:-$B/out}
+mkdir -p $OUT
+NCU_BIN=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
+NCU="$NCU_BIN --clock-control none --print-units base --csv --metrics gpu__time_duration.sum"
+{
+  echo "commit $(cat $B/commit), $(date -u)"
+  echo "| package (format-tokens-features-k_split-unroll) | kernel | M | us |"
+  echo "|---|---|---|---|"
+  for p in $B/*-*-*-*-*/; do
+    p=${p%/}
+    python3 benchmarks/gpu/fill_random_weights.py $p > /dev/null
+    for m in 16 64 256; do
+      QC_CUDA_GRAPHS=0 $NCU -k 'regex:qc_linear_mma_(4096_4096|14336_4096)' \
+        $B/bin/quant-run $p --prompt-ids $(seq -s, 1 $m) --max-new-tokens 1 \
+        --ignore-eos 2>/dev/null | python3 -c '
+import csv, statistics, sys
+rows = [l for l in sys.stdin if l.startswith("\"")]
+times = {}
+for r in csv.DictReader(rows):
+    if r.get("Metric Name") == "gpu__time_duration.sum":
+        times.setdefault(r["Kernel Name"], []).append(float(r["Metric Value"].replace(",", "")))
+for name, ts in sorted(times.items()):
+    print(f"| {sys.argv[1]} | {name} | {sys.argv[2]} | {statistics.median(ts) / 1e3:.1f} |")
+' "${p##*/}" $m
+    done
+    rm -f $p/weights.safetensors
+  done
+} | tee $OUT/tune.md

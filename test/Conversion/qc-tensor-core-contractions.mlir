@@ -1,0 +1,106 @@
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a tile-tokens=32 tile-features=16}))" | FileCheck %s --check-prefix=NV
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=gfx942 tile-tokens=32 tile-features=16}))" | FileCheck %s --check-prefix=AMD
+
+// A linear layer with int8 weights dequantized in the payload and f16
+// activations. The host picks the tensor-core kernel for 16 tokens or more
+// and keeps the contraction for fewer (qc-warp-contractions maps it).
+// NVIDIA: warps of 32 lanes, a warp tile of 32 tokens x 16 features (2 x 2
+// m16n8k16 fragments), 4 warps splitting K and meeting in shared memory;
+// each K step of 32 feeds every fragment pair twice (k 0-15, 16-31 of the
+// lanes' permuted slots): 8 mma.sync. The activation is used as the f16 it
+// is, the dequantized weight is rounded to f16.
+#x = affine_map<(t, n, k) -> (t, k)>
+#out = affine_map<(t, n, k) -> (t, n)>
+// NV-LABEL: func.func @int8_linear(
+// NV-SAME: %[[X:.*]]: memref<?x64xf16>, %[[Q:.*]]: memref<16x64xi8>, %[[S:.*]]: memref<16xf16>, %[[OUT:.*]]: memref<?x16xf32>)
+// NV: %[[T:.*]] = memref.dim %[[X]]
+// NV: %[[MIN:.*]] = arith.constant 16 : index
+// NV: %[[ENOUGH:.*]] = arith.cmpi uge, %[[T]], %[[MIN]]
+// NV: scf.if %[[ENOUGH]] {
+// NV: gpu.launch
+// NV-SAME: function(@qc_linear_mma_16_64) workgroup(%[[PARTIALS:.*]] : memref<4x32x16xf32, 3>)
+// NV: scf.for %[[K0:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args({{.*}}) -> (vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>)
+// NV: memref.load %[[X]][%{{.*}}, %{{.*}}] {alignment = 16 : i64}
+// NV: memref.load %[[Q]]
+// NV: memref.load %[[S]]
+// NV: arith.truncf %{{.*}} : f32 to f16
+// NV-COUNT-8: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+// NV: scf.yield
+// NV: memref.store %{{.*}}, %[[PARTIALS]]
+// NV: gpu.barrier
+// NV: memref.load %[[PARTIALS]]
+// NV: memref.load %[[OUT]]
+// NV: memref.store %{{.*}}, %[[OUT]]
+// NV: gpu.terminator
+// NV: } else {
+// NV-NEXT: linalg.generic
+// AMD-LABEL: func.func @int8_linear(
+// AMD: gpu.launch
+// AMD-SAME: workgroup(%{{.*}} : memref<4x64x8xf32, 3>)
+// AMD: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>)
+// AMD-COUNT-4: amdgpu.mfma 16x16x16 %{{.*}} * %{{.*}} + %{{.*}} blgp = none : vector<4xf16>, vector<4xf16>, vector<4xf32>
+// AMD: gpu.barrier
+// AMD: } else {
+// AMD-NEXT: linalg.generic
+func.func @int8_linear(%x: memref<?x64xf16>, %q: memref<16x64xi8>, %s: memref<16xf16>, %out: memref<?x16xf32>) {
+  linalg.generic {indexing_maps = [#x, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x : memref<?x64xf16>) outs(%out : memref<?x16xf32>) {
+  ^bb0(%xv: f16, %acc: f32):
+    %n = linalg.index 1 : index
+    %k = linalg.index 2 : index
+    %qv = memref.load %q[%n, %k] : memref<16x64xi8>
+    %sv = memref.load %s[%n] : memref<16xf16>
+    %qf = arith.sitofp %qv : i8 to f32
+    %sf = arith.extf %sv : f16 to f32
+    %w = arith.mulf %qf, %sf : f32
+    %xf = arith.extf %xv : f16 to f32
+    %p = arith.mulf %xf, %w : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+// Left to the CUDA-core kernels: f32 activations (tensor cores would round
+// them), int32 accumulation (W8A8's int8 x int8), and K not a multiple of 32.
+#x = affine_map<(t, n, k) -> (t, k)>
+#w = affine_map<(t, n, k) -> (n, k)>
+#out = affine_map<(t, n, k) -> (t, n)>
+// NV-LABEL: func.func @not_rewritten(
+// NV-NOT: scf.if
+// NV-NOT: gpu.launch
+// AMD-LABEL: func.func @not_rewritten(
+// AMD-NOT: gpu.launch
+func.func @not_rewritten(%x32: memref<?x64xf32>, %w16: memref<8x64xf16>, %out: memref<?x8xf32>,
+                         %x8: memref<?x64xi8>, %w8: memref<8x64xi8>, %out32: memref<?x8xi32>,
+                         %x48: memref<?x48xf16>, %w48: memref<8x48xf16>) {
+  linalg.generic {indexing_maps = [#x, #w, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x32, %w16 : memref<?x64xf32>, memref<8x64xf16>) outs(%out : memref<?x8xf32>) {
+  ^bb0(%xv: f32, %wv: f16, %acc: f32):
+    %wf = arith.extf %wv : f16 to f32
+    %p = arith.mulf %xv, %wf : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x8, %w8 : memref<?x64xi8>, memref<8x64xi8>) outs(%out32 : memref<?x8xi32>) {
+  ^bb0(%xv: i8, %wv: i8, %acc: i32):
+    %xi = arith.extsi %xv : i8 to i32
+    %wi = arith.extsi %wv : i8 to i32
+    %p = arith.muli %xi, %wi : i32
+    %r = arith.addi %acc, %p : i32
+    linalg.yield %r : i32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x48, %w48 : memref<?x48xf16>, memref<8x48xf16>) outs(%out : memref<?x8xf32>) {
+  ^bb0(%xv: f16, %wv: f16, %acc: f32):
+    %xf = arith.extf %xv : f16 to f32
+    %wf = arith.extf %wv : f16 to f32
+    %p = arith.mulf %xf, %wf : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
