@@ -33,6 +33,25 @@
 // CHECK: memref.store %{{.*}}, %[[OUT]]
 // CHECK: gpu.terminator
 // CHECK: bufferization.to_tensor %[[OUT]]
+//
+// Greedy decoding's argmax on GPU targets: a 32-lane warp per row; each lane
+// keeps the first maximum of its strided slice of the vocabulary (16), five
+// xor shuffles of (value, index) pairs combine them preferring the larger
+// value, then the lower index on ties; lane 0 stores (0 if no value beat
+// -inf, as the CPU's scan).
+// CHECK-LABEL: func.func @qc_argmax(
+// CHECK-SAME: %[[LOGITS:.*]]: memref<?x16xf32>, %[[TOKENS:.*]]: memref<?xi32>)
+// CHECK: %[[ROWS:.*]] = memref.dim %[[LOGITS]]
+// CHECK: gpu.launch blocks(%[[ROW:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[ROWS]], {{.*}}) threads(%[[L:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C32:.*]], {{.*}})
+// CHECK: scf.for %[[V:.*]] = %[[L]] to %{{.*}} step %{{.*}} iter_args
+// CHECK: memref.load %[[LOGITS]][%[[ROW]], %[[V]]]
+// CHECK: arith.cmpf ogt
+// CHECK: arith.cmpf oeq
+// CHECK: arith.cmpi ult
+// CHECK-COUNT-10: gpu.shuffle {{ *}}xor
+// CHECK: scf.if
+// CHECK: memref.store %{{.*}}, %[[TOKENS]][%[[ROW]]]
+// CHECK: gpu.terminator
 func.func @forward(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %cache: !cache) -> (tensor<?x16xf32>, !cache) {
   %emb = qc.weight "emb" : tensor<16x8xf32>
   %h = qc.embedding %emb, %tokens : (tensor<16x8xf32>, tensor<?xi32>) -> tensor<?x8xf32>

@@ -171,3 +171,68 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
                                            /*restrict=*/true,
                                            /*writable=*/true);
 }
+
+void mlir::qc::buildWarpArgmax(OpBuilder &b, Location loc, Value logits,
+                               Value out) {
+  auto index = [&](OpBuilder &ib, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ib, loc, v);
+  };
+  auto i32c = [&](OpBuilder &ib, int64_t v) -> Value {
+    return arith::ConstantOp::create(ib, loc, ib.getI32IntegerAttr(v));
+  };
+  int64_t vocab = cast<MemRefType>(logits.getType()).getDimSize(1);
+  Value one = index(b, 1);
+  auto launch =
+      gpu::LaunchOp::create(b, loc, memref::DimOp::create(b, loc, logits, 0),
+                            one, one, index(b, kWarp), one, one);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value row = launch.getBlockIds().x, lane = launch.getThreadIds().x;
+  // (v, i) replaced by (w, j) when w is larger, or equal at a lower index.
+  auto combine = [&](OpBuilder &cb, Value v, Value i, Value w, Value j) {
+    Value larger =
+        arith::CmpFOp::create(cb, loc, arith::CmpFPredicate::OGT, w, v);
+    Value tieLower = arith::AndIOp::create(
+        cb, loc,
+        arith::CmpFOp::create(cb, loc, arith::CmpFPredicate::OEQ, w, v),
+        arith::CmpIOp::create(cb, loc, arith::CmpIPredicate::ult, j, i));
+    Value take = arith::OrIOp::create(cb, loc, larger, tieLower);
+    return std::pair<Value, Value>(
+        arith::SelectOp::create(cb, loc, take, w, v),
+        arith::SelectOp::create(cb, loc, take, j, i));
+  };
+  // Each lane's first maximum of its strided slice; index `vocab` means
+  // none yet (a row of NaN or -inf gives 0, as the sequential scan does).
+  Value lowest = arith::ConstantOp::create(
+      b, loc, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+  auto scan = scf::ForOp::create(
+      b, loc, lane, index(b, vocab), index(b, kWarp),
+      ValueRange{lowest, i32c(b, vocab)},
+      [&](OpBuilder &sb, Location sl, Value v, ValueRange best) {
+        Value x = memref::LoadOp::create(sb, sl, logits, ValueRange{row, v});
+        Value i = arith::IndexCastOp::create(sb, sl, sb.getI32Type(), v);
+        auto [bv, bi] = combine(sb, best[0], best[1], x, i);
+        scf::YieldOp::create(sb, sl, ValueRange{bv, bi});
+      });
+  Value v = scan.getResult(0), i = scan.getResult(1);
+  for (int32_t offset = kWarp / 2; offset > 0; offset /= 2) {
+    auto shuffle = [&](Value x) -> Value {
+      return gpu::ShuffleOp::create(b, loc, x, offset, kWarp,
+                                    gpu::ShuffleMode::XOR)
+          .getShuffleResult();
+    };
+    std::tie(v, i) = combine(b, v, i, shuffle(v), shuffle(i));
+  }
+  auto first =
+      scf::IfOp::create(b, loc,
+                        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                              lane, index(b, 0)),
+                        /*withElseRegion=*/false);
+  OpBuilder ib = first.getThenBodyBuilder();
+  Value none = arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::eq, i,
+                                     i32c(ib, vocab));
+  memref::StoreOp::create(
+      ib, loc, arith::SelectOp::create(ib, loc, none, i32c(ib, 0), i), out,
+      ValueRange{row});
+  gpu::TerminatorOp::create(b, loc);
+}

@@ -35,8 +35,8 @@ def ConvertQCToLinalg : Pass<"convert-qc-to-linalg", "::mlir::ModuleOp"> {
     Option<"blockSize", "block-size", "int64_t", /*default=*/"16",
            "Tokens per KV-cache block">,
     Option<"warpAttention", "warp-attention", "bool", /*default=*/"false",
-           "Attention as a gpu.launch with a warp per (token, head) (GPU "
-           "targets) instead of a loop nest">,
+           "GPU targets: attention as a gpu.launch with a warp per (token, "
+           "head) and argmax as a warp per row, instead of loop nests">,
   ];
 }
 

@@ -27,6 +27,12 @@ struct PagedCache {
   int64_t blockSize = 16;
 };
 
+/// Writes out[row] = the first index of each row's maximum of `logits`
+/// (memref<?xVxf32>; torch.argmax) as one GPU warp per row: the lanes
+/// stride the row, then xor shuffles combine their (value, index) pairs,
+/// preferring the lower index on ties.
+void buildWarpArgmax(OpBuilder &b, Location loc, Value logits, Value out);
+
 class KernelBuilder {
 public:
   KernelBuilder(OpBuilder &builder, Location loc) : b(builder), loc(loc) {}
