@@ -1,5 +1,6 @@
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a tile-tokens=32 tile-features=16}))" | FileCheck %s --check-prefix=NV
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=gfx942 tile-tokens=32 tile-features=16}))" | FileCheck %s --check-prefix=AMD
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_80 min-tokens=32 tile-tokens=16 tile-features=8 k-split=1 unroll=2}))" | FileCheck %s --check-prefix=UNROLL
 
 // A linear layer with int8 weights dequantized in the payload and f16
 // activations. The host picks the tensor-core kernel for 16 tokens or more
@@ -34,6 +35,17 @@
 // NV: gpu.terminator
 // NV: } else {
 // NV-NEXT: linalg.generic
+// One warp per block over all of K = 64, one fragment, the loads of two K
+// steps issued before their four instructions.
+// UNROLL-LABEL: func.func @int8_linear(
+// UNROLL: %[[MIN:.*]] = arith.constant 32 : index
+// UNROLL: arith.cmpi uge, %{{.*}}, %[[MIN]]
+// UNROLL: workgroup(%{{.*}} : memref<1x32x4xf32, 3>)
+// UNROLL: scf.for {{.*}} step %c64{{(_[0-9]+)?}} iter_args({{.*}}) -> (vector<2x2xf32>)
+// UNROLL-COUNT-4: memref.load %{{.*}} {alignment = 16 : i64}
+// UNROLL-COUNT-4: nvgpu.mma.sync
+// UNROLL-NOT: nvgpu.mma.sync
+// UNROLL: scf.yield
 // AMD-LABEL: func.func @int8_linear(
 // AMD: gpu.launch
 // AMD-SAME: workgroup(%{{.*}} : memref<4x64x8xf32, 3>)
@@ -68,6 +80,8 @@ func.func @int8_linear(%x: memref<?x64xf16>, %q: memref<16x64xi8>, %s: memref<16
 #x = affine_map<(t, n, k) -> (t, k)>
 #w = affine_map<(t, n, k) -> (n, k)>
 #out = affine_map<(t, n, k) -> (t, n)>
+// UNROLL-LABEL: func.func @not_rewritten(
+// UNROLL-NOT: gpu.launch
 // NV-LABEL: func.func @not_rewritten(
 // NV-NOT: scf.if
 // NV-NOT: gpu.launch
