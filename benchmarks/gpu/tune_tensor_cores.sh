@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Tile shapes of the tensor-core linear kernels (qc-tensor-core-contractions)
-# side by side: the one-layer 4096-wide model of run_gpu_bench.sh (o_proj
-# 4096 x 4096, gate/up 4096 x 14336) compiled once per shape, every
-# qc_linear_mma_* kernel timed by ncu at M = 16, 64, 256.
+# Kernel shapes of the linear layers side by side: the one-layer 4096-wide
+# model of run_gpu_bench.sh (o_proj 4096 x 4096, gate/up 4096 x 14336)
+# compiled once per shape, every qc_linear_* kernel timed by ncu at M = 1,
+# 16, 64, 256 (M = 1: the warp-per-feature kernels; M >= 16: tensor cores).
 #
 # Build here:  bash benchmarks/gpu/tune_tensor_cores.sh build ["FORMATS"]
 #              (f16 (default), awq, nf4, int8; several separated by spaces)
 # Run there:   bash benchmarks/gpu/tune_tensor_cores.sh run   (.gtune carried)
-# Shapes: QC_TUNE_SHAPES, "tokens,features,k-split,unroll" separated by
-# spaces.
+# Shapes: QC_TUNE_SHAPES, "tokens,features,k-split,unroll[,warp-vector]"
+# separated by spaces (warp-vector: k per lane step of the M = 1 kernels).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=.gtune
@@ -24,10 +24,11 @@ if [[ "${1:-}" == build ]]; then
     quant=""
     [[ $format == f16 ]] || quant="--quant=$format"
     for s in $SHAPES; do
-      IFS=, read -r t f k u <<<"$s"
+      IFS=, read -r t f k u v <<<"$s"
+      v=${v:-8}
       build/bin/quant-compile $model/linear --target=sm_90a --cpu=x86-64-v3 \
-        --no-weights $quant -o $B/$format-$t-$f-$k-$u --gpu-options \
-        "tensor-core-tile-tokens=$t tensor-core-tile-features=$f tensor-core-k-split=$k tensor-core-unroll=$u"
+        --no-weights $quant -o $B/$format-$t-$f-$k-$u-$v --gpu-options \
+        "tensor-core-tile-tokens=$t tensor-core-tile-features=$f tensor-core-k-split=$k tensor-core-unroll=$u warp-vector=$v"
     done
   done
   rm -rf $model
@@ -42,13 +43,13 @@ NCU_BIN=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/
 NCU="$NCU_BIN --clock-control none --print-units base --csv --metrics gpu__time_duration.sum"
 {
   echo "commit $(cat $B/commit), $(date -u)"
-  echo "| package (format-tokens-features-k_split-unroll) | kernel | M | us |"
+  echo "| package (format-tokens-features-k_split-unroll-warp_vector) | kernel | M | us |"
   echo "|---|---|---|---|"
-  for p in $B/*-*-*-*-*/; do
+  for p in $B/*-*-*-*-*-*/; do
     p=${p%/}
     python3 benchmarks/gpu/fill_random_weights.py $p > /dev/null
-    for m in 16 64 256; do
-      QC_CUDA_GRAPHS=0 $NCU -k 'regex:qc_linear_mma_(4096_4096|14336_4096)' \
+    for m in ${QC_TUNE_M:-1 16 64 256}; do
+      QC_CUDA_GRAPHS=0 $NCU -k 'regex:qc_linear_(mma_)?(4096_4096|14336_4096)' \
         $B/bin/quant-run $p --prompt-ids $(seq -s, 1 $m) --max-new-tokens 1 \
         --ignore-eos 2>/dev/null | python3 -c '
 import csv, statistics, sys

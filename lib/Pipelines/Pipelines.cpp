@@ -92,7 +92,9 @@ void mlir::qc::buildKernelsToGPUPipeline(OpPassManager &pm,
     tensorCores.unroll = options.tensorCoreUnroll;
     pm.addNestedPass<func::FuncOp>(createQCTensorCoreContractions(tensorCores));
   }
-  pm.addNestedPass<func::FuncOp>(createQCWarpContractions());
+  QCWarpContractionsOptions warp;
+  warp.maxVector = options.warpVector;
+  pm.addNestedPass<func::FuncOp>(createQCWarpContractions(warp));
   pm.addNestedPass<func::FuncOp>(createQCParallelDimsFirst());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   QCMapKernelsToGPUOptions map;

@@ -1,4 +1,5 @@
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-warp-contractions{warps=4 tokens=2}))" | FileCheck %s
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-warp-contractions{warps=4 tokens=2 max-vector=32}))" | FileCheck %s --check-prefix=VEC32
 
 // A linear layer with int8 weights dequantized in the payload: one warp per
 // output feature (4 per block), two tokens per block; lanes stride K by 32;
@@ -134,6 +135,55 @@ func.func @add_rms_sums(%a: memref<?x64xf32>, %b: memref<?x64xf32>, %sum: memref
     %v2 = arith.mulf %v, %v : f32
     %r = arith.addf %acc, %v2 : f32
     linalg.yield %v, %r : f32, f32
+  }
+  return
+}
+
+// -----
+
+// int8 weights the payload reads from a captured buffer along K (as the
+// kernel builders' quantized linears do), K = 1024: 16 bytes of int8 per
+// lane step, so each lane takes 16 consecutive k (activations: two 16-byte
+// runs); the captured loads at a 16-byte boundary say so too. The packed
+// 4-bit codes at a flat index (n * K + k) / 2 are 8 bytes a step: no claim;
+// with max-vector=32 they are 16 and their first load is marked as well.
+#x = affine_map<(t, n, k) -> (t, k)>
+#out = affine_map<(t, n, k) -> (t, n)>
+// CHECK-LABEL: func.func @captured_int8(
+// CHECK-SAME: %[[X:.*]]: memref<?x1024xf16>, %[[Q:.*]]: memref<8x1024xi8>, %[[P:.*]]: memref<4096xi8>
+// CHECK: %[[STEP:.*]] = arith.constant 512 : index
+// CHECK-NEXT: scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %[[STEP]]
+// CHECK: memref.load %[[Q]][%{{.*}}, %[[K]]] {alignment = 16 : i64}
+// CHECK: memref.load %[[P]][%{{.*}}] : memref<4096xi8>
+// CHECK: memref.load %[[X]][%{{.*}}, %[[K]]] {alignment = 16 : i64}
+// CHECK: %[[K1:.*]] = arith.addi %[[K]], %{{.*}} : index
+// CHECK-NEXT: memref.load %[[Q]][%{{.*}}, %[[K1]]] : memref<8x1024xi8>
+// CHECK-COUNT-7: memref.load %[[X]][%{{.*}}, %{{.*}}] : memref<?x1024xf16>
+// CHECK: memref.load %[[X]][%{{.*}}, %{{.*}}] {alignment = 16 : i64}
+// VEC32-LABEL: func.func @captured_int8(
+// VEC32: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c1024{{(_[0-9]+)?}} iter_args
+// VEC32: memref.load %{{.*}} {alignment = 16 : i64} : memref<8x1024xi8>
+// VEC32: memref.load %{{.*}} {alignment = 16 : i64} : memref<4096xi8>
+func.func @captured_int8(%x: memref<?x1024xf16>, %q: memref<8x1024xi8>, %p: memref<4096xi8>, %out: memref<?x8xf32>) {
+  %c2 = arith.constant 2 : index
+  %c1024 = arith.constant 1024 : index
+  linalg.generic {indexing_maps = [#x, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x : memref<?x1024xf16>) outs(%out : memref<?x8xf32>) {
+  ^bb0(%xv: f16, %acc: f32):
+    %n = linalg.index 1 : index
+    %k = linalg.index 2 : index
+    %qv = memref.load %q[%n, %k] : memref<8x1024xi8>
+    %row = arith.muli %n, %c1024 : index
+    %flat = arith.addi %row, %k : index
+    %byte = arith.divui %flat, %c2 : index
+    %pv = memref.load %p[%byte] : memref<4096xi8>
+    %qf = arith.sitofp %qv : i8 to f32
+    %pf = arith.uitofp %pv : i8 to f32
+    %w = arith.addf %qf, %pf : f32
+    %xf = arith.extf %xv : f16 to f32
+    %prod = arith.mulf %xf, %w : f32
+    %r = arith.addf %acc, %prod : f32
+    linalg.yield %r : f32
   }
   return
 }

@@ -61,6 +61,11 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("Steps with at least this many tokens run half-precision "
                      "linear layers on tensor cores (0: never)"),
       llvm::cl::init(16)};
+  Option<int64_t> warpVector{
+      *this, "warp-vector",
+      llvm::cl::desc("Most consecutive k a lane of the warp-per-feature "
+                     "linear kernels takes per step"),
+      llvm::cl::init(16)};
   // The tensor-core kernels' shape (qc-tensor-core-contractions).
   Option<int64_t> tensorCoreTileTokens{
       *this, "tensor-core-tile-tokens",

@@ -4,10 +4,14 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/SetVector.h"
 
+#include <numeric>
+
 using namespace mlir;
+using namespace mlir::qc;
 
 namespace {
 
@@ -23,7 +27,111 @@ bool isAccumulation(linalg::GenericOp op) {
   return sum->getOperand(0) == acc || sum->getOperand(1) == acc;
 }
 
+/// Whether payload index `v` depends on the reduced (last) loop index.
+bool followsReduction(linalg::GenericOp op, Value v) {
+  if (auto index = v.getDefiningOp<linalg::IndexOp>())
+    return index.getDim() == op.getNumLoops() - 1;
+  Operation *def = v.getDefiningOp();
+  return def && def->getBlock() == op.getBody() &&
+         llvm::any_of(def->getOperands(),
+                      [&](Value x) { return followsReduction(op, x); });
+}
+
+/// How many consecutive reduced-loop steps share one element at payload
+/// index `v`: 1 when `v` is that index plus terms independent of it, c when
+/// it is such an index divided by the constant c (packed codes); 0 when it
+/// follows the index some other way or not at all.
+int64_t reducedIndexDivisor(linalg::GenericOp op, Value v) {
+  if (auto index = v.getDefiningOp<linalg::IndexOp>())
+    return index.getDim() == op.getNumLoops() - 1 ? 1 : 0;
+  if (auto add = v.getDefiningOp<arith::AddIOp>()) {
+    bool lhs = followsReduction(op, add.getLhs());
+    bool rhs = followsReduction(op, add.getRhs());
+    if (lhs != rhs)
+      return reducedIndexDivisor(op, lhs ? add.getLhs() : add.getRhs());
+    return 0;
+  }
+  if (auto div = v.getDefiningOp<arith::DivUIOp>()) {
+    std::optional<int64_t> c = getConstantIntValue(div.getRhs());
+    int64_t inner = reducedIndexDivisor(op, div.getLhs());
+    if (c && *c > 0 && inner)
+      return inner * *c;
+  }
+  return 0;
+}
+
+/// Payload index `v` as multiple * q + offset for some integer q, given
+/// the reduced loop index's form; std::nullopt when unknown.
+std::optional<IndexForm> indexForm(linalg::GenericOp op, Value v,
+                                   IndexForm reduced) {
+  if (std::optional<int64_t> c = getConstantIntValue(v))
+    return IndexForm{0, *c};
+  if (auto index = v.getDefiningOp<linalg::IndexOp>())
+    return index.getDim() == op.getNumLoops() - 1 ? reduced : IndexForm{1, 0};
+  auto binary = [&](Operation *def) {
+    return std::pair(indexForm(op, def->getOperand(0), reduced),
+                     indexForm(op, def->getOperand(1), reduced));
+  };
+  if (auto add = v.getDefiningOp<arith::AddIOp>()) {
+    auto [x, y] = binary(add);
+    if (x && y)
+      return IndexForm{std::gcd(x->multiple, y->multiple),
+                       x->offset + y->offset};
+    return std::nullopt;
+  }
+  if (auto mul = v.getDefiningOp<arith::MulIOp>()) {
+    auto [x, y] = binary(mul);
+    if (x && y && x->multiple == 0)
+      std::swap(x, y);
+    if (x && y && y->multiple == 0)
+      return IndexForm{x->multiple * y->offset, x->offset * y->offset};
+    return std::nullopt;
+  }
+  if (auto div = v.getDefiningOp<arith::DivUIOp>()) {
+    auto [x, c] = binary(div);
+    // floor((m q + o) / c) = (m / c) q + floor(o / c) when c divides m.
+    if (x && c && c->multiple == 0 && c->offset > 0 &&
+        x->multiple % c->offset == 0 && x->offset >= 0)
+      return IndexForm{x->multiple / c->offset, x->offset / c->offset};
+  }
+  return std::nullopt;
+}
+
+/// The loads of the payload from buffers it captures (weights the kernel
+/// builders read with tensor.extract: packed or quantized storage) whose
+/// last index follows the reduced loop, with that index's divisor.
+SmallVector<std::pair<memref::LoadOp, int64_t>>
+capturedLoadsAlongReduction(linalg::GenericOp op) {
+  SmallVector<std::pair<memref::LoadOp, int64_t>> loads;
+  op.getBody()->walk([&](memref::LoadOp load) {
+    if (load.getMemRef().getParentBlock() == op.getBody() ||
+        load.getIndices().empty())
+      return;
+    if (int64_t divisor = reducedIndexDivisor(op, load.getIndices().back()))
+      loads.push_back({load, divisor});
+  });
+  return loads;
+}
+
 } // namespace
+
+int64_t mlir::qc::narrowestBitsAlongReduction(linalg::GenericOp op) {
+  AffineExpr reduced = getAffineDimExpr(op.getNumLoops() - 1, op.getContext());
+  int64_t bits = 0;
+  auto narrow = [&](int64_t b) { bits = bits ? std::min(bits, b) : b; };
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap indexing = op.getMatchingIndexingMap(input);
+    if (!indexing.getResults().empty() &&
+        indexing.getResults().back() == reduced)
+      narrow(cast<MemRefType>(input->get().getType()).getElementTypeBitWidth());
+  }
+  // Per-block scales (one element for 64 steps) are not data read along K.
+  for (auto [load, divisor] : capturedLoadsAlongReduction(op))
+    if (int64_t elementBits = load.getMemRefType().getElementTypeBitWidth();
+        elementBits / divisor >= 4)
+      narrow(elementBits / divisor);
+  return bits;
+}
 
 bool mlir::qc::isTokenFeatureContraction(linalg::GenericOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
@@ -64,7 +172,8 @@ bool mlir::qc::rowsAligned(Value buffer, uint64_t bytes) {
 SmallVector<Value>
 mlir::qc::clonePayloadValues(OpBuilder &b, Location loc, linalg::GenericOp op,
                              ArrayRef<Value> ivs, ArrayRef<Value> outputs,
-                             ValueRange roots, uint64_t alignment) {
+                             ValueRange roots,
+                             std::optional<IndexForm> reducedIndex) {
   Block *payload = op.getBody();
   // The payload operations the roots depend on, in block order.
   llvm::SetVector<Operation *> needed;
@@ -77,16 +186,22 @@ mlir::qc::clonePayloadValues(OpBuilder &b, Location loc, linalg::GenericOp op,
   }
 
   AffineExpr reduced = getAffineDimExpr(op.getNumLoops() - 1, op.getContext());
-  auto load = [&](OpOperand &operand, uint64_t align) -> Value {
+  constexpr int64_t kRunBytes = 16;
+  auto load = [&](OpOperand &operand, bool mayAlign) -> Value {
     AffineMap indexing = op.getMatchingIndexingMap(&operand);
     SmallVector<Value> indices;
     for (AffineExpr e : indexing.getResults())
       indices.push_back(ivs[cast<AffineDimExpr>(e).getPosition()]);
     bool alongReduction = !indexing.getResults().empty() &&
                           indexing.getResults().back() == reduced;
+    int64_t elementBytes =
+        cast<MemRefType>(operand.get().getType()).getElementTypeBitWidth() / 8;
     llvm::MaybeAlign maybeAlign;
-    if (align && alongReduction && rowsAligned(operand.get(), align))
-      maybeAlign = llvm::Align(align);
+    if (mayAlign && reducedIndex && alongReduction &&
+        (reducedIndex->multiple * elementBytes) % kRunBytes == 0 &&
+        (reducedIndex->offset * elementBytes) % kRunBytes == 0 &&
+        rowsAligned(operand.get(), kRunBytes))
+      maybeAlign = llvm::Align(kRunBytes);
     return memref::LoadOp::create(b, loc, operand.get(), indices,
                                   /*nontemporal=*/false, maybeAlign);
   };
@@ -97,11 +212,11 @@ mlir::qc::clonePayloadValues(OpBuilder &b, Location loc, linalg::GenericOp op,
       return;
     OpOperand &operand = op->getOpOperand(arg.getArgNumber());
     if (op.isDpsInput(&operand)) {
-      map.map(arg, load(operand, alignment));
+      map.map(arg, load(operand, /*mayAlign=*/true));
       return;
     }
     unsigned i = arg.getArgNumber() - op.getNumDpsInputs();
-    map.map(arg, outputs[i] ? outputs[i] : load(operand, /*align=*/0));
+    map.map(arg, outputs[i] ? outputs[i] : load(operand, /*mayAlign=*/false));
   };
   for (Value root : roots)
     mapArgument(root);
@@ -114,17 +229,31 @@ mlir::qc::clonePayloadValues(OpBuilder &b, Location loc, linalg::GenericOp op,
     }
     for (Value operand : inner.getOperands())
       mapArgument(operand);
-    b.clone(inner, map);
+    Operation *clone = b.clone(inner, map);
+    // A captured load along K starts a 16-byte run where its stored index
+    // provably does.
+    auto load = dyn_cast<memref::LoadOp>(inner);
+    if (!reducedIndex || !load || load.getIndices().empty() ||
+        load.getMemRef().getParentBlock() == payload ||
+        !followsReduction(op, load.getIndices().back()))
+      continue;
+    std::optional<IndexForm> form =
+        indexForm(op, load.getIndices().back(), *reducedIndex);
+    int64_t bytes = load.getMemRefType().getElementTypeBitWidth() / 8;
+    if (form && (form->multiple * bytes) % kRunBytes == 0 &&
+        (form->offset * bytes) % kRunBytes == 0 &&
+        rowsAligned(load.getMemRef(), kRunBytes))
+      cast<memref::LoadOp>(clone).setAlignmentAttr(
+          b.getI64IntegerAttr(kRunBytes));
   }
   return llvm::map_to_vector(roots, [&](Value v) { return map.lookup(v); });
 }
 
-SmallVector<Value> mlir::qc::clonePayload(OpBuilder &b, Location loc,
-                                          linalg::GenericOp op,
-                                          ArrayRef<Value> ivs,
-                                          ArrayRef<Value> outputs,
-                                          uint64_t alignment) {
+SmallVector<Value>
+mlir::qc::clonePayload(OpBuilder &b, Location loc, linalg::GenericOp op,
+                       ArrayRef<Value> ivs, ArrayRef<Value> outputs,
+                       std::optional<IndexForm> reducedIndex) {
   return clonePayloadValues(b, loc, op, ivs, outputs,
                             op.getBody()->getTerminator()->getOperands(),
-                            alignment);
+                            reducedIndex);
 }

@@ -14,10 +14,22 @@
 
 namespace mlir::qc {
 
+/// A loop index known to be `multiple` * q + `offset`.
+struct IndexForm {
+  int64_t multiple;
+  int64_t offset;
+};
+
 /// [token, feature, k] contractions on buffers writing out[token, feature]
 /// whose payload yields `out + f(...)` (partial sums over slices of K add
 /// up to the whole).
 bool isTokenFeatureContraction(linalg::GenericOp op);
+
+/// The fewest bits of storage per step of the reduced (last) loop among
+/// what the payload reads along it: inputs indexed by it, and buffers it
+/// captures indexed by it or by it divided by a constant (packed 4-bit
+/// codes: 4 bits); 0 when nothing is read along it.
+int64_t narrowestBitsAlongReduction(linalg::GenericOp op);
 
 /// Whether every row of `buffer` starts `bytes`-aligned when the buffer
 /// itself does (the runtime and the pool align allocations to 256).
@@ -25,19 +37,21 @@ bool rowsAligned(Value buffer, uint64_t bytes);
 
 /// The payload values `roots` of `op` at loop indices `ivs`: only the
 /// operations they depend on are cloned; inputs are loaded through their
-/// indexing maps (with `alignment` bytes when non-zero and the input is
-/// read along the reduced, last loop with aligned rows: the first load of a
-/// run the LLVM load/store vectorizer merges); output i's block argument is
-/// `outputs[i]`, or loaded from the output where that is null.
+/// indexing maps; output i's block argument is `outputs[i]`, or loaded from
+/// the output where that is null. With `reducedIndex`, what is known of the
+/// reduced (last) loop index: the loads of inputs read along it (with
+/// aligned rows) that provably fall on a 16-byte boundary say so, the first
+/// of each run the LLVM load/store vectorizer merges into one 16-byte load.
 SmallVector<Value> clonePayloadValues(OpBuilder &b, Location loc,
                                       linalg::GenericOp op, ArrayRef<Value> ivs,
                                       ArrayRef<Value> outputs, ValueRange roots,
-                                      uint64_t alignment);
+                                      std::optional<IndexForm> reducedIndex);
 
 /// clonePayloadValues of everything the payload yields.
 SmallVector<Value> clonePayload(OpBuilder &b, Location loc,
                                 linalg::GenericOp op, ArrayRef<Value> ivs,
-                                ArrayRef<Value> outputs, uint64_t alignment);
+                                ArrayRef<Value> outputs,
+                                std::optional<IndexForm> reducedIndex);
 
 } // namespace mlir::qc
 

@@ -381,7 +381,8 @@ struct QCTensorCoreContractionsPass
                   e ? arith::AddIOp::create(lb, ll, k, index(e)).getResult()
                     : k;
               Value v = clonePayloadValues(lb, ll, op, {token, feature, ke},
-                                           {Value()}, root, e == 0 ? 16 : 0)[0];
+                                           {Value()}, root,
+                                           IndexForm{kLaneDepth, e})[0];
               halves.push_back(v.getType() == f16
                                    ? v
                                    : arith::TruncFOp::create(lb, ll, f16, v));

@@ -151,7 +151,8 @@ struct QCWarpContractionsPass
           for (const std::optional<Combine> &combine : outputs)
             args.push_back(combine ? partials[next++] : Value());
           SmallVector<Value> results =
-              clonePayload(lb, ll, op, {loadRow, k}, args, /*alignment=*/0);
+              clonePayload(lb, ll, op, {loadRow, k}, args,
+                           /*reducedIndex=*/std::nullopt);
           SmallVector<Value> yielded;
           for (auto [i, combine] : llvm::enumerate(outputs)) {
             Value v = results[i];
@@ -281,7 +282,7 @@ struct QCWarpContractionsPass
     // read along K (activations, fp16 weights) are read as aligned 16-byte
     // vectors (the leading load of each run carries the alignment, LLVM's
     // load/store vectorizer merges the run).
-    int64_t vector = vectorWidth(op);
+    int64_t vector = vectorWidth(op, maxVector);
     Value laneStart = arith::MulIOp::create(b, loc, lane, constant(vector));
     auto loop = scf::ForOp::create(
         b, loc, laneStart, depth, constant(kWarpSize * vector), inits,
@@ -296,7 +297,7 @@ struct QCWarpContractionsPass
             for (int64_t i = 0; i < tokens; ++i)
               next[i] =
                   clonePayload(lb, ll, op, {loadTokens[i], loadFeature, k},
-                               {next[i]}, e == 0 ? 16 : 0)[0];
+                               {next[i]}, IndexForm{vector, e})[0];
           }
           scf::YieldOp::create(lb, ll, next);
         });
@@ -324,23 +325,15 @@ struct QCWarpContractionsPass
     op.erase();
   }
 
-  /// Elements per lane step: 16 bytes of the narrowest input read along K
-  /// when K is static and a multiple of it (and of every wider input's
-  /// run), else 1.
-  static int64_t vectorWidth(linalg::GenericOp op) {
+  /// Elements per lane step: 16 bytes of the narrowest data read along K
+  /// (at most `maxVector`) when K is static and a multiple of 32 steps of
+  /// it, else 1.
+  static int64_t vectorWidth(linalg::GenericOp op, int64_t maxVector) {
     int64_t depth =
         cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges()[2];
-    int64_t width = 1;
-    for (OpOperand *input : op.getDpsInputOperands()) {
-      AffineMap indexing = op.getMatchingIndexingMap(input);
-      auto type = cast<MemRefType>(input->get().getType());
-      if (indexing.getNumResults() == 0 ||
-          indexing.getResults().back() != getAffineDimExpr(2, op.getContext()))
-        continue;
-      int64_t bits = type.getElementTypeBitWidth();
-      width = std::max<int64_t>(width, 128 / std::max<int64_t>(bits, 8));
-    }
-    width = std::min<int64_t>(width, 8);
+    int64_t bits = narrowestBitsAlongReduction(op);
+    int64_t width = bits ? 128 / bits : 1;
+    width = std::clamp<int64_t>(width, 1, std::max<int64_t>(maxVector, 1));
     if (ShapedType::isDynamic(depth) || depth % (width * kWarpSize) != 0)
       return 1;
     return width;

@@ -115,6 +115,9 @@ def QCWarpContractions : Pass<"qc-warp-contractions", "::mlir::func::FuncOp"> {
            "Warps (output features) per block">,
     Option<"tokens", "tokens", "int64_t", /*default=*/"4",
            "Tokens per block (accumulators per lane)">,
+    Option<"maxVector", "max-vector", "int64_t", /*default=*/"16",
+           "Most consecutive k a lane takes per step (16 bytes of the "
+           "narrowest input read along K, at most this)">,
   ];
 }
 
