@@ -5,6 +5,7 @@
 //       Compares tensors of two safetensors files (e.g. quant-run
 //       --logits-out against HF reference data): relative L2 error of float
 //       tensors, exact equality of token ids. Exits 1 on any violation.
+//       A tensor may be NAME@FIRST-END: rows [FIRST, END) of it.
 //   quant-bench ids FILE NAME
 //       Prints an integer tensor as a comma-separated list (for --prompt-ids).
 //   quant-bench decode PKG [--batch B] [--prompt-len P] [--new-tokens N]
@@ -74,6 +75,34 @@ StatusOr<std::vector<double>> readValues(const SafeTensorsFile &file,
   return out;
 }
 
+/// Tensor `spec` of `file`: NAME, or NAME@FIRST-END for rows [FIRST, END)
+/// of its leading dimension.
+StatusOr<std::vector<double>> readRows(const SafeTensorsFile &file,
+                                       const std::string &spec) {
+  size_t at = spec.find('@');
+  std::string name = spec.substr(0, at);
+  QC_ASSIGN_OR_RETURN(std::vector<double> values, readValues(file, name));
+  if (at == std::string::npos)
+    return values;
+  const TensorInfo *info = file.find(name);
+  std::string range = spec.substr(at + 1);
+  size_t dash = range.find('-');
+  int64_t first = -1, end = -1;
+  if (dash != std::string::npos) {
+    first = std::atoll(range.substr(0, dash).c_str());
+    end = std::atoll(range.substr(dash + 1).c_str());
+  }
+  int64_t rows = info->shape.empty() ? 0 : info->shape[0];
+  if (dash == std::string::npos || first < 0 || end <= first || end > rows)
+    return Status::error(file.path() + ": '" + spec +
+                         "': expected NAME@FIRST-END with 0 <= FIRST < END "
+                         "<= " +
+                         std::to_string(rows));
+  size_t width = values.size() / size_t(rows);
+  return std::vector<double>(values.begin() + first * width,
+                             values.begin() + end * width);
+}
+
 std::pair<std::string, std::string> splitPair(const std::string &s) {
   size_t colon = s.find(':');
   return {s.substr(0, colon),
@@ -101,8 +130,8 @@ int compare(int argc, char **argv) {
       return 2;
     }
     auto [a, b] = splitPair(argv[++i]);
-    auto x = readValues(**out, a);
-    auto y = readValues(**ref, b);
+    auto x = readRows(**out, a);
+    auto y = readRows(**ref, b);
     if (!x || !y) {
       std::cerr << "quant-bench: error: "
                 << (!x ? x.status() : y.status()).message() << "\n";

@@ -11,7 +11,9 @@
 // between steps, prefills and decodes share steps, and requests are
 // preempted and recomputed when the KV cache runs out of blocks. A single
 // prompt streams its text (ids without a tokenizer); --logits-out writes
-// `prompt_logits` (F32 [prompt, vocab]) and `tokens` (I64, generated ids).
+// `prompt_logits` (F32 [prompt, vocab]), `decode_logits` (F32 [generated - 1,
+// vocab]: row i chose generated token i + 1; the last prompt row chose token
+// 0) and `tokens` (I64, generated ids).
 // --requests serves JSON lines {"id", "prompt" | "prompt_ids",
 // "max_new_tokens", "ignore_eos", "temperature", "top_k", "top_p",
 // "repetition_penalty", "seed"} and prints one JSON line per request.
@@ -204,17 +206,26 @@ Status writeOutputs(const std::string &path, const std::vector<float> &logits,
                     int64_t promptLength, int64_t vocab,
                     const std::vector<int32_t> &generated) {
   std::vector<int64_t> tokens(generated.begin(), generated.end());
-  std::vector<TensorToWrite> tensors = {
-      {"prompt_logits",
-       DType::F32,
-       {promptLength, vocab},
-       std::span(reinterpret_cast<const uint8_t *>(logits.data()),
-                 logits.size() * sizeof(float))},
-      {"tokens",
-       DType::I64,
-       {int64_t(tokens.size())},
-       std::span(reinterpret_cast<const uint8_t *>(tokens.data()),
-                 tokens.size() * sizeof(int64_t))}};
+  auto bytes = [](const auto *data, size_t count) {
+    return std::span(reinterpret_cast<const uint8_t *>(data),
+                     count * sizeof(*data));
+  };
+  size_t promptValues = size_t(promptLength * vocab);
+  int64_t decodeRows = int64_t(logits.size()) / vocab - promptLength;
+  std::vector<TensorToWrite> tensors = {{"prompt_logits",
+                                         DType::F32,
+                                         {promptLength, vocab},
+                                         bytes(logits.data(), promptValues)},
+                                        {"tokens",
+                                         DType::I64,
+                                         {int64_t(tokens.size())},
+                                         bytes(tokens.data(), tokens.size())}};
+  if (decodeRows > 0)
+    tensors.push_back(
+        {"decode_logits",
+         DType::F32,
+         {decodeRows, vocab},
+         bytes(logits.data() + promptValues, size_t(decodeRows * vocab))});
   return writeSafeTensors(path, tensors);
 }
 
@@ -387,7 +398,7 @@ Status run(const Options &o) {
     QC_RETURN_IF_ERROR(scheduler.addRequest(std::move(request)));
   }
   if (o.logitsOut)
-    executor.recordPromptLogits(0, int32_t(specs[0].prompt.size()));
+    executor.recordLogits(0, int32_t(specs[0].prompt.size()));
 
   // A single prompt streams; served requests print as they finish.
   bool streaming = !o.requestsFile;
@@ -431,7 +442,7 @@ Status run(const Options &o) {
     std::cout << "\n";
   }
   if (o.logitsOut) {
-    const std::vector<float> *logits = executor.promptLogits(0);
+    const std::vector<float> *logits = executor.recordedLogits(0);
     if (!logits)
       return Status::error("internal: the prompt's logits were not recorded");
     QC_RETURN_IF_ERROR(writeOutputs(*o.logitsOut, *logits,

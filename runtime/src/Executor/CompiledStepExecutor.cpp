@@ -7,16 +7,15 @@
 using namespace qc;
 using namespace qc::runtime;
 
-void CompiledStepExecutor::recordPromptLogits(RequestId id,
-                                              int32_t promptLength) {
+void CompiledStepExecutor::recordLogits(RequestId id, int32_t promptLength) {
   Recording &r = recordings_[id];
   r.promptLength = promptLength;
-  r.logits.assign(size_t(promptLength) * vocabSize_, 0.0f);
+  r.logits.clear();
   r.recorded = 0;
 }
 
 const std::vector<float> *
-CompiledStepExecutor::promptLogits(RequestId id) const {
+CompiledStepExecutor::recordedLogits(RequestId id) const {
   auto it = recordings_.find(id);
   if (it == recordings_.end() || it->second.recorded < it->second.promptLength)
     return nullptr;
@@ -43,18 +42,18 @@ CompiledStepExecutor::execute(const StepPlan &plan) {
   std::vector<float> logits;
   QC_RETURN_IF_ERROR(runner_.forward(batch, logits));
 
-  // Prompt logits of recorded requests, the first time each position runs.
+  // Logits of recorded requests, the first time each position runs (a
+  // preempted sequence recomputes positions it has recorded).
   for (const ScheduledSequence &seq : plan.sequences) {
     auto it = recordings_.find(seq.id);
     if (it == recordings_.end())
       continue;
     Recording &r = it->second;
     for (int32_t i = 0; i < seq.numTokens; ++i) {
-      int32_t position = seq.startPosition + i;
-      if (position != r.recorded || position >= r.promptLength)
+      if (seq.startPosition + i != r.recorded)
         continue;
-      std::copy_n(logits.begin() + size_t(seq.tokenOffset + i) * vocabSize_,
-                  vocabSize_, r.logits.begin() + size_t(position) * vocabSize_);
+      auto row = logits.begin() + size_t(seq.tokenOffset + i) * vocabSize_;
+      r.logits.insert(r.logits.end(), row, row + vocabSize_);
       ++r.recorded;
     }
   }

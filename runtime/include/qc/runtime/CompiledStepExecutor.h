@@ -24,11 +24,13 @@ public:
 
   StatusOr<std::vector<int32_t>> execute(const StepPlan &plan) override;
 
-  /// Keeps the logits of the first `promptLength` positions of request `id`
-  /// as its prefill computes them (quant-run --logits-out).
-  void recordPromptLogits(RequestId id, int32_t promptLength);
-  /// [promptLength, vocab] row-major, once the prompt has been computed.
-  const std::vector<float> *promptLogits(RequestId id) const;
+  /// Keeps the logits of every position of request `id` as its steps
+  /// compute them: its prompt's, then those of each decode step
+  /// (quant-run --logits-out).
+  void recordLogits(RequestId id, int32_t promptLength);
+  /// [positions, vocab] row-major, from position 0; null until the whole
+  /// prompt has been computed.
+  const std::vector<float> *recordedLogits(RequestId id) const;
 
 private:
   struct Recording {
