@@ -11,12 +11,13 @@
 #   bash benchmarks/gpu/run_gpu_bench.sh build
 # Run on the GPU machine (.gbench carried), results in $OUT:
 #   bash benchmarks/gpu/run_gpu_bench.sh run
-# QC_BENCH_PARTS="linear" (at build) limits both to the linear kernels
-# (small enough to travel beside the GPU check's packages).
+# QC_BENCH_PARTS="linear" or "7b" and QC_BENCH_FORMATS="f16 int8" (at
+# build) limit both to those parts and formats (small enough to travel
+# beside the GPU check's packages).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=.gbench
-FORMATS=(f16 awq nf4 int8)
+FORMATS=(${QC_BENCH_FORMATS:-f16 awq nf4 int8})
 TARGET=${QC_BENCH_TARGET:-sm_90a}
 PARTS=${QC_BENCH_PARTS:-linear 7b}
 
@@ -34,6 +35,7 @@ if [[ "${1:-}" == build ]]; then
     --intermediate 11008 --layers 32 --heads 32 --vocab 32000
   cp $SHAPES/7b/config.json $B/7b-config.json
   echo "$PARTS" > $B/parts
+  echo "${FORMATS[*]}" > $B/formats
   for f in "${FORMATS[@]}"; do
     for m in $PARTS; do
       build/bin/quant-compile $SHAPES/$m --target=$TARGET --cpu=x86-64-v3 \
@@ -59,8 +61,11 @@ mkdir -p $OUT $RAW
 NCU_BIN=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
 NCU="$NCU_BIN --clock-control none --print-units base --csv --metrics gpu__time_duration.sum"
 
+FORMATS=($(cat $B/formats))
+has_part() { [[ " $(cat $B/parts) " == *" $1 "* ]]; }
+
 # Linear kernels.
-for f in "${FORMATS[@]}"; do
+has_part linear && for f in "${FORMATS[@]}"; do
   python3 benchmarks/gpu/fill_random_weights.py $B/linear-$f
   for m in 1 16 64 256; do
     ids=$(seq -s, 1 $m)
@@ -69,12 +74,14 @@ for f in "${FORMATS[@]}"; do
       --ignore-eos > $RAW/ours_${f}_M$m.csv 2>> $RAW/errors.txt
   done
 done
-$NCU --nvtx --print-nvtx-rename kernel python3 benchmarks/gpu/torch_linear_peers.py \
-  > $RAW/torch.csv 2>> $RAW/errors.txt
-python3 benchmarks/gpu/summarize.py $RAW | tee $OUT/linear.md
+if has_part linear; then
+  $NCU --nvtx --print-nvtx-rename kernel python3 benchmarks/gpu/torch_linear_peers.py \
+    > $RAW/torch.csv 2>> $RAW/errors.txt
+  python3 benchmarks/gpu/summarize.py $RAW | tee $OUT/linear.md
+fi
 
 # 7B-shaped decode.
-[[ " $(cat $B/parts) " == *" 7b "* ]] || { tar -czf $OUT/raw.tar.gz -C $B raw; exit 0; }
+has_part 7b || { tar -czf $OUT/raw.tar.gz -C $B raw; exit 0; }
 for f in "${FORMATS[@]}"; do
   python3 benchmarks/gpu/fill_random_weights.py $B/7b-$f
   for batch in 1 16; do

@@ -4,8 +4,9 @@
 // window of 3, for GPU targets: one gpu.launch with a block per (token,
 // head) and one 32-lane warp in it. Lanes past head_dim read dimension 0
 // and count as zero; each position's score is a lane-parallel dot product
-// finished by five xor shuffles; pass 1 takes the maximum, pass 2 sums
-// exp(s - max) and the weighted values; lanes inside head_dim store.
+// finished by five xor shuffles; one pass keeps the running maximum and
+// the sum of exp(s - max) and the weighted values, rescaled as the maximum
+// grows (online softmax); lanes inside head_dim store.
 !cache = !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f32>
 // CHECK-LABEL: func.func @qc_forward(
 // CHECK-SAME: %[[SEQ:[^:]*]]: memref<?xi32>, %[[TABLES:[^:]*]]: memref<?x?xi32>, %[[KC:[^:]*]]: memref<1x?x4xf32>, %[[VC:[^:]*]]: memref<1x?x4xf32>
@@ -17,17 +18,19 @@
 // CHECK: %[[D:.*]] = arith.addi %[[LANE]], %{{.*}} : index
 // CHECK: %[[INHEAD:.*]] = arith.cmpi ult, %[[D]]
 // CHECK: arith.select %[[INHEAD]], %[[D]]
-// CHECK: scf.for
+// CHECK: scf.for {{.*}} iter_args(%[[M:[^ ]*]] = %{{.*}}, %[[SUM:[^ ]*]] = %{{.*}}, %[[ACC:[^ ]*]] = %{{.*}}) -> (f32, f32, f32)
 // CHECK: memref.load %[[TABLES]]
 // CHECK: memref.load %[[KC]]
 // CHECK-COUNT-5: gpu.shuffle {{ *}}xor
-// CHECK: arith.maximumf
-// CHECK: scf.for
-// CHECK: memref.load %[[KC]]
-// CHECK-COUNT-5: gpu.shuffle {{ *}}xor
+// CHECK: %[[NEWM:.*]] = arith.maximumf %[[M]], %{{.*}}
+// CHECK: %[[DM:.*]] = arith.subf %[[M]], %[[NEWM]]
+// CHECK: %[[RESCALE:.*]] = math.exp %[[DM]]
 // CHECK: math.exp
+// CHECK: arith.mulf %[[SUM]], %[[RESCALE]]
 // CHECK: memref.load %[[VC]]
+// CHECK: arith.mulf %[[ACC]], %[[RESCALE]]
 // CHECK: scf.yield
+// CHECK-NOT: scf.for
 // CHECK: scf.if %[[INHEAD]]
 // CHECK: arith.divf
 // CHECK: memref.store %{{.*}}, %[[OUT]]

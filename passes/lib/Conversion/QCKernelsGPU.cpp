@@ -6,8 +6,9 @@
 // handful of threads doing all the work. Here the lanes split the head
 // dimension: each position's score is a lane-parallel dot product finished
 // by xor shuffles, and each lane accumulates its own slice of the output.
-// The arithmetic is the loop nest's: scaled scores, a first pass for their
-// maximum, a second for exp(s - max), their sum and the weighted values.
+// The softmax is computed online in one pass over the positions (running
+// maximum, rescaled sums), so each score is computed once; the loop nest's
+// two passes compute the same values up to rounding.
 //
 //===----------------------------------------------------------------------===//
 
@@ -135,27 +136,34 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
         return loop.getResults();
       };
 
-  // Pass 1: the maximum score, for a stable softmax.
-  Value maxScore = positionsLoop(
-      {f32c(-std::numeric_limits<float>::infinity())},
-      [&](Value j, ValueRange it) -> SmallVector<Value> {
-        return {arith::MaximumFOp::create(b, loc, it[0], score(slotOf(j)))};
-      })[0];
-  // Pass 2: softmax weights, their sum and the weighted values.
-  SmallVector<Value> inits(slots + 1, zero);
-  ValueRange sums =
+  // One pass (online softmax): the running maximum score m, the sum of
+  // exp(s - m) and the weighted values, rescaled by exp(m_old - m) when m
+  // grows (0 at the first position, where m_old is -inf). Every score is
+  // computed once.
+  SmallVector<Value> inits = {f32c(-std::numeric_limits<float>::infinity()),
+                              zero};
+  inits.append(slots, zero);
+  ValueRange state =
       positionsLoop(inits, [&](Value j, ValueRange it) -> SmallVector<Value> {
         Value slot = slotOf(j);
-        Value w = math::ExpOp::create(
-            b, loc, arith::SubFOp::create(b, loc, score(slot), maxScore));
-        SmallVector<Value> next = {arith::AddFOp::create(b, loc, it[0], w)};
+        Value s = score(slot);
+        Value m = arith::MaximumFOp::create(b, loc, it[0], s);
+        Value rescale = math::ExpOp::create(
+            b, loc, arith::SubFOp::create(b, loc, it[0], m));
+        Value w =
+            math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, s, m));
+        auto update = [&](Value old, Value v) -> Value {
+          return arith::AddFOp::create(
+              b, loc, arith::MulFOp::create(b, loc, old, rescale),
+              arith::MulFOp::create(b, loc, w, v));
+        };
+        SmallVector<Value> next = {m, update(it[1], f32c(1.0f))};
         for (int64_t i = 0; i < slots; ++i)
-          next.push_back(arith::AddFOp::create(
-              b, loc, it[i + 1],
-              arith::MulFOp::create(b, loc, w,
-                                    cacheAt(cache.values, slot, i))));
+          next.push_back(update(it[i + 2], cacheAt(cache.values, slot, i)));
         return next;
       });
+  SmallVector<Value> sums = {state[1]};
+  llvm::append_range(sums, state.drop_front(2));
   for (int64_t i = 0; i < slots; ++i) {
     auto store = scf::IfOp::create(b, loc, inRange[i], /*withElse=*/false);
     OpBuilder::InsertionGuard inner(b);
