@@ -1,20 +1,30 @@
 // RUN: quant-opt %s -split-input-file --convert-qc-to-linalg="block-size=8 warp-attention=true" | FileCheck %s
 
 // GQA attention (2 query heads over 1 kv head, head_dim 4) with a sliding
-// window of 3, for GPU targets: one gpu.launch with a block per (token,
-// head) and one 32-lane warp in it. Lanes past head_dim read dimension 0
-// and count as zero; each position's score is a lane-parallel dot product
-// finished by five xor shuffles; one pass keeps the running maximum and
-// the sum of exp(s - max) and the weighted values, rescaled as the maximum
-// grows (online softmax); lanes inside head_dim store.
+// window of 3, for GPU targets (flash-decoding): a first gpu.launch has a
+// block per (token, head, split) and one 32-lane warp in it, the splits
+// (ceil(1024 / (tokens x heads)), at most 32) taking consecutive slices of
+// the visible positions. Lanes past head_dim read dimension 0 and count as
+// zero; each position's score is a lane-parallel dot product finished by
+// five xor shuffles; one pass keeps the running maximum and the sum of
+// exp(s - max) and the weighted values, rescaled as the maximum grows
+// (online softmax); the warp stores that state (max, sum, values) to
+// `partials`. A second launch, a warp per (token, head), rescales the
+// splits' states to their common maximum, adds them and divides.
 !cache = !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f32>
 // CHECK-LABEL: func.func @qc_forward(
 // CHECK-SAME: %[[SEQ:[^:]*]]: memref<?xi32>, %[[TABLES:[^:]*]]: memref<?x?xi32>, %[[KC:[^:]*]]: memref<1x?x4xf32>, %[[VC:[^:]*]]: memref<1x?x4xf32>
 // CHECK: %[[Q:.*]] = bufferization.to_buffer
 // CHECK: %[[OUT:.*]] = memref.alloc(%[[T:.*]]) : memref<?x8xf32>
-// CHECK: gpu.launch blocks(%[[TOK:.*]], %[[HEAD:.*]], %{{.*}}) in (%{{.*}} = %[[T]], %{{.*}} = %[[TWO:.*]], %{{.*}} = %{{.*}}) threads(%[[LANE:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[WARP:.*]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}})
+// CHECK: %[[TH:.*]] = arith.muli %[[T]], %{{.*}} : index
+// CHECK: %[[WANT:.*]] = arith.ceildivui %{{.*}}, %[[TH]] : index
+// CHECK: %[[SPLITS:.*]] = arith.minui %[[WANT]], %{{.*}} : index
+// CHECK: %[[PARTIALS:.*]] = memref.alloc(%[[T]], %[[SPLITS]]) : memref<?x2x?x6xf32>
+// CHECK: gpu.launch blocks(%[[TOK:.*]], %[[HEAD:.*]], %[[SPLIT:.*]]) in (%{{.*}} = %[[T]], %{{.*}} = %[[TWO:.*]], %{{.*}} = %[[SPLITS]]) threads(%[[LANE:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[WARP:.*]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}})
 // CHECK: memref.load %[[SEQ]][%[[TOK]]]
 // CHECK: arith.maxsi
+// CHECK: %[[CHUNK:.*]] = arith.ceildivui %{{.*}}, %[[SPLITS]] : index
+// CHECK: arith.muli %[[SPLIT]], %[[CHUNK]]
 // CHECK: %[[D:.*]] = arith.addi %[[LANE]], %{{.*}} : index
 // CHECK: %[[INHEAD:.*]] = arith.cmpi ult, %[[D]]
 // CHECK: arith.select %[[INHEAD]], %[[D]]
@@ -31,9 +41,20 @@
 // CHECK: arith.mulf %[[ACC]], %[[RESCALE]]
 // CHECK: scf.yield
 // CHECK-NOT: scf.for
+// CHECK: memref.store %{{.*}}, %[[PARTIALS]][%[[TOK]], %[[HEAD]], %[[SPLIT]], %{{.*}}]
 // CHECK: scf.if %[[INHEAD]]
+// CHECK: memref.store %{{.*}}, %[[PARTIALS]][%[[TOK]], %[[HEAD]], %[[SPLIT]], %{{.*}}]
+// CHECK: gpu.terminator
+// CHECK: gpu.launch blocks(%[[CTOK:.*]], %[[CHEAD:.*]], %{{.*}}) in (%{{.*}} = %[[T]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}})
+// CHECK: %[[NSPLITS:.*]] = memref.dim %[[PARTIALS]]
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[NSPLITS]]
+// CHECK: arith.maximumf
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[NSPLITS]]
+// CHECK: math.exp
+// CHECK: scf.yield
+// CHECK: scf.if
 // CHECK: arith.divf
-// CHECK: memref.store %{{.*}}, %[[OUT]]
+// CHECK: memref.store %{{.*}}, %[[OUT]][%[[CTOK]], %{{.*}}]
 // CHECK: gpu.terminator
 // CHECK: bufferization.to_tensor %[[OUT]]
 //

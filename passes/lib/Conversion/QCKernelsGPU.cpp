@@ -28,6 +28,10 @@ using namespace mlir::qc;
 
 namespace {
 constexpr int64_t kWarp = 32;
+/// Attention warps a step aims for, and the most warps one (token, head)
+/// is split over.
+constexpr int64_t kTargetWarps = 1024;
+constexpr int64_t kMaxSplits = 32;
 } // namespace
 
 Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
@@ -48,12 +52,31 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
   Value out = memref::AllocOp::create(
       b, loc, MemRefType::get(qType.getShape(), elem), ValueRange{tokens});
   Value one = index(1);
-  auto launch = gpu::LaunchOp::create(b, loc, tokens, index(numHeads), one,
+  // Each (token, head) is split over `splits` warps taking consecutive
+  // slices of its positions, enough that a decode step fills the GPU
+  // (about kTargetWarps warps; one split once tokens x heads reach it).
+  // Their partial softmax states meet in `partials` [token, head, split,
+  // (max, sum, weighted values...)] and a second kernel combines them.
+  Value splits = arith::MinUIOp::create(
+      b, loc,
+      arith::CeilDivUIOp::create(
+          b, loc, index(kTargetWarps),
+          arith::MulIOp::create(b, loc, tokens, index(numHeads))),
+      index(kMaxSplits));
+  int64_t stateSize = headDim + 2;
+  Value partials = memref::AllocOp::create(
+      b, loc,
+      MemRefType::get({ShapedType::kDynamic, numHeads, ShapedType::kDynamic,
+                       stateSize},
+                      b.getF32Type()),
+      ValueRange{tokens, splits});
+  auto launch = gpu::LaunchOp::create(b, loc, tokens, index(numHeads), splits,
                                       index(kWarp), one, one);
 
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&launch.getBody().front());
   Value t = launch.getBlockIds().x, h = launch.getBlockIds().y;
+  Value split = launch.getBlockIds().z;
   Value lane = launch.getThreadIds().x;
   auto idx = [&](int64_t v) { return index(v); };
   auto f32c = [&](float v) -> Value {
@@ -65,13 +88,24 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
   Value seq = toIndex(
       memref::LoadOp::create(b, loc, cache.tokenSequence, ValueRange{t}));
   Value p = toIndex(memref::LoadOp::create(b, loc, pos, ValueRange{t}));
-  Value end = arith::AddIOp::create(b, loc, p, one);
-  Value start = idx(0);
+  Value visibleEnd = arith::AddIOp::create(b, loc, p, one);
+  Value visibleStart = idx(0);
   if (slidingWindow) {
     // HF's sliding window keeps key positions j > i - window.
-    Value lo = arith::SubIOp::create(b, loc, end, idx(*slidingWindow));
-    start = arith::MaxSIOp::create(b, loc, lo, start);
+    Value lo = arith::SubIOp::create(b, loc, visibleEnd, idx(*slidingWindow));
+    visibleStart = arith::MaxSIOp::create(b, loc, lo, visibleStart);
   }
+  // This warp's slice of the visible positions (possibly empty).
+  Value chunk = arith::CeilDivUIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, visibleEnd, visibleStart),
+      launch.getGridSizeZ());
+  Value start = arith::MinUIOp::create(
+      b, loc,
+      arith::AddIOp::create(b, loc, visibleStart,
+                            arith::MulIOp::create(b, loc, split, chunk)),
+      visibleEnd);
+  Value end = arith::MinUIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, start, chunk), visibleEnd);
   Value layerIdx = idx(layer);
   Value kBase = arith::MulIOp::create(
       b, loc, arith::DivUIOp::create(b, loc, h, idx(numHeads / numKvHeads)),
@@ -162,19 +196,91 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
           next.push_back(update(it[i + 2], cacheAt(cache.values, slot, i)));
         return next;
       });
-  SmallVector<Value> sums = {state[1]};
-  llvm::append_range(sums, state.drop_front(2));
+  // Lane 0 stores the maximum and the sum, every lane its values.
+  SmallVector<Value> stateIndex = {idx(0), idx(1)};
+  for (int64_t i = 0; i < slots; ++i)
+    stateIndex.push_back(arith::AddIOp::create(b, loc, dims[i], idx(2)));
+  SmallVector<Value> stores = {
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0))};
+  stores.push_back(stores[0]);
+  llvm::append_range(stores, inRange);
+  for (auto [k, value] : llvm::enumerate(state)) {
+    auto store = scf::IfOp::create(b, loc, stores[k], /*withElse=*/false);
+    OpBuilder sb = store.getThenBodyBuilder();
+    memref::StoreOp::create(sb, loc, value, partials,
+                            ValueRange{t, h, split, stateIndex[k]});
+  }
+  gpu::TerminatorOp::create(b, loc);
+
+  // Combine: out = sum_s exp(m_s - M) acc_s / sum_s exp(m_s - M) sum_s, M
+  // the largest m_s (an empty slice has m = -inf and weighs 0).
+  b.setInsertionPointAfter(launch);
+  auto combine = gpu::LaunchOp::create(b, loc, tokens, index(numHeads), one,
+                                       index(kWarp), one, one);
+  b.setInsertionPointToStart(&combine.getBody().front());
+  t = combine.getBlockIds().x;
+  h = combine.getBlockIds().y;
+  lane = combine.getThreadIds().x;
+  Value numSplits = memref::DimOp::create(b, loc, partials, 2);
+  auto load = [&](Value sp, Value k) -> Value {
+    return memref::LoadOp::create(b, loc, partials,
+                                  ValueRange{t, h, sp, k});
+  };
+  auto splitsLoop =
+      [&](ValueRange inits,
+          function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+        auto loop = scf::ForOp::create(
+            b, loc, idx(0), numSplits, one, inits,
+            [](OpBuilder &, Location, Value, ValueRange) {});
+        OpBuilder::InsertionGuard inner(b);
+        b.setInsertionPointToStart(loop.getBody());
+        scf::YieldOp::create(
+            b, loc, body(loop.getInductionVar(), loop.getRegionIterArgs()));
+        return loop.getResults();
+      };
+  Value globalMax = splitsLoop(
+      {f32c(-std::numeric_limits<float>::infinity())},
+      [&](Value sp, ValueRange it) -> SmallVector<Value> {
+        return {arith::MaximumFOp::create(b, loc, it[0], load(sp, idx(0)))};
+      })[0];
+  SmallVector<Value> laneDims, laneInRange;
   for (int64_t i = 0; i < slots; ++i) {
-    auto store = scf::IfOp::create(b, loc, inRange[i], /*withElse=*/false);
+    Value d = arith::AddIOp::create(b, loc, lane, idx(i * kWarp));
+    Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, d,
+                                     idx(headDim));
+    laneInRange.push_back(ok);
+    laneDims.push_back(arith::SelectOp::create(
+        b, loc, ok, arith::AddIOp::create(b, loc, d, idx(2)), idx(2)));
+  }
+  SmallVector<Value> combineInits(slots + 1, f32c(0.0f));
+  ValueRange sums = splitsLoop(
+      combineInits, [&](Value sp, ValueRange it) -> SmallVector<Value> {
+        Value weight = math::ExpOp::create(
+            b, loc,
+            arith::SubFOp::create(b, loc, load(sp, idx(0)), globalMax));
+        SmallVector<Value> next = {arith::AddFOp::create(
+            b, loc, it[0],
+            arith::MulFOp::create(b, loc, weight, load(sp, idx(1))))};
+        for (int64_t i = 0; i < slots; ++i)
+          next.push_back(arith::AddFOp::create(
+              b, loc, it[i + 1],
+              arith::MulFOp::create(b, loc, weight, load(sp, laneDims[i]))));
+        return next;
+      });
+  for (int64_t i = 0; i < slots; ++i) {
+    auto store = scf::IfOp::create(b, loc, laneInRange[i], /*withElse=*/false);
     OpBuilder::InsertionGuard inner(b);
     b.setInsertionPointToStart(&store.getThenRegion().front());
     Value o = arith::DivFOp::create(b, loc, sums[i + 1], sums[0]);
     memref::StoreOp::create(
         b, loc, fromF32(o, elem), out,
-        ValueRange{t, arith::AddIOp::create(b, loc, qBase, dims[i])});
+        ValueRange{t, arith::AddIOp::create(
+                          b, loc, arith::MulIOp::create(b, loc, h,
+                                                        idx(headDim)),
+                          arith::SubIOp::create(b, loc, laneDims[i], idx(2)))});
   }
   gpu::TerminatorOp::create(b, loc);
-  b.setInsertionPointAfter(launch);
+  b.setInsertionPointAfter(combine);
   return bufferization::ToTensorOp::create(b, loc, qType, out,
                                            /*restrict=*/true,
                                            /*writable=*/true);
