@@ -1,14 +1,15 @@
 //===- QCKernelsGPU.cpp - kernels shaped for GPUs -------------------------===//
 //
-// Attention as one 32-lane warp per (token, head). The loop-nest form of
+// Attention for GPUs (flash-decoding). The loop-nest form of
 // KernelBuilder::attention gives each (token, head) to one thread, which
 // walks every cached position and every head dimension alone: at decode, a
-// handful of threads doing all the work. Here the lanes split the head
-// dimension: each position's score is a lane-parallel dot product finished
-// by xor shuffles, and each lane accumulates its own slice of the output.
-// The softmax is computed online in one pass over the positions (running
-// maximum, rescaled sums), so each score is computed once; the loop nest's
-// two passes compute the same values up to rounding.
+// handful of threads doing all the work. Here each (token, head) gets
+// several 32-lane warps, each taking a slice of its positions; the lanes
+// split the head dimension: each position's score is a lane-parallel dot
+// product finished by xor shuffles, and each lane accumulates its own slice
+// of the output. The softmax is computed online in one pass (running
+// maximum, rescaled sums) and a second kernel combines the slices' states;
+// the loop nest's two passes compute the same values up to rounding.
 //
 //===----------------------------------------------------------------------===//
 
@@ -64,12 +65,12 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
           arith::MulIOp::create(b, loc, tokens, index(numHeads))),
       index(kMaxSplits));
   int64_t stateSize = headDim + 2;
-  Value partials = memref::AllocOp::create(
-      b, loc,
-      MemRefType::get({ShapedType::kDynamic, numHeads, ShapedType::kDynamic,
-                       stateSize},
-                      b.getF32Type()),
-      ValueRange{tokens, splits});
+  Value partials =
+      memref::AllocOp::create(b, loc,
+                              MemRefType::get({ShapedType::kDynamic, numHeads,
+                                               ShapedType::kDynamic, stateSize},
+                                              b.getF32Type()),
+                              ValueRange{tokens, splits});
   auto launch = gpu::LaunchOp::create(b, loc, tokens, index(numHeads), splits,
                                       index(kWarp), one, one);
 
@@ -223,15 +224,14 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
   lane = combine.getThreadIds().x;
   Value numSplits = memref::DimOp::create(b, loc, partials, 2);
   auto load = [&](Value sp, Value k) -> Value {
-    return memref::LoadOp::create(b, loc, partials,
-                                  ValueRange{t, h, sp, k});
+    return memref::LoadOp::create(b, loc, partials, ValueRange{t, h, sp, k});
   };
   auto splitsLoop =
       [&](ValueRange inits,
           function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-        auto loop = scf::ForOp::create(
-            b, loc, idx(0), numSplits, one, inits,
-            [](OpBuilder &, Location, Value, ValueRange) {});
+        auto loop =
+            scf::ForOp::create(b, loc, idx(0), numSplits, one, inits,
+                               [](OpBuilder &, Location, Value, ValueRange) {});
         OpBuilder::InsertionGuard inner(b);
         b.setInsertionPointToStart(loop.getBody());
         scf::YieldOp::create(
@@ -256,8 +256,7 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
   ValueRange sums = splitsLoop(
       combineInits, [&](Value sp, ValueRange it) -> SmallVector<Value> {
         Value weight = math::ExpOp::create(
-            b, loc,
-            arith::SubFOp::create(b, loc, load(sp, idx(0)), globalMax));
+            b, loc, arith::SubFOp::create(b, loc, load(sp, idx(0)), globalMax));
         SmallVector<Value> next = {arith::AddFOp::create(
             b, loc, it[0],
             arith::MulFOp::create(b, loc, weight, load(sp, idx(1))))};
@@ -274,10 +273,10 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
     Value o = arith::DivFOp::create(b, loc, sums[i + 1], sums[0]);
     memref::StoreOp::create(
         b, loc, fromF32(o, elem), out,
-        ValueRange{t, arith::AddIOp::create(
-                          b, loc, arith::MulIOp::create(b, loc, h,
-                                                        idx(headDim)),
-                          arith::SubIOp::create(b, loc, laneDims[i], idx(2)))});
+        ValueRange{t,
+                   arith::AddIOp::create(
+                       b, loc, arith::MulIOp::create(b, loc, h, idx(headDim)),
+                       arith::SubIOp::create(b, loc, laneDims[i], idx(2)))});
   }
   gpu::TerminatorOp::create(b, loc);
   b.setInsertionPointAfter(combine);
