@@ -3,6 +3,7 @@
 #include "ContractionPayload.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
@@ -152,6 +153,22 @@ bool mlir::qc::isTokenFeatureContraction(linalg::GenericOp op) {
     if (!op.getMatchingIndexingMap(input).isProjectedPermutation())
       return false;
   return isAccumulation(op);
+}
+
+SmallVector<Value> mlir::qc::loopSizes(OpBuilder &b, Location loc,
+                                       linalg::GenericOp op) {
+  return llvm::map_to_vector(
+      cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc),
+      [&](Range r) { return getValueOrCreateConstantIndexOp(b, loc, r.size); });
+}
+
+FlatSymbolRefAttr mlir::qc::kernelName(linalg::GenericOp op, StringRef prefix) {
+  std::string name = prefix.str();
+  SmallVector<int64_t> sizes =
+      cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges();
+  for (int64_t size : ArrayRef(sizes).drop_front())
+    name += ShapedType::isDynamic(size) ? "_d" : "_" + std::to_string(size);
+  return FlatSymbolRefAttr::get(op.getContext(), name);
 }
 
 bool mlir::qc::rowsAligned(Value buffer, uint64_t bytes) {

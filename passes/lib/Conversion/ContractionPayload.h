@@ -31,6 +31,14 @@ bool isTokenFeatureContraction(linalg::GenericOp op);
 /// codes: 4 bits); 0 when nothing is read along it.
 int64_t narrowestBitsAlongReduction(linalg::GenericOp op);
 
+/// The loop sizes of `op`, as index values built at `b`.
+SmallVector<Value> loopSizes(OpBuilder &b, Location loc, linalg::GenericOp op);
+
+/// `prefix` followed by the static sizes of every loop but the first, e.g.
+/// qc_linear_4096_4096 ("d" for a dynamic size): profilers and benchmarks
+/// pick the linear kernels by name.
+FlatSymbolRefAttr kernelName(linalg::GenericOp op, StringRef prefix);
+
 /// Whether every row of `buffer` starts `bytes`-aligned when the buffer
 /// itself does (the runtime and the pool align allocations to 256).
 bool rowsAligned(Value buffer, uint64_t bytes);

@@ -65,6 +65,11 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
           arith::MulIOp::create(b, loc, tokens, index(numHeads))),
       index(kMaxSplits));
   int64_t stateSize = headDim + 2;
+  // Where head dimension d's weighted value sits in a state (after the
+  // maximum and the sum).
+  auto valueSlot = [&](Value d) -> Value {
+    return arith::AddIOp::create(b, loc, d, index(2));
+  };
   Value partials =
       memref::AllocOp::create(b, loc,
                               MemRefType::get({ShapedType::kDynamic, numHeads,
@@ -116,14 +121,18 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
   // Lane l holds dimensions l, l + 32, ...; lanes past headDim hold zeros
   // (and read dimension 0 instead, so every load is in bounds).
   int64_t slots = (headDim + kWarp - 1) / kWarp;
+  auto laneDimensions = [&](Value lane, SmallVector<Value> &dims,
+                            SmallVector<Value> &inRange) {
+    for (int64_t i = 0; i < slots; ++i) {
+      Value d = arith::AddIOp::create(b, loc, lane, idx(i * kWarp));
+      Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, d,
+                                       idx(headDim));
+      inRange.push_back(ok);
+      dims.push_back(arith::SelectOp::create(b, loc, ok, d, idx(0)));
+    }
+  };
   SmallVector<Value> dims, inRange;
-  for (int64_t i = 0; i < slots; ++i) {
-    Value d = arith::AddIOp::create(b, loc, lane, idx(i * kWarp));
-    Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, d,
-                                     idx(headDim));
-    inRange.push_back(ok);
-    dims.push_back(arith::SelectOp::create(b, loc, ok, d, idx(0)));
-  }
+  laneDimensions(lane, dims, inRange);
   Value zero = f32c(0.0f);
   auto masked = [&](int64_t i, Value v) -> Value {
     return arith::SelectOp::create(b, loc, inRange[i], v, zero);
@@ -158,18 +167,18 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
               .getShuffleResult());
     return arith::MulFOp::create(b, loc, partial, f32c(float(scale)));
   };
-  auto positionsLoop =
-      [&](ValueRange inits,
-          function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-        auto loop =
-            scf::ForOp::create(b, loc, start, end, one, inits,
-                               [](OpBuilder &, Location, Value, ValueRange) {});
-        OpBuilder::InsertionGuard inner(b);
-        b.setInsertionPointToStart(loop.getBody());
-        scf::YieldOp::create(
-            b, loc, body(loop.getInductionVar(), loop.getRegionIterArgs()));
-        return loop.getResults();
-      };
+  // An scf.for from `lb` to `ub` whose body `body` builds at `b`.
+  auto forLoop = [&](Value lb, Value ub, ValueRange inits,
+                     function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto loop =
+        scf::ForOp::create(b, loc, lb, ub, one, inits,
+                           [](OpBuilder &, Location, Value, ValueRange) {});
+    OpBuilder::InsertionGuard inner(b);
+    b.setInsertionPointToStart(loop.getBody());
+    scf::YieldOp::create(
+        b, loc, body(loop.getInductionVar(), loop.getRegionIterArgs()));
+    return loop.getResults();
+  };
 
   // One pass (online softmax): the running maximum score m, the sum of
   // exp(s - m) and the weighted values, rescaled by exp(m_old - m) when m
@@ -178,8 +187,8 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
   SmallVector<Value> inits = {f32c(-std::numeric_limits<float>::infinity()),
                               zero};
   inits.append(slots, zero);
-  ValueRange state =
-      positionsLoop(inits, [&](Value j, ValueRange it) -> SmallVector<Value> {
+  ValueRange state = forLoop(
+      start, end, inits, [&](Value j, ValueRange it) -> SmallVector<Value> {
         Value slot = slotOf(j);
         Value s = score(slot);
         Value m = arith::MaximumFOp::create(b, loc, it[0], s);
@@ -200,7 +209,7 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
   // Lane 0 stores the maximum and the sum, every lane its values.
   SmallVector<Value> stateIndex = {idx(0), idx(1)};
   for (int64_t i = 0; i < slots; ++i)
-    stateIndex.push_back(arith::AddIOp::create(b, loc, dims[i], idx(2)));
+    stateIndex.push_back(valueSlot(dims[i]));
   SmallVector<Value> stores = {
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0))};
   stores.push_back(stores[0]);
@@ -226,35 +235,17 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
   auto load = [&](Value sp, Value k) -> Value {
     return memref::LoadOp::create(b, loc, partials, ValueRange{t, h, sp, k});
   };
-  auto splitsLoop =
-      [&](ValueRange inits,
-          function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-        auto loop =
-            scf::ForOp::create(b, loc, idx(0), numSplits, one, inits,
-                               [](OpBuilder &, Location, Value, ValueRange) {});
-        OpBuilder::InsertionGuard inner(b);
-        b.setInsertionPointToStart(loop.getBody());
-        scf::YieldOp::create(
-            b, loc, body(loop.getInductionVar(), loop.getRegionIterArgs()));
-        return loop.getResults();
-      };
-  Value globalMax = splitsLoop(
-      {f32c(-std::numeric_limits<float>::infinity())},
+  Value globalMax = forLoop(
+      idx(0), numSplits, {f32c(-std::numeric_limits<float>::infinity())},
       [&](Value sp, ValueRange it) -> SmallVector<Value> {
         return {arith::MaximumFOp::create(b, loc, it[0], load(sp, idx(0)))};
       })[0];
   SmallVector<Value> laneDims, laneInRange;
-  for (int64_t i = 0; i < slots; ++i) {
-    Value d = arith::AddIOp::create(b, loc, lane, idx(i * kWarp));
-    Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, d,
-                                     idx(headDim));
-    laneInRange.push_back(ok);
-    laneDims.push_back(arith::SelectOp::create(
-        b, loc, ok, arith::AddIOp::create(b, loc, d, idx(2)), idx(2)));
-  }
+  laneDimensions(lane, laneDims, laneInRange);
   SmallVector<Value> combineInits(slots + 1, f32c(0.0f));
-  ValueRange sums = splitsLoop(
-      combineInits, [&](Value sp, ValueRange it) -> SmallVector<Value> {
+  ValueRange sums = forLoop(
+      idx(0), numSplits, combineInits,
+      [&](Value sp, ValueRange it) -> SmallVector<Value> {
         Value weight = math::ExpOp::create(
             b, loc, arith::SubFOp::create(b, loc, load(sp, idx(0)), globalMax));
         SmallVector<Value> next = {arith::AddFOp::create(
@@ -263,7 +254,8 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
         for (int64_t i = 0; i < slots; ++i)
           next.push_back(arith::AddFOp::create(
               b, loc, it[i + 1],
-              arith::MulFOp::create(b, loc, weight, load(sp, laneDims[i]))));
+              arith::MulFOp::create(b, loc, weight,
+                                    load(sp, valueSlot(laneDims[i])))));
         return next;
       });
   for (int64_t i = 0; i < slots; ++i) {
@@ -276,7 +268,7 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
         ValueRange{t,
                    arith::AddIOp::create(
                        b, loc, arith::MulIOp::create(b, loc, h, idx(headDim)),
-                       arith::SubIOp::create(b, loc, laneDims[i], idx(2)))});
+                       laneDims[i])});
   }
   gpu::TerminatorOp::create(b, loc);
   b.setInsertionPointAfter(combine);

@@ -250,28 +250,23 @@ struct QCTensorCoreContractionsPass
                const FragmentLayout &layout) {
     OpBuilder b(op);
     Location loc = op.getLoc();
-    SmallVector<Range, 4> ranges =
-        cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
-    Value tokenCount = getValueOrCreateConstantIndexOp(b, loc, ranges[0].size);
+    SmallVector<Value> sizes = loopSizes(b, loc, op);
     Value enough = arith::CmpIOp::create(
-        b, loc, arith::CmpIPredicate::uge, tokenCount,
+        b, loc, arith::CmpIPredicate::uge, sizes[0],
         arith::ConstantIndexOp::create(b, loc, minTokens));
     auto branch = scf::IfOp::create(b, loc, enough, /*withElseRegion=*/true);
     op->moveBefore(branch.elseBlock()->getTerminator());
     b.setInsertionPoint(branch.thenBlock()->getTerminator());
-    buildKernel(b, loc, op, factors, layout, ranges);
+    buildKernel(b, loc, op, factors, layout, sizes);
   }
 
   void buildKernel(OpBuilder &b, Location loc, linalg::GenericOp op,
                    Factors factors, const FragmentLayout &layout,
-                   ArrayRef<Range> ranges) {
+                   ArrayRef<Value> sizes) {
     auto constant = [&](int64_t v) -> Value {
       return arith::ConstantIndexOp::create(b, loc, v);
     };
-    Value tokenCount = getValueOrCreateConstantIndexOp(b, loc, ranges[0].size);
-    Value featureCount =
-        getValueOrCreateConstantIndexOp(b, loc, ranges[1].size);
-    Value depth = getValueOrCreateConstantIndexOp(b, loc, ranges[2].size);
+    Value tokenCount = sizes[0], featureCount = sizes[1], depth = sizes[2];
     int64_t fragmentRows = tileTokens / layout.tokens;
     int64_t fragmentColumns = tileFeatures / layout.features;
     int64_t accumulators = fragmentRows * fragmentColumns;
@@ -284,12 +279,7 @@ struct QCTensorCoreContractionsPass
         MemRefType::get({kSplit, layout.lanes, accumulators * 4}, f32,
                         MemRefLayoutAttrInterface{}, b.getI64IntegerAttr(3));
 
-    std::string name = "qc_linear_mma";
-    SmallVector<int64_t> sizes =
-        cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges();
-    for (int64_t size : ArrayRef(sizes).drop_front())
-      name += ShapedType::isDynamic(size) ? "_d" : "_" + std::to_string(size);
-    auto symbol = FlatSymbolRefAttr::get(ctx, name);
+    FlatSymbolRefAttr symbol = kernelName(op, "qc_linear_mma");
     Value one = constant(1);
     auto launch = gpu::LaunchOp::create(
         b, loc,
@@ -311,31 +301,28 @@ struct QCTensorCoreContractionsPass
                                              constant(tileTokens));
     Value firstFeature = arith::MulIOp::create(b, loc, launch.getBlockIds().x,
                                                constant(tileFeatures));
-    // Out-of-range rows and columns load the last one and are not stored.
-    Value lastToken = arith::SubIOp::create(b, loc, tokenCount, one);
-    Value lastFeature = arith::SubIOp::create(b, loc, featureCount, one);
+    // first + offset + fragment * size, clamped to last: out-of-range rows
+    // and columns load the last one and are not stored.
+    auto clamped = [&](Value first, Value offset, int64_t fragment,
+                       int64_t size, Value count) -> Value {
+      return arith::MinUIOp::create(
+          b, loc,
+          arith::AddIOp::create(
+              b, loc, first,
+              arith::AddIOp::create(b, loc, offset, constant(fragment * size))),
+          arith::SubIOp::create(b, loc, count, one));
+    };
     SmallVector<SmallVector<Value>> tokenRows; // [fragment row][h]
-    for (int64_t i = 0; i < fragmentRows; ++i) {
-      tokenRows.emplace_back();
-      for (Value offset : layout.tokenRows(b, loc, lane))
-        tokenRows.back().push_back(arith::MinUIOp::create(
-            b, loc,
-            arith::AddIOp::create(
-                b, loc, firstToken,
-                arith::AddIOp::create(b, loc, offset,
-                                      constant(i * layout.tokens))),
-            lastToken));
-    }
+    for (int64_t i = 0; i < fragmentRows; ++i)
+      tokenRows.push_back(llvm::map_to_vector(
+          layout.tokenRows(b, loc, lane), [&](Value offset) {
+            return clamped(firstToken, offset, i, layout.tokens, tokenCount);
+          }));
     SmallVector<Value> featureColumns;
     Value column = layout.featureColumn(b, loc, lane);
     for (int64_t j = 0; j < fragmentColumns; ++j)
-      featureColumns.push_back(arith::MinUIOp::create(
-          b, loc,
-          arith::AddIOp::create(
-              b, loc, firstFeature,
-              arith::AddIOp::create(b, loc, column,
-                                    constant(j * layout.features))),
-          lastFeature));
+      featureColumns.push_back(
+          clamped(firstFeature, column, j, layout.features, featureCount));
 
     // Each loop iteration loads `unroll` K steps before their instructions
     // (more loads in flight); warp w sums iterations
@@ -431,9 +418,8 @@ struct QCTensorCoreContractionsPass
     {
       auto ifOp = scf::IfOp::create(
           b, loc,
-          arith::XOrIOp::create(
-              b, loc, isFirstWarp,
-              arith::ConstantOp::create(b, loc, b.getBoolAttr(true))),
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, warp,
+                                constant(0)),
           /*withElseRegion=*/false);
       OpBuilder ib = ifOp.getThenBodyBuilder();
       for (int64_t n = 0; n < accumulators; ++n)

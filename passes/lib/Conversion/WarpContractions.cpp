@@ -112,10 +112,8 @@ struct QCWarpContractionsPass
     auto constant = [&](int64_t v) -> Value {
       return arith::ConstantIndexOp::create(b, loc, v);
     };
-    SmallVector<Range, 4> ranges =
-        cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
-    Value rows = getValueOrCreateConstantIndexOp(b, loc, ranges[0].size);
-    Value depth = getValueOrCreateConstantIndexOp(b, loc, ranges[1].size);
+    SmallVector<Value> sizes = loopSizes(b, loc, op);
+    Value rows = sizes[0], depth = sizes[1];
     Value one = constant(1);
     auto launch = gpu::LaunchOp::create(
         b, loc, arith::CeilDivUIOp::create(b, loc, rows, constant(warps)), one,
@@ -225,20 +223,10 @@ struct QCWarpContractionsPass
     auto constant = [&](int64_t v) -> Value {
       return arith::ConstantIndexOp::create(b, loc, v);
     };
-    SmallVector<Range, 4> ranges =
-        cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
-    Value tokenCount = getValueOrCreateConstantIndexOp(b, loc, ranges[0].size);
-    Value featureCount =
-        getValueOrCreateConstantIndexOp(b, loc, ranges[1].size);
-    Value depth = getValueOrCreateConstantIndexOp(b, loc, ranges[2].size);
+    SmallVector<Value> sizes = loopSizes(b, loc, op);
+    Value tokenCount = sizes[0], featureCount = sizes[1], depth = sizes[2];
     Value one = constant(1);
-    // Named by shape (profilers and benchmarks pick the kernels by name).
-    std::string name = "qc_linear";
-    SmallVector<int64_t> sizes =
-        cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges();
-    for (int64_t size : ArrayRef(sizes).drop_front())
-      name += ShapedType::isDynamic(size) ? "_d" : "_" + std::to_string(size);
-    auto symbol = FlatSymbolRefAttr::get(b.getContext(), name);
+    FlatSymbolRefAttr symbol = kernelName(op, "qc_linear");
     auto launch = gpu::LaunchOp::create(
         b, loc,
         arith::CeilDivUIOp::create(b, loc, featureCount, constant(warps)),
