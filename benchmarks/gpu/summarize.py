@@ -35,13 +35,15 @@ def main():
     for path in glob.glob(os.path.join(d, "ours_*_M*.csv")):
         fmt, m = re.match(r"ours_(\w+)_M(\d+)\.csv", os.path.basename(path)).groups()
         for name, ts in kernel_times(path).items():
-            g = re.match(r"qc_linear_(mma_)?(\d+)_(\d+)", name)
+            g = re.match(r"qc_linear_(mma_|staged_)?(\d+)_(\d+)", name)
             if g:
                 n, k = int(g.group(2)), int(g.group(3))
                 ours.setdefault((fmt, int(m), k, n), []).extend(ts)
-                kinds.setdefault(int(m), set()).add(
-                    "tensor cores (qc_linear_mma_*)" if g.group(1)
-                    else "warp per feature (qc_linear_*)")
+                kinds.setdefault(int(m), set()).add({
+                    "mma_": "tensor cores, direct loads (qc_linear_mma_*)",
+                    "staged_": "tensor cores, staged in shared memory "
+                               "(qc_linear_staged_*)",
+                    None: "warp per feature (qc_linear_*)"}[g.group(1)])
     peers = {}
     for name, ts in kernel_times(os.path.join(d, "torch.csv")).items():
         g = re.match(r"(torch_\w+?)_M(\d+)_K(\d+)_N(\d+)", name)

@@ -90,6 +90,12 @@ void mlir::qc::buildKernelsToGPUPipeline(OpPassManager &pm,
     tensorCores.tileFeatures = options.tensorCoreTileFeatures;
     tensorCores.kSplit = options.tensorCoreKSplit;
     tensorCores.unroll = options.tensorCoreUnroll;
+    tensorCores.stagedMinTokens = options.stagedMinTokens;
+    tensorCores.stagedDequantized = options.stagedDequantized;
+    tensorCores.stagedTileTokens = options.stagedTileTokens;
+    tensorCores.stagedTileFeatures = options.stagedTileFeatures;
+    tensorCores.stagedTileDepth = options.stagedTileDepth;
+    tensorCores.stages = options.stages;
     pm.addNestedPass<func::FuncOp>(createQCTensorCoreContractions(tensorCores));
   }
   QCWarpContractionsOptions warp;

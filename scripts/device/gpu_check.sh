@@ -39,6 +39,10 @@
 #       temperature = greedy, repetition penalty, served = chunked =
 #       preempted) on the GPU sampling kernel, and served tokens = CPU twin.
 #
+# QC_GPU_CHECK_GPU_OPTIONS (at build) passes --gpu-options to the GPU
+# packages, e.g. "staged-min-tokens=16" to run every prompt of 16 tokens or
+# more through the kernel staged in shared memory.
+#
 # Dry run without a GPU: QC_GPU_CHECK_TARGET=cpu makes the "GPU" packages cpu
 # packages; every command, parser and the report are exercised the same way.
 set -uo pipefail
@@ -137,7 +141,11 @@ build() {
       [[ $kind == cpu ]] && t=cpu f=$name-cpu
       start=$SECONDS
       echo "[$n/${#specs[@]}] quant-compile ${flags[*]} --target=$t --cpu=x86-64-v3 -o $f"
-      if ! "$compile" "${flags[@]}" --target="$t" --cpu=x86-64-v3 -o "$stage/$f"; then
+      local options=()
+      [[ $kind == gpu && -n ${QC_GPU_CHECK_GPU_OPTIONS:-} ]] &&
+        options=(--gpu-options="$QC_GPU_CHECK_GPU_OPTIONS")
+      if ! "$compile" "${flags[@]}" --target="$t" --cpu=x86-64-v3 \
+        "${options[@]}" -o "$stage/$f"; then
         failed+=("$f")
         rm -rf "${stage:?}/$f"
       fi
@@ -192,6 +200,7 @@ build() {
     echo "uncommitted: $(git status --porcelain 2>/dev/null | wc -l) changed or untracked files," \
       "diff sha256 $(git diff HEAD 2>/dev/null | sha256sum | cut -c1-16)"
     echo "target: $target"
+    echo "gpu options: ${QC_GPU_CHECK_GPU_OPTIONS:-defaults}"
     echo "tools: $bd/bin (quant-run $cuda the CUDA backend)"
     echo "failed: ${failed[*]:-none}"
   } >"$G/BUILD_INFO"
@@ -619,7 +628,7 @@ run() {
       nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1 | paste -sd ';' - ||
       echo "none (no nvidia-smi)")"
     echo "- commit: $commit"
-    echo "- packages: built $(sed -n 's/^built: //p' "$G/BUILD_INFO") for $target (manifests: $pkgtargets); at build: $(sed -n 's/^uncommitted: //p' "$G/BUILD_INFO")"
+    echo "- packages: built $(sed -n 's/^built: //p' "$G/BUILD_INFO") for $target (manifests: $pkgtargets), GPU options: $(sed -n 's/^gpu options: //p' "$G/BUILD_INFO"); at build: $(sed -n 's/^uncommitted: //p' "$G/BUILD_INFO")"
     echo "- not compiled at build: $(sed -n 's/^failed: //p' "$G/BUILD_INFO"); $(sed -n 's/^tools: //p' "$G/BUILD_INFO")"
     [[ $target == cpu ]] && echo "- **DRY RUN**: the \"GPU\" packages are cpu packages (QC_GPU_CHECK_TARGET=cpu)"
     echo "- host: $(uname -n), $(nproc) CPUs; QC_CUDA_GRAPHS in the environment: $graphs_env (unset for the cases)"

@@ -66,11 +66,16 @@ func.func @forward(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %cache: !c
 // CHECK: qc.abi.weights = ["emb", "w.qweight", "w.qzeros", "w.scales", "b.codes", "b.absmax", "b.nested_absmax", "b.nested_offset", "head"]
 // CHECK-LABEL: func.func @qc_forward(
 // CHECK-SAME: %{{.*}}: tensor<512xi8>, %{{.*}}: tensor<32xi8>, %{{.*}}: tensor<1xf32>, %{{.*}}: tensor<1xf32>, %{{.*}}: tensor<4x32xf16>
-// AWQ: nibbles picked with shifts, (q - z) * s rounded to f16.
+// AWQ: nibbles picked with shifts and made halves by their bits (0x6400 | q
+// is 1024 + q), so that (q - z) * s is computed in f16 as AutoAWQ does.
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
 // CHECK: arith.shrui
-// CHECK: arith.subi
-// CHECK: arith.truncf {{.*}} : f32 to f16
+// CHECK: %[[BIAS:.*]] = arith.constant 25600 : i32
+// CHECK: arith.ori %{{.*}}, %[[BIAS]] : i32
+// CHECK: arith.bitcast %{{.*}} : i16 to f16
+// CHECK: arith.subf %{{.*}}, %{{.*}} : f16
+// CHECK: arith.mulf %{{.*}}, %{{.*}} : f16
+// CHECK: arith.extf %{{.*}} : f16 to f32
 // NF4 with double quant: codebook and dynamic-map lookups.
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
 // CHECK: arith.select

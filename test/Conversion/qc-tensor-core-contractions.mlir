@@ -1,6 +1,8 @@
-// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a tile-tokens=32 tile-features=16}))" | FileCheck %s --check-prefix=NV
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a tile-tokens=32 tile-features=16 staged-min-tokens=0}))" | FileCheck %s --check-prefix=NV
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=gfx942 tile-tokens=32 tile-features=16}))" | FileCheck %s --check-prefix=AMD
-// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_80 min-tokens=32 tile-tokens=16 tile-features=8 k-split=1 unroll=2}))" | FileCheck %s --check-prefix=UNROLL
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_80 min-tokens=32 tile-tokens=16 tile-features=8 k-split=1 unroll=2 staged-min-tokens=0}))" | FileCheck %s --check-prefix=UNROLL
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_80 staged-min-tokens=32 staged-dequantized=1 staged-tile-tokens=32 staged-tile-features=32 stages=2}))" | FileCheck %s --check-prefix=STAGED
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_80 staged-min-tokens=32}))" | FileCheck %s --check-prefix=DEFAULT
 
 // A linear layer with int8 weights dequantized in the payload and f16
 // activations. The host picks the tensor-core kernel for 16 tokens or more
@@ -46,6 +48,58 @@
 // UNROLL-COUNT-4: nvgpu.mma.sync
 // UNROLL-NOT: nvgpu.mma.sync
 // UNROLL: scf.yield
+// By default only fp16 weights are staged (dequantizing into shared memory
+// stalls the pipeline): this layer keeps the direct tensor-core kernel.
+// DEFAULT-LABEL: func.func @int8_linear(
+// DEFAULT-NOT: qc_linear_staged
+// DEFAULT: function(@qc_linear_mma_16_64)
+// DEFAULT-NOT: qc_linear_staged
+// DEFAULT-LABEL: func.func @f16_linear(
+// With staged-dequantized, from 32 tokens on (NVIDIA), the kernel staged in
+// shared memory: blocks of
+// 4 warps over 32 tokens x 32 features, K in slices of 32 through 2
+// buffers of rows padded to 40 halves. The activations travel by cp.async
+// (one 16-byte chunk a thread and slice), the weights are dequantized in
+// registers: slice 0 before the loop; in the loop, slice i + 1 is loaded
+// before slice i's ldmatrix / mma.sync (a warp tile of 16 x 16: one A
+// fragment, one ldmatrix.x4 for two B fragments, per 16 of K) and stored
+// after them.
+// STAGED-LABEL: func.func @int8_linear(
+// STAGED-SAME: %[[X:.*]]: memref<?x64xf16>, %[[Q:.*]]: memref<16x64xi8>, %[[S:.*]]: memref<16xf16>, %[[OUT:.*]]: memref<?x16xf32>)
+// STAGED: arith.cmpi uge, %{{.*}}, %c16
+// STAGED: scf.if
+// STAGED: %[[MIN:.*]] = arith.constant 32 : index
+// STAGED: arith.cmpi uge, %{{.*}}, %[[MIN]]
+// STAGED: scf.if
+// STAGED: gpu.launch
+// STAGED-SAME: function(@qc_linear_staged_16_64) workgroup(%[[A:.*]] : memref<2x32x40xf16, 3>, %[[B:.*]] : memref<2x32x40xf16, 3>)
+// STAGED: nvgpu.device_async_copy %[[X]][%{{.*}}, %{{.*}}], %[[A]][%{{.*}}, %{{.*}}, %{{.*}}], 8 {bypassL1} : memref<?x64xf16> to memref<2x32x40xf16, 3>
+// STAGED-NOT: nvgpu.device_async_copy
+// STAGED: memref.load %[[Q]]
+// STAGED: %[[GROUP:.*]] = nvgpu.device_async_create_group
+// STAGED: vector.store %{{.*}}, %[[B]][%{{.*}}, %{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<2x32x40xf16, 3>, vector<8xf16>
+// STAGED: scf.for
+// STAGED: nvgpu.device_async_wait %[[GROUP]] {numGroups = 0 : i32}
+// STAGED-NEXT: gpu.barrier
+// STAGED: nvgpu.device_async_copy %[[X]]
+// STAGED: memref.load %[[Q]]
+// STAGED: nvgpu.device_async_create_group
+// STAGED: nvgpu.ldmatrix %[[A]][%{{.*}}, %{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<2x32x40xf16, 3> -> vector<4x2xf16>
+// STAGED: nvgpu.ldmatrix %[[B]]
+// STAGED-COUNT-2: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+// STAGED: nvgpu.ldmatrix %[[A]]
+// STAGED: nvgpu.ldmatrix %[[B]]
+// STAGED-COUNT-2: nvgpu.mma.sync
+// STAGED-NOT: nvgpu.mma.sync
+// STAGED: vector.store %{{.*}}, %[[B]]
+// STAGED: scf.yield
+// STAGED: memref.load %[[OUT]]
+// STAGED: memref.store %{{.*}}, %[[OUT]]
+// STAGED: gpu.terminator
+// STAGED: } else {
+// STAGED: function(@qc_linear_mma_16_64)
+// STAGED: } else {
+// STAGED-NEXT: linalg.generic
 // AMD-LABEL: func.func @int8_linear(
 // AMD: gpu.launch
 // AMD-SAME: workgroup(%{{.*}} : memref<4x64x8xf32, 3>)
@@ -67,6 +121,41 @@ func.func @int8_linear(%x: memref<?x64xf16>, %q: memref<16x64xi8>, %s: memref<16
     %w = arith.mulf %qf, %sf : f32
     %xf = arith.extf %xv : f16 to f32
     %p = arith.mulf %xf, %w : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+// fp16 weights are read as they are: both operands travel by cp.async
+// (activations one chunk a thread and slice, weights two) and nothing is
+// stored from registers.
+#x = affine_map<(t, n, k) -> (t, k)>
+#w = affine_map<(t, n, k) -> (n, k)>
+#out = affine_map<(t, n, k) -> (t, n)>
+// The default tile: 64 x 64 outputs, 4 buffers.
+// DEFAULT: function(@qc_linear_staged_64_64) workgroup(%{{.*}} : memref<4x64x40xf16, 3>, %{{.*}} : memref<4x64x40xf16, 3>)
+// DEFAULT: nvgpu.device_async_wait %{{.*}} {numGroups = 2 : i32}
+// STAGED-LABEL: func.func @f16_linear(
+// STAGED-SAME: %[[X:.*]]: memref<?x64xf16>, %[[W:.*]]: memref<64x64xf16>
+// STAGED: function(@qc_linear_staged_64_64) workgroup(%[[A:.*]] : memref<2x32x40xf16, 3>, %[[B:.*]] : memref<2x32x40xf16, 3>)
+// STAGED: nvgpu.device_async_copy %[[X]]{{.*}}, %[[A]]
+// STAGED: nvgpu.device_async_copy %[[W]]{{.*}}, %[[B]]
+// STAGED-NOT: vector.store
+// STAGED: scf.for
+// STAGED: nvgpu.device_async_copy %[[X]]{{.*}}, %[[A]]
+// STAGED: nvgpu.device_async_copy %[[W]]{{.*}}, %[[B]]
+// STAGED-NOT: vector.store
+// STAGED: scf.yield
+func.func @f16_linear(%x: memref<?x64xf16>, %w: memref<64x64xf16>, %out: memref<?x64xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x64xf16>, memref<64x64xf16>) outs(%out : memref<?x64xf32>) {
+  ^bb0(%xv: f16, %wv: f16, %acc: f32):
+    %xf = arith.extf %xv : f16 to f32
+    %wf = arith.extf %wv : f16 to f32
+    %p = arith.mulf %xf, %wf : f32
     %r = arith.addf %acc, %p : f32
     linalg.yield %r : f32
   }

@@ -85,6 +85,33 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("K steps whose loads the tensor-core kernels issue "
                      "together"),
       llvm::cl::init(2)};
+  // The block-tiled kernel staged in shared memory (NVIDIA).
+  Option<int64_t> stagedMinTokens{
+      *this, "staged-min-tokens",
+      llvm::cl::desc("NVIDIA: steps with at least this many tokens run the "
+                     "tensor-core kernel staged in shared memory (0: never)"),
+      llvm::cl::init(64)};
+  Option<bool> stagedDequantized{
+      *this, "staged-dequantized",
+      llvm::cl::desc("Stage dequantized weights too (by default only fp16 "
+                     "weights take the staged kernel)"),
+      llvm::cl::init(false)};
+  Option<int64_t> stagedTileTokens{
+      *this, "staged-tile-tokens",
+      llvm::cl::desc("Tokens per block of the staged kernel"),
+      llvm::cl::init(64)};
+  Option<int64_t> stagedTileFeatures{
+      *this, "staged-tile-features",
+      llvm::cl::desc("Features per block of the staged kernel"),
+      llvm::cl::init(64)};
+  Option<int64_t> stagedTileDepth{
+      *this, "staged-tile-depth",
+      llvm::cl::desc("K per shared-memory buffer of the staged kernel"),
+      llvm::cl::init(32)};
+  Option<int64_t> stages{
+      *this, "stages",
+      llvm::cl::desc("Shared-memory buffers of K slices in the staged kernel"),
+      llvm::cl::init(4)};
 };
 
 /// Whether `chip` names an NVIDIA (sm_*) or AMD (gfx*) GPU this compiler

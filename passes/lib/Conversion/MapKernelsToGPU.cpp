@@ -113,8 +113,8 @@ struct QCMapKernelsToGPUPass
     return success();
   }
 
-  /// An scf.if whose branches hold only gpu.launch ops and pure
-  /// operations (index arithmetic, constants).
+  /// An scf.if whose branches hold only gpu.launch ops, kernel choices and
+  /// pure operations (index arithmetic, constants).
   static bool isKernelChoice(Operation &op) {
     auto branch = dyn_cast<scf::IfOp>(op);
     if (!branch || branch.getNumResults())
@@ -122,7 +122,7 @@ struct QCMapKernelsToGPUPass
     bool launches = false;
     for (Region &region : branch->getRegions())
       for (Operation &inner : region.getOps()) {
-        if (isa<gpu::LaunchOp>(inner))
+        if (isa<gpu::LaunchOp>(inner) || isKernelChoice(inner))
           launches = true;
         else if (!isa<scf::YieldOp>(inner) && !isPure(&inner))
           return false;

@@ -254,6 +254,20 @@ static Value awqNibble(OpBuilder &b, Location loc, Value packed, Value n) {
       b, loc, arith::ShRUIOp::create(b, loc, packed, shift), mask);
 }
 
+/// The value and bits of biasedHalf's bias: 1024.0 in f16.
+constexpr int64_t kHalfCodeBias = 1024;
+constexpr int64_t kHalfCodeBiasBits = 0x6400;
+
+Value KernelBuilder::biasedHalf(Value code) {
+  Value bits =
+      arith::OrIOp::create(b, loc, code,
+                           arith::ConstantOp::create(
+                               b, loc, b.getI32IntegerAttr(kHalfCodeBiasBits)));
+  return arith::BitcastOp::create(
+      b, loc, b.getF16Type(),
+      arith::TruncIOp::create(b, loc, b.getI16Type(), bits));
+}
+
 static Value constantTable(OpBuilder &b, Location loc, ArrayRef<float> values) {
   auto type = RankedTensorType::get({int64_t(values.size())}, b.getF32Type());
   return arith::ConstantOp::create(b, loc,
@@ -262,7 +276,7 @@ static Value constantTable(OpBuilder &b, Location loc, ArrayRef<float> values) {
 
 Value KernelBuilder::dequantize(ArrayRef<Value> s, QWeightType qtype, Value n,
                                 Value k) {
-  Type f32 = b.getF32Type(), f16 = b.getF16Type();
+  Type f32 = b.getF32Type();
   Type i32 = b.getI32Type();
   auto roundTo = [&](Value v, Type t) { return toF32(fromF32(v, t)); };
   Attribute scheme = qtype.getScheme();
@@ -273,18 +287,19 @@ Value KernelBuilder::dequantize(ArrayRef<Value> s, QWeightType qtype, Value n,
     Value col = arith::DivUIOp::create(b, loc, n, index(8));
     Value q = awqNibble(
         b, loc, tensor::ExtractOp::create(b, loc, s[0], ValueRange{k, col}), n);
-    Value z = awq.getZeroPoint()
-                  ? awqNibble(b, loc,
-                              tensor::ExtractOp::create(b, loc, s[1],
-                                                        ValueRange{g, col}),
-                              n)
-                  : arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(8))
-                        .getResult();
+    Value z =
+        awq.getZeroPoint()
+            ? biasedHalf(awqNibble(
+                  b, loc,
+                  tensor::ExtractOp::create(b, loc, s[1], ValueRange{g, col}),
+                  n))
+            : arith::ConstantOp::create(b, loc,
+                                        b.getF16FloatAttr(kHalfCodeBias + 8))
+                  .getResult();
     Value scale = tensor::ExtractOp::create(
         b, loc, s[awq.getZeroPoint() ? 2 : 1], ValueRange{g, n});
-    Value diff = arith::SIToFPOp::create(b, loc, f32,
-                                         arith::SubIOp::create(b, loc, q, z));
-    return roundTo(arith::MulFOp::create(b, loc, diff, toF32(scale)), f16);
+    Value diff = arith::SubFOp::create(b, loc, biasedHalf(q), z);
+    return toF32(arith::MulFOp::create(b, loc, diff, scale));
   }
 
   if (auto bnb = dyn_cast<BnB4Attr>(scheme)) {
@@ -342,16 +357,26 @@ Value KernelBuilder::dequantize(ArrayRef<Value> s, QWeightType qtype, Value n,
                    qtype.getElementType());
   }
 
-  auto int8 = cast<Int8Attr>(scheme);
   // Weight-only int8: w = q * scale[n]. (LLM.int8 and W8A8 quantize the
   // activations too; KernelBuilder::linear rejects them before this point.)
   Value q = tensor::ExtractOp::create(b, loc, s[0], ValueRange{n, k});
   Value scale = tensor::ExtractOp::create(b, loc, s[1], ValueRange{n});
-  (void)int8;
-  return roundTo(arith::MulFOp::create(b, loc,
-                                       arith::SIToFPOp::create(b, loc, f32, q),
-                                       toF32(scale)),
-                 qtype.getElementType());
+  if (qtype.getElementType().isF16()) {
+    // q + 128 = q ^ 0x80 as a byte, a biased half; minus (bias + 128) is q.
+    Value unsignedCode = arith::ExtUIOp::create(
+        b, loc, i32,
+        arith::XOrIOp::create(
+            b, loc, q,
+            arith::ConstantOp::create(b, loc,
+                                      b.getIntegerAttr(q.getType(), 0x80))));
+    Value code = arith::SubFOp::create(
+        b, loc, biasedHalf(unsignedCode),
+        arith::ConstantOp::create(b, loc,
+                                  b.getF16FloatAttr(kHalfCodeBias + 128)));
+    return toF32(arith::MulFOp::create(b, loc, code, scale));
+  }
+  return arith::MulFOp::create(b, loc, arith::SIToFPOp::create(b, loc, f32, q),
+                               toF32(scale));
 }
 
 Value KernelBuilder::linear(Value x, ValueRange weight, QWeightType qtype,

@@ -14,13 +14,17 @@
 // the k slots it owns. Which physical k fills which slot is a permutation
 // of K that depends only on the lane's k slot, the same for both operands,
 // so the products and the sum are unchanged; it needs no shared-memory
-// staging or ldmatrix shuffles.
+// staging or ldmatrix shuffles. On NVIDIA, fp16 layers in steps of many
+// tokens take a block-tiled kernel staged in shared memory instead
+// (StagedMmaKernel.cpp).
 //
 //===----------------------------------------------------------------------===//
 
 #include "qc/Conversion/Passes.h"
 
 #include "ContractionPayload.h"
+#include "StagedMmaKernel.h"
+#include "TensorCoreFragments.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 
@@ -37,13 +41,8 @@ namespace {
 /// K per step: two instructions of k = 16, 8 physical k per lane.
 constexpr int64_t kStepDepth = 32;
 constexpr int64_t kLaneDepth = 8;
-
-/// The payload `out + activation * weight` split into its factors: the one
-/// that depends on the token (and not the feature) and the one that does
-/// not depend on the token.
-struct Factors {
-  Value activation, weight;
-};
+/// Static shared memory a block may use without opting in to more.
+constexpr int64_t kSharedMemoryBytes = 48 * 1024;
 
 /// Whether payload value `v` depends on loop `dim`: through an input indexed
 /// by it or a linalg.index of it.
@@ -103,119 +102,6 @@ FailureOr<Factors> halfPrecisionFactors(linalg::GenericOp op) {
   return failure();
 }
 
-/// How the lanes of a warp (NVIDIA, 32 lanes) or a wave (AMD, 64 lanes)
-/// hold the operands of one instruction, f16 x f16 + f32 with k = 16:
-/// NVIDIA mma.sync m16n8k16, AMD MFMA 16x16x16.
-struct FragmentLayout {
-  bool nvidia;
-  int64_t lanes;
-  int64_t tokens = 16;
-  int64_t features;
-
-  static FragmentLayout forChip(StringRef chip) {
-    if (chip.starts_with("gfx"))
-      return {/*nvidia=*/false, /*lanes=*/64, 16, /*features=*/16};
-    return {/*nvidia=*/true, /*lanes=*/32, 16, /*features=*/8};
-  }
-
-  /// The lane's k slot (which 8 physical k of a 32-deep step it loads).
-  Value kSlot(OpBuilder &b, Location loc, Value lane) const {
-    if (nvidia)
-      return arith::RemUIOp::create(b, loc, lane, index(b, loc, 4));
-    return arith::DivUIOp::create(b, loc, lane, index(b, loc, 16));
-  }
-  /// Rows of a fragment's A (tokens) the lane holds, as offsets.
-  SmallVector<Value> tokenRows(OpBuilder &b, Location loc, Value lane) const {
-    if (nvidia) {
-      Value g = arith::DivUIOp::create(b, loc, lane, index(b, loc, 4));
-      return {g, arith::AddIOp::create(b, loc, g, index(b, loc, 8))};
-    }
-    return {arith::RemUIOp::create(b, loc, lane, index(b, loc, 16))};
-  }
-  /// The column of a fragment's B (feature) the lane holds, as an offset.
-  Value featureColumn(OpBuilder &b, Location loc, Value lane) const {
-    if (nvidia)
-      return arith::DivUIOp::create(b, loc, lane, index(b, loc, 4));
-    return arith::RemUIOp::create(b, loc, lane, index(b, loc, 16));
-  }
-  /// The (token, feature) offsets of the lane's 4 accumulator elements.
-  SmallVector<std::pair<Value, Value>>
-  accumulatorElements(OpBuilder &b, Location loc, Value lane) const {
-    SmallVector<std::pair<Value, Value>> elements;
-    if (nvidia) {
-      Value g = arith::DivUIOp::create(b, loc, lane, index(b, loc, 4));
-      Value t2 = arith::MulIOp::create(
-          b, loc, arith::RemUIOp::create(b, loc, lane, index(b, loc, 4)),
-          index(b, loc, 2));
-      for (int64_t e = 0; e < 4; ++e)
-        elements.push_back(
-            {arith::AddIOp::create(b, loc, g, index(b, loc, 8 * (e / 2))),
-             arith::AddIOp::create(b, loc, t2, index(b, loc, e % 2))});
-      return elements;
-    }
-    Value q4 = arith::MulIOp::create(
-        b, loc, arith::DivUIOp::create(b, loc, lane, index(b, loc, 16)),
-        index(b, loc, 4));
-    Value r = arith::RemUIOp::create(b, loc, lane, index(b, loc, 16));
-    for (int64_t e = 0; e < 4; ++e)
-      elements.push_back(
-          {arith::AddIOp::create(b, loc, q4, index(b, loc, e)), r});
-    return elements;
-  }
-
-  VectorType accumulatorType(MLIRContext *ctx) const {
-    Type f32 = Float32Type::get(ctx);
-    return nvidia ? VectorType::get({2, 2}, f32) : VectorType::get({4}, f32);
-  }
-  /// Element e of an accumulator (the order of accumulatorElements).
-  SmallVector<int64_t> accumulatorPosition(int64_t e) const {
-    if (nvidia)
-      return {e / 2, e % 2};
-    return {e};
-  }
-
-  /// acc + A x B for the lane's values of k step `s` (physical k
-  /// 4s .. 4s+3 of its 8): `rows[h][j]` for A's rows, `column[j]` for B.
-  Value multiplyAdd(OpBuilder &b, Location loc,
-                    ArrayRef<SmallVector<Value>> rows, ArrayRef<Value> column,
-                    int64_t s, Value acc) const {
-    Type f16 = Float16Type::get(b.getContext());
-    auto pack = [&](ArrayRef<Value> values) -> Value {
-      return vector::FromElementsOp::create(
-          b, loc, VectorType::get({int64_t(values.size())}, f16), values);
-    };
-    auto stack = [&](ArrayRef<Value> rowsOfTwo) -> Value {
-      auto type = VectorType::get({int64_t(rowsOfTwo.size()), 2}, f16);
-      Value v = arith::ConstantOp::create(b, loc, b.getZeroAttr(type));
-      for (auto [i, row] : llvm::enumerate(rowsOfTwo))
-        v = vector::InsertOp::create(b, loc, row, v, int64_t(i));
-      return v;
-    };
-    int64_t k = 4 * s;
-    if (nvidia) {
-      // A slots: (g, 2t..2t+1), (g+8, 2t..), (g, 2t+8..), (g+8, 2t+8..);
-      // B slots: (2t..2t+1, g), (2t+8..2t+9, g).
-      Value a = stack({pack({rows[0][k], rows[0][k + 1]}),
-                       pack({rows[1][k], rows[1][k + 1]}),
-                       pack({rows[0][k + 2], rows[0][k + 3]}),
-                       pack({rows[1][k + 2], rows[1][k + 3]})});
-      Value bm = stack({pack({column[k], column[k + 1]}),
-                        pack({column[k + 2], column[k + 3]})});
-      return nvgpu::MmaSyncOp::create(b, loc, a, bm, acc,
-                                      ArrayRef<int64_t>{16, 8, 16});
-    }
-    // MFMA 16x16x16: lane (r, q) holds A[r][4q..4q+3] and B[4q..4q+3][r].
-    Value a = pack(ArrayRef(rows[0]).slice(k, 4));
-    Value bm = pack(column.slice(k, 4));
-    return amdgpu::MFMAOp::create(b, loc, acc.getType(), 16, 16, 16, 1, a, bm,
-                                  acc);
-  }
-
-  static Value index(OpBuilder &b, Location loc, int64_t v) {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  }
-};
-
 struct QCTensorCoreContractionsPass
     : mlir::qc::impl::QCTensorCoreContractionsBase<
           QCTensorCoreContractionsPass> {
@@ -232,6 +118,20 @@ struct QCTensorCoreContractionsPass
           << " and k-split positive";
       return signalPassFailure();
     }
+    StagedTile staged{stagedTileTokens, stagedTileFeatures, stagedTileDepth,
+                      stages};
+    if (stagedMinTokens > 0 &&
+        (staged.tokens <= 0 || staged.tokens % 32 || staged.features <= 0 ||
+         staged.features % 32 || staged.depth <= 0 || staged.depth % 32 ||
+         staged.stages < 2 || stagedTileBytes(staged) > kSharedMemoryBytes)) {
+      getOperation().emitError()
+          << "qc-tensor-core-contractions: staged-tile-tokens, "
+             "staged-tile-features and staged-tile-depth must be multiples "
+             "of 32, stages at least 2, and their buffers ("
+          << stagedTileBytes(staged) << " bytes) within " << kSharedMemoryBytes
+          << " bytes of shared memory";
+      return signalPassFailure();
+    }
     SmallVector<std::pair<linalg::GenericOp, Factors>> candidates;
     getOperation().walk([&](linalg::GenericOp op) {
       int64_t depth =
@@ -245,18 +145,38 @@ struct QCTensorCoreContractionsPass
       rewrite(op, factors, layout);
   }
 
-  /// `if (tokens >= min-tokens) <tensor-core kernel> else <op>`.
+  /// `if (tokens >= min-tokens) <tensor-core kernel> else <op>`, the
+  /// tensor-core kernel being `if (tokens >= staged-min-tokens) <staged>
+  /// else <direct>` on NVIDIA.
   void rewrite(linalg::GenericOp op, Factors factors,
                const FragmentLayout &layout) {
     OpBuilder b(op);
     Location loc = op.getLoc();
     SmallVector<Value> sizes = loopSizes(b, loc, op);
-    Value enough = arith::CmpIOp::create(
-        b, loc, arith::CmpIPredicate::uge, sizes[0],
-        arith::ConstantIndexOp::create(b, loc, minTokens));
-    auto branch = scf::IfOp::create(b, loc, enough, /*withElseRegion=*/true);
+    auto atLeast = [&](int64_t tokens) -> scf::IfOp {
+      Value enough =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, sizes[0],
+                                arith::ConstantIndexOp::create(b, loc, tokens));
+      return scf::IfOp::create(b, loc, enough, /*withElseRegion=*/true);
+    };
+    scf::IfOp branch = atLeast(minTokens);
     op->moveBefore(branch.elseBlock()->getTerminator());
     b.setInsertionPoint(branch.thenBlock()->getTerminator());
+    int64_t depth =
+        cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges()[2];
+    // Staging pays where both operands travel by cp.async; dequantizing
+    // weights into shared memory stalls the pipeline on the staging
+    // threads' loads (benchmarks/RESULTS.md), so it is opt-in.
+    bool weightsCopied = isCopiedAsIs(op, factors.weight, /*rowLoop=*/1);
+    if (layout.nvidia && stagedMinTokens > 0 && depth % stagedTileDepth == 0 &&
+        (weightsCopied || stagedDequantized)) {
+      scf::IfOp staged = atLeast(stagedMinTokens);
+      b.setInsertionPoint(staged.thenBlock()->getTerminator());
+      buildStagedMmaKernel(b, loc, op, factors, sizes,
+                           StagedTile{stagedTileTokens, stagedTileFeatures,
+                                      stagedTileDepth, stages});
+      b.setInsertionPoint(staged.elseBlock()->getTerminator());
+    }
     buildKernel(b, loc, op, factors, layout, sizes);
   }
 
@@ -271,7 +191,6 @@ struct QCTensorCoreContractionsPass
     int64_t fragmentColumns = tileFeatures / layout.features;
     int64_t accumulators = fragmentRows * fragmentColumns;
     MLIRContext *ctx = b.getContext();
-    Type f16 = Float16Type::get(ctx);
     Type f32 = Float32Type::get(ctx);
     VectorType accType = layout.accumulatorType(ctx);
     // The k-split warps' partial sums meet in shared memory.
@@ -354,27 +273,9 @@ struct QCTensorCoreContractionsPass
           auto index = [&](int64_t v) -> Value {
             return arith::ConstantIndexOp::create(lb, ll, v);
           };
-          // The lane's 8 consecutive k from `k` of a factor, as f16: an f16
-          // value extended is used as it is, a computed one (a
-          // dequantization) is rounded.
           auto loadHalves = [&](Value factor, Value token, Value feature,
                                 Value k) {
-            auto ext = factor.getDefiningOp<arith::ExtFOp>();
-            Value root =
-                ext && ext.getIn().getType() == f16 ? ext.getIn() : factor;
-            SmallVector<Value> halves;
-            for (int64_t e = 0; e < kLaneDepth; ++e) {
-              Value ke =
-                  e ? arith::AddIOp::create(lb, ll, k, index(e)).getResult()
-                    : k;
-              Value v = clonePayloadValues(lb, ll, op, {token, feature, ke},
-                                           {Value()}, root,
-                                           IndexForm{kLaneDepth, e})[0];
-              halves.push_back(v.getType() == f16
-                                   ? v
-                                   : arith::TruncFOp::create(lb, ll, f16, v));
-            }
-            return halves;
+            return halvesAt(lb, ll, op, factor, token, feature, k, kLaneDepth);
           };
           // a[u][i][h][e], w[u][j][e].
           SmallVector<SmallVector<SmallVector<SmallVector<Value>>>> a;
@@ -458,19 +359,8 @@ struct QCTensorCoreContractionsPass
               arith::AddIOp::create(
                   ib, loc, elements[e].second,
                   FragmentLayout::index(ib, loc, j * layout.features)));
-          Value inRange = arith::AndIOp::create(
-              ib, loc,
-              arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::ult, token,
-                                    tokenCount),
-              arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::ult, feature,
-                                    featureCount));
-          auto store = scf::IfOp::create(ib, loc, inRange,
-                                         /*withElseRegion=*/false);
-          OpBuilder sb = store.getThenBodyBuilder();
-          SmallVector<Value> at = {token, feature};
-          Value old = memref::LoadOp::create(sb, loc, out, at);
-          memref::StoreOp::create(
-              sb, loc, arith::AddFOp::create(sb, loc, old, sum), out, at);
+          addToOutput(ib, loc, out, token, feature, tokenCount, featureCount,
+                      sum);
         }
     gpu::TerminatorOp::create(b, loc);
   }

@@ -145,6 +145,15 @@ def QCTensorCoreContractions
     both operands, so the sum is the same. The weight side of the payload
     (the dequantization) is evaluated in registers and rounded to f16 — what
     AutoAWQ's and bitsandbytes' kernels do; fp16 weights are exact.
+
+    On NVIDIA, steps of at least `staged-min-tokens` tokens of layers with
+    fp16 weights (any weights with `staged-dequantized`) take a third
+    kernel instead: blocks of four warps own `staged-tile-tokens` x
+    `staged-tile-features` outputs and stage K `staged-tile-depth` at a
+    time through
+    `stages` shared-memory buffers (cp.async for f16 rows read as they
+    are, dequantized rows stored from registers), read by ldmatrix into
+    mma.sync.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect",
@@ -165,6 +174,24 @@ def QCTensorCoreContractions
     Option<"unroll", "unroll", "int64_t", /*default=*/"2",
            "K steps whose loads are issued together (halved until K splits "
            "evenly)">,
+    Option<"stagedMinTokens", "staged-min-tokens", "int64_t",
+           /*default=*/"64",
+           "NVIDIA: fewest tokens for the block-tiled kernel staged in shared "
+           "memory (0: never)">,
+    Option<"stagedDequantized", "staged-dequantized", "bool",
+           /*default=*/"false",
+           "Stage dequantized weights too (by default only fp16 weights, "
+           "copied as they are, take the staged kernel)">,
+    Option<"stagedTileTokens", "staged-tile-tokens", "int64_t",
+           /*default=*/"64", "Tokens per block of the staged kernel">,
+    Option<"stagedTileFeatures", "staged-tile-features", "int64_t",
+           /*default=*/"64", "Features per block of the staged kernel">,
+    Option<"stagedTileDepth", "staged-tile-depth", "int64_t",
+           /*default=*/"32",
+           "K per shared-memory buffer of the staged kernel (layers whose K "
+           "it does not divide keep the direct kernel)">,
+    Option<"stages", "stages", "int64_t", /*default=*/"4",
+           "Shared-memory buffers of K slices in the staged kernel">,
   ];
 }
 

@@ -96,6 +96,11 @@ private:
   Value emptyLike(Value shapeSource, int64_t cols, Type elementType);
   Value dequantize(ArrayRef<Value> storage, QWeightType qtype, Value n,
                    Value k);
+  /// The half with bits 0x6400 | `code` (i32, below 1024): 1024 + code
+  /// exactly. Differences of such halves decode integer codes with bit
+  /// operations and no int-to-float conversion (the trick of
+  /// FasterTransformer's and AutoAWQ's int4 kernels).
+  Value biasedHalf(Value code);
   /// The cache slot of `position` of sequence `sequence` (its block table).
   Value cacheSlot(const PagedCache &cache, Value sequence, Value position);
   /// sum over d < headDim of query[token, queryBase + d] *
