@@ -10,11 +10,12 @@
 //  - f16 rows read as they are (activations, fp16 weights) travel by
 //    cp.async (nvgpu.device_async_copy, 16 bytes, L2 only), committed as one
 //    group per slice;
-//  - computed rows (dequantized weights) are evaluated in registers from
-//    global memory before the slice's multiplies and stored to shared memory
-//    after them, so the loads' latency hides behind the tensor cores;
+//  - computed rows (dequantized weights, staged-dequantized only) are
+//    evaluated in registers from global memory before the slice's
+//    multiplies and stored to shared memory after them; the pipeline still
+//    waits on those loads, which is why this is not the default;
 //  - each warp (2 x 2 of the tile) reads its fragments with ldmatrix.x4
-//    from rows padded to 80 bytes (eight rows of one ldmatrix fall in
+//    from rows padded by 16 bytes (eight rows of one ldmatrix fall in
 //    distinct banks) and runs mma.sync m16n8k16 with f32 accumulators.
 //
 //===----------------------------------------------------------------------===//
