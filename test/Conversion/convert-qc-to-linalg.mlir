@@ -162,3 +162,39 @@ func.func @forward(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %cache: !q
   %l = qc.lm_head %s, %h : (tensor<?x16xf16>, tensor<4x16xf16>) -> tensor<?x4xf32>
   return %l, %cache : tensor<?x4xf32>, !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f16>
 }
+
+// -----
+
+// Weight-only int8 dequantizes to the weight's element type: in f16 by code
+// bits (q ^ 0x80 | 0x6400 is the half 1152 + q, minus 1152 is q) times the
+// f16 scale; in bf16 as q * scale in f32 rounded to bf16.
+// CHECK-LABEL: func.func @qc_forward(
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: arith.xori %{{.*}}, %{{.*}} : i8
+// CHECK: %[[BIAS:.*]] = arith.constant 25600 : i32
+// CHECK: arith.ori %{{.*}}, %[[BIAS]] : i32
+// CHECK: arith.bitcast %{{.*}} : i16 to f16
+// CHECK: %[[OFFSET:.*]] = arith.constant 1.152000e+03 : f16
+// CHECK: arith.subf %{{.*}}, %[[OFFSET]] : f16
+// CHECK: arith.mulf %{{.*}}, %{{.*}} : f16
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: arith.sitofp %{{.*}} : i8 to f32
+// CHECK: %[[W:.*]] = arith.mulf %{{.*}}, %{{.*}} : f32
+// CHECK-NEXT: %[[WB:.*]] = arith.truncf %[[W]] : f32 to bf16
+// CHECK-NEXT: arith.extf %[[WB]] : bf16 to f32
+func.func @forward(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %cache: !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f16>) -> (tensor<?x4xf32>, !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f16>) {
+  %t = qc.weight "emb" : tensor<8x32xf16>
+  %x = qc.embedding %t, %tokens : (tensor<8x32xf16>, tensor<?xi32>) -> tensor<?x32xf16>
+  %a = qc.weight "a" : !qc.qweight<32x32xf16, #qc.int8<mode = weight_only, threshold = 0.0>>
+  %y = qc.quantized_linear %x, %a : (tensor<?x32xf16>, !qc.qweight<32x32xf16, #qc.int8<mode = weight_only, threshold = 0.0>>) -> tensor<?x32xf16>
+  %tb = qc.weight "embb" : tensor<8x32xbf16>
+  %xb = qc.embedding %tb, %tokens : (tensor<8x32xbf16>, tensor<?xi32>) -> tensor<?x32xbf16>
+  %b = qc.weight "b" : !qc.qweight<16x32xbf16, #qc.int8<mode = weight_only, threshold = 0.0>>
+  %z = qc.quantized_linear %xb, %b : (tensor<?x32xbf16>, !qc.qweight<16x32xbf16, #qc.int8<mode = weight_only, threshold = 0.0>>) -> tensor<?x16xbf16>
+  %h = qc.weight "head" : tensor<4x32xf16>
+  %l = qc.lm_head %y, %h : (tensor<?x32xf16>, tensor<4x32xf16>) -> tensor<?x4xf32>
+  %hb = qc.weight "headb" : tensor<4x16xbf16>
+  %lb = qc.lm_head %z, %hb : (tensor<?x16xbf16>, tensor<4x16xbf16>) -> tensor<?x4xf32>
+  %sum = qc.add %l, %lb : tensor<?x4xf32>
+  return %sum, %cache : tensor<?x4xf32>, !qc.kv_cache<num_layers = 1, num_kv_heads = 1, head_dim = 4, dtype = f16>
+}

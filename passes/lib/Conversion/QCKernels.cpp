@@ -375,8 +375,10 @@ Value KernelBuilder::dequantize(ArrayRef<Value> s, QWeightType qtype, Value n,
                                   b.getF16FloatAttr(kHalfCodeBias + 128)));
     return toF32(arith::MulFOp::create(b, loc, code, scale));
   }
-  return arith::MulFOp::create(b, loc, arith::SIToFPOp::create(b, loc, f32, q),
-                               toF32(scale));
+  return roundTo(arith::MulFOp::create(b, loc,
+                                       arith::SIToFPOp::create(b, loc, f32, q),
+                                       toF32(scale)),
+                 qtype.getElementType());
 }
 
 Value KernelBuilder::linear(Value x, ValueRange weight, QWeightType qtype,

@@ -118,8 +118,7 @@ struct QCTensorCoreContractionsPass
           << " and k-split positive";
       return signalPassFailure();
     }
-    StagedTile staged{stagedTileTokens, stagedTileFeatures, stagedTileDepth,
-                      stages};
+    StagedTile staged = stagedTile();
     if (stagedMinTokens > 0 &&
         (staged.tokens <= 0 || staged.tokens % 32 || staged.features <= 0 ||
          staged.features % 32 || staged.depth <= 0 || staged.depth % 32 ||
@@ -143,6 +142,10 @@ struct QCTensorCoreContractionsPass
     });
     for (auto [op, factors] : candidates)
       rewrite(op, factors, layout);
+  }
+
+  StagedTile stagedTile() const {
+    return {stagedTileTokens, stagedTileFeatures, stagedTileDepth, stages};
   }
 
   /// `if (tokens >= min-tokens) <tensor-core kernel> else <op>`, the
@@ -172,9 +175,7 @@ struct QCTensorCoreContractionsPass
         (weightsCopied || stagedDequantized)) {
       scf::IfOp staged = atLeast(stagedMinTokens);
       b.setInsertionPoint(staged.thenBlock()->getTerminator());
-      buildStagedMmaKernel(b, loc, op, factors, sizes,
-                           StagedTile{stagedTileTokens, stagedTileFeatures,
-                                      stagedTileDepth, stages});
+      buildStagedMmaKernel(b, loc, op, factors, sizes, stagedTile());
       b.setInsertionPoint(staged.elseBlock()->getTerminator());
     }
     buildKernel(b, loc, op, factors, layout, sizes);
