@@ -14,6 +14,9 @@
 
 namespace mlir::qc {
 
+/// Lanes of an NVIDIA warp, which the warp-level mappings assume.
+constexpr int64_t kWarpLanes = 32;
+
 /// A loop index known to be `multiple` * q + `offset`.
 struct IndexForm {
   int64_t multiple;

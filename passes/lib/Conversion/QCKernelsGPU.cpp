@@ -15,6 +15,8 @@
 
 #include "qc/Conversion/QCKernels.h"
 
+#include "ContractionPayload.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -28,7 +30,6 @@ using namespace mlir;
 using namespace mlir::qc;
 
 namespace {
-constexpr int64_t kWarp = 32;
 /// Attention warps a step aims for, and the most warps one (token, head)
 /// is split over.
 constexpr int64_t kTargetWarps = 1024;
@@ -77,7 +78,7 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
                                               b.getF32Type()),
                               ValueRange{tokens, splits});
   auto launch = gpu::LaunchOp::create(b, loc, tokens, index(numHeads), splits,
-                                      index(kWarp), one, one);
+                                      index(kWarpLanes), one, one);
 
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&launch.getBody().front());
@@ -120,11 +121,11 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
 
   // Lane l holds dimensions l, l + 32, ...; lanes past headDim hold zeros
   // (and read dimension 0 instead, so every load is in bounds).
-  int64_t slots = (headDim + kWarp - 1) / kWarp;
+  int64_t slots = (headDim + kWarpLanes - 1) / kWarpLanes;
   auto laneDimensions = [&](Value lane, SmallVector<Value> &dims,
                             SmallVector<Value> &inRange) {
     for (int64_t i = 0; i < slots; ++i) {
-      Value d = arith::AddIOp::create(b, loc, lane, idx(i * kWarp));
+      Value d = arith::AddIOp::create(b, loc, lane, idx(i * kWarpLanes));
       Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, d,
                                        idx(headDim));
       inRange.push_back(ok);
@@ -159,10 +160,10 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
       partial = arith::AddFOp::create(
           b, loc, partial,
           arith::MulFOp::create(b, loc, qv[i], cacheAt(cache.keys, slot, i)));
-    for (int32_t offset = kWarp / 2; offset > 0; offset /= 2)
+    for (int32_t offset = kWarpLanes / 2; offset > 0; offset /= 2)
       partial = arith::AddFOp::create(
           b, loc, partial,
-          gpu::ShuffleOp::create(b, loc, partial, offset, kWarp,
+          gpu::ShuffleOp::create(b, loc, partial, offset, kWarpLanes,
                                  gpu::ShuffleMode::XOR)
               .getShuffleResult());
     return arith::MulFOp::create(b, loc, partial, f32c(float(scale)));
@@ -226,7 +227,7 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
   // the largest m_s (an empty slice has m = -inf and weighs 0).
   b.setInsertionPointAfter(launch);
   auto combine = gpu::LaunchOp::create(b, loc, tokens, index(numHeads), one,
-                                       index(kWarp), one, one);
+                                       index(kWarpLanes), one, one);
   b.setInsertionPointToStart(&combine.getBody().front());
   t = combine.getBlockIds().x;
   h = combine.getBlockIds().y;
@@ -289,7 +290,7 @@ void mlir::qc::buildWarpArgmax(OpBuilder &b, Location loc, Value logits,
   Value one = index(b, 1);
   auto launch =
       gpu::LaunchOp::create(b, loc, memref::DimOp::create(b, loc, logits, 0),
-                            one, one, index(b, kWarp), one, one);
+                            one, one, index(b, kWarpLanes), one, one);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&launch.getBody().front());
   Value row = launch.getBlockIds().x, lane = launch.getThreadIds().x;
@@ -311,7 +312,7 @@ void mlir::qc::buildWarpArgmax(OpBuilder &b, Location loc, Value logits,
   Value lowest = arith::ConstantOp::create(
       b, loc, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
   auto scan = scf::ForOp::create(
-      b, loc, lane, index(b, vocab), index(b, kWarp),
+      b, loc, lane, index(b, vocab), index(b, kWarpLanes),
       ValueRange{lowest, i32c(b, vocab)},
       [&](OpBuilder &sb, Location sl, Value v, ValueRange best) {
         Value x = memref::LoadOp::create(sb, sl, logits, ValueRange{row, v});
@@ -320,9 +321,9 @@ void mlir::qc::buildWarpArgmax(OpBuilder &b, Location loc, Value logits,
         scf::YieldOp::create(sb, sl, ValueRange{bv, bi});
       });
   Value v = scan.getResult(0), i = scan.getResult(1);
-  for (int32_t offset = kWarp / 2; offset > 0; offset /= 2) {
+  for (int32_t offset = kWarpLanes / 2; offset > 0; offset /= 2) {
     auto shuffle = [&](Value x) -> Value {
-      return gpu::ShuffleOp::create(b, loc, x, offset, kWarp,
+      return gpu::ShuffleOp::create(b, loc, x, offset, kWarpLanes,
                                     gpu::ShuffleMode::XOR)
           .getShuffleResult();
     };

@@ -34,9 +34,8 @@ namespace {
 /// distinct banks.
 constexpr int64_t kChunk = 8;
 constexpr int64_t kRowPadding = 8;
-constexpr int64_t kLanes = 32;
 /// Four warps, two along tokens by two along features.
-constexpr int64_t kThreads = 4 * kLanes;
+constexpr int64_t kThreads = 4 * kWarpLanes;
 
 } // namespace
 
@@ -156,7 +155,7 @@ void mlir::qc::buildStagedMmaKernel(OpBuilder &b, Location loc,
   Block &body = launch.getBody().front();
   b.setInsertionPointToStart(&body);
   Value tid = launch.getThreadIds().x;
-  Value lane = rem(b, tid, kLanes), warp = div(b, tid, kLanes);
+  Value lane = rem(b, tid, kWarpLanes), warp = div(b, tid, kWarpLanes);
   Value firstToken = mul(b, launch.getBlockIds().y, tile.tokens);
   Value firstFeature = mul(b, launch.getBlockIds().x, tile.features);
   Side sides[2] = {

@@ -28,8 +28,6 @@ using namespace mlir::qc;
 
 namespace {
 
-constexpr int64_t kWarpSize = 32;
-
 /// How a row reduction's output combines its partial values.
 enum class Combine { AddF, AddI, MaxF, MaxNumF };
 
@@ -117,14 +115,14 @@ struct QCWarpContractionsPass
     Value one = constant(1);
     auto launch = gpu::LaunchOp::create(
         b, loc, arith::CeilDivUIOp::create(b, loc, rows, constant(warps)), one,
-        one, constant(kWarpSize * warps), one, one);
+        one, constant(kWarpLanes * warps), one, one);
     b.setInsertionPointToStart(&launch.getBody().front());
     Value tid = launch.getThreadIds().x;
-    Value lane = arith::RemUIOp::create(b, loc, tid, constant(kWarpSize));
+    Value lane = arith::RemUIOp::create(b, loc, tid, constant(kWarpLanes));
     Value row = arith::AddIOp::create(
         b, loc,
         arith::MulIOp::create(b, loc, launch.getBlockIds().x, constant(warps)),
-        arith::DivUIOp::create(b, loc, tid, constant(kWarpSize)));
+        arith::DivUIOp::create(b, loc, tid, constant(kWarpLanes)));
     Value rowInRange =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, rows);
     Value loadRow = arith::MinUIOp::create(
@@ -142,7 +140,7 @@ struct QCWarpContractionsPass
           arith::ConstantOp::create(b, loc, identity(b, type, *combine)));
     }
     auto loop = scf::ForOp::create(
-        b, loc, lane, depth, constant(kWarpSize), inits,
+        b, loc, lane, depth, constant(kWarpLanes), inits,
         [&](OpBuilder &lb, Location ll, Value k, ValueRange partials) {
           SmallVector<Value> args;
           unsigned next = 0;
@@ -209,9 +207,9 @@ struct QCWarpContractionsPass
   /// gets the result).
   static Value warpAllReduce(OpBuilder &b, Location loc, Combine combine,
                              Value v) {
-    for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2)
+    for (int32_t offset = kWarpLanes / 2; offset > 0; offset /= 2)
       v = apply(b, loc, combine, v,
-                gpu::ShuffleOp::create(b, loc, v, offset, kWarpSize,
+                gpu::ShuffleOp::create(b, loc, v, offset, kWarpLanes,
                                        gpu::ShuffleMode::XOR)
                     .getShuffleResult());
     return v;
@@ -231,7 +229,7 @@ struct QCWarpContractionsPass
         b, loc,
         arith::CeilDivUIOp::create(b, loc, featureCount, constant(warps)),
         arith::CeilDivUIOp::create(b, loc, tokenCount, constant(tokens)), one,
-        constant(kWarpSize * warps), one, one, /*dynamicSharedMemorySize=*/{},
+        constant(kWarpLanes * warps), one, one, /*dynamicSharedMemorySize=*/{},
         /*asyncTokenType=*/{}, /*asyncDependencies=*/{},
         /*workgroupAttributions=*/{}, /*privateAttributions=*/{},
         /*clusterSizeX=*/{}, /*clusterSizeY=*/{}, /*clusterSizeZ=*/{}, symbol,
@@ -240,11 +238,11 @@ struct QCWarpContractionsPass
     Block &body = launch.getBody().front();
     b.setInsertionPointToStart(&body);
     Value tid = launch.getThreadIds().x;
-    Value lane = arith::RemUIOp::create(b, loc, tid, constant(kWarpSize));
+    Value lane = arith::RemUIOp::create(b, loc, tid, constant(kWarpLanes));
     Value feature = arith::AddIOp::create(
         b, loc,
         arith::MulIOp::create(b, loc, launch.getBlockIds().x, constant(warps)),
-        arith::DivUIOp::create(b, loc, tid, constant(kWarpSize)));
+        arith::DivUIOp::create(b, loc, tid, constant(kWarpLanes)));
     // Every lane stays in the loop and the shuffles; out-of-range warps and
     // tokens read the last row instead and do not store.
     Value lastFeature = arith::SubIOp::create(b, loc, featureCount, one);
@@ -273,7 +271,7 @@ struct QCWarpContractionsPass
     int64_t vector = vectorWidth(op, maxVector);
     Value laneStart = arith::MulIOp::create(b, loc, lane, constant(vector));
     auto loop = scf::ForOp::create(
-        b, loc, laneStart, depth, constant(kWarpSize * vector), inits,
+        b, loc, laneStart, depth, constant(kWarpLanes * vector), inits,
         [&](OpBuilder &lb, Location ll, Value k0, ValueRange accs) {
           SmallVector<Value> next(accs.begin(), accs.end());
           for (int64_t e = 0; e < vector; ++e) {
@@ -322,7 +320,7 @@ struct QCWarpContractionsPass
     int64_t bits = narrowestBitsAlongReduction(op);
     int64_t width = bits ? 128 / bits : 1;
     width = std::clamp<int64_t>(width, 1, std::max<int64_t>(maxVector, 1));
-    if (ShapedType::isDynamic(depth) || depth % (width * kWarpSize) != 0)
+    if (ShapedType::isDynamic(depth) || depth % (width * kWarpLanes) != 0)
       return 1;
     return width;
   }
