@@ -31,7 +31,9 @@
 #       criterion of hf-reference.test's f16 cases); the LLM.int8 and
 #       W8A8 packages round activations to int8 at run time, where a last-bit
 #       difference can flip a code (int8-activations.test), so they keep
-#       that test's limit and token check for each prompt;
+#       that test's limits for each prompt: its prompt-logits limit and its
+#       greedy check (tokens equal up to a departure, every decode step of
+#       equal context up to it within the step limit);
 #  4.   batching.test's served requests (plain, chunked, fewer sequences,
 #       preempted), and each batched result equal to the single run;
 #  5.   CUDA graphs on vs QC_CUDA_GRAPHS=0: bit-identical logits and tokens;
@@ -259,7 +261,9 @@ measured() {
   local m="" v
   while read -r v; do m+="${m:+, }$v"; done < <(
     sed -n -e 's/.*: relative L2 \([^ ]*\) (limit \([^)]*\)).*/rel L2 \1 (limit \2)/p' \
+      -e 's/.*: \([0-9]*\) of \([0-9]*\) tokens equal, departure: reference margin \([^ ]*\).*/tokens \1\/\2 (departure at a reference margin of \3)/p' \
       -e 's/.*: \([0-9]*\) of \([0-9]*\) tokens equal.*/tokens \1\/\2/p' \
+      -e 's/.*(\([0-9]*\) steps of equal context): max relative L2 \([^ ]*\) (limit \([^)]*\)).*/\1 steps: max rel L2 \2 (limit \3)/p' \
       -e 's/.*: \([0-9]* vs [0-9]* elements\): FAIL/\1/p' "$W/last.out")
   echo "${m:-no comparison output}"
 }
@@ -533,8 +537,10 @@ run() {
     runs+=("$(sed -e "s#^quant-run [^ ]*#quant-run \$K/$pkg-cpu#" \
       -e "s#--logits-out [^ ]*#--logits-out \$W/$out.cpu.safetensors#" <<<"$norm")")
     if ((act)); then
-      limit=$(sed -n 's/.*--max-rel-l2 \([^ ]*\).*/\1/p' <<<"$line")
-      [[ $line == *--tokens* ]] && tokens=" --tokens tokens:tokens" || tokens=""
+      limit=$(sed -n 's/.*--logits prompt_logits:[^ ]* --max-rel-l2 \([^ ]*\).*/\1/p' <<<"$line")
+      tokens=$(sed -n 's/.*--step-logits [^ ]* --max-rel-l2 \([^ ]*\).*/\1/p' <<<"$line")
+      [[ -n $tokens ]] || die "$line: no --greedy check"
+      tokens=" --greedy tokens:tokens --step-logits decode_logits:decode_logits --max-rel-l2 $tokens"
     elif [[ $dtype == f32 ]]; then
       limit=1e-5 tokens=" --tokens tokens:tokens"
     else

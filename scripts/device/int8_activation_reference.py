@@ -15,7 +15,12 @@ only the run-time arithmetic is under test):
   W8A8: s = absmax / 127 per token; q = clamp(roundeven(x / s), +-127);
     y = (q @ W^T) * (s * w_scale).
 
+Writes, per prompt N of SOURCE_REF: prompt_ids.N, prompt_logits_fp32.N, the
+32 greedy tokens greedy_fp32.N and decode_logits_fp32.N, the logits of the
+steps that chose tokens 1..31 (quant-run --logits-out's decode_logits).
+
 usage: int8_activation_reference.py OUT MODEL PACKAGE MODE THRESHOLD SOURCE_REF
+(scripts/device/make_int8_references.sh runs it for every test/data/reference/int8 file)
 """
 import sys
 
@@ -65,12 +70,26 @@ class SimulatedLinear(torch.nn.Module):
         return y.reshape(*shape[:-1], -1)
 
 
+def unstack(packed, model):
+    """Splits the package's fused weights ("a.qweight+b.qweight", rows of a
+    then of b, as qc-fuse stacks q/k/v and gate/up) back into the layers'."""
+    out = {}
+    for key, tensor in packed.items():
+        names = key.split("+")
+        if len(names) == 1:
+            out[key] = tensor
+            continue
+        rows = [model.get_submodule(n.rsplit(".", 1)[0]).out_features for n in names]
+        out.update(zip(names, tensor.split(rows)))
+    return out
+
+
 def main():
     out, model_dir, package, mode, threshold, source = sys.argv[1:7]
     threshold = float(threshold)
     model = AutoModelForCausalLM.from_pretrained(
         model_dir, dtype=torch.float32, attn_implementation="eager").cuda().eval()
-    packed = load_file(f"{package}/weights.safetensors")
+    packed = unstack(load_file(f"{package}/weights.safetensors"), model)
     for name, module in list(model.named_modules()):
         if not isinstance(module, torch.nn.Linear) or name == "lm_head":
             continue
@@ -85,10 +104,12 @@ def main():
         with torch.no_grad():
             logits = model(ids).logits[0].float().cpu()
             gen = model.generate(ids, do_sample=False, max_new_tokens=32, min_new_tokens=32,
-                                 eos_token_id=None, pad_token_id=0)
+                                 eos_token_id=None, pad_token_id=0, output_logits=True,
+                                 return_dict_in_generate=True)
         result[f"prompt_ids.{i}"] = ref[f"prompt_ids.{i}"]
         result[f"prompt_logits_fp32.{i}"] = logits.contiguous()
-        result[f"greedy_fp32.{i}"] = gen[0, ids.shape[1]:].cpu().contiguous()
+        result[f"greedy_fp32.{i}"] = gen.sequences[0, ids.shape[1]:].cpu().contiguous()
+        result[f"decode_logits_fp32.{i}"] = torch.cat(gen.logits[1:]).float().cpu().contiguous()
         i += 1
     save_file(result, out, metadata={"mode": mode, "threshold": str(threshold)})
     print(out, "prompts", i, flush=True)
