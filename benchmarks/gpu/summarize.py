@@ -35,15 +35,22 @@ def main():
     for path in glob.glob(os.path.join(d, "ours_*_M*.csv")):
         fmt, m = re.match(r"ours_(\w+)_M(\d+)\.csv", os.path.basename(path)).groups()
         for name, ts in kernel_times(path).items():
-            g = re.match(r"qc_linear_(mma_|staged_)?(\d+)_(\d+)", name)
+            g = re.match(r"qc_linear_(mma_|staged_|columns_(?:t\d+_)?)?(\d+)_(\d+)",
+                         name)
             if g:
                 n, k = int(g.group(2)), int(g.group(3))
                 ours.setdefault((fmt, int(m), k, n), []).extend(ts)
-                kinds.setdefault(int(m), set()).add({
+                kind = g.group(1)
+                kinds.setdefault(int(m), set()).add(
+                    f"thread per AWQ word column, tiles of tokens "
+                    f"(qc_linear_{kind}*)" if kind and kind.startswith("columns_t")
+                    else {
                     "mma_": "tensor cores, direct loads (qc_linear_mma_*)",
                     "staged_": "tensor cores, staged in shared memory "
                                "(qc_linear_staged_*)",
-                    None: "warp per feature (qc_linear_*)"}[g.group(1)])
+                    "columns_": "thread per AWQ word column "
+                                "(qc_linear_columns_*)",
+                    None: "warp per feature (qc_linear_*)"}[kind])
     peers = {}
     for name, ts in kernel_times(os.path.join(d, "torch.csv")).items():
         g = re.match(r"(torch_\w+?)_M(\d+)_K(\d+)_N(\d+)", name)

@@ -100,6 +100,10 @@ void mlir::qc::buildKernelsToGPUPipeline(OpPassManager &pm,
   }
   QCWarpContractionsOptions warp;
   warp.maxVector = options.warpVector;
+  warp.columnLanes = options.columnLanes;
+  warp.columnWarps = options.columnWarps;
+  warp.columnUnroll = options.columnUnroll;
+  warp.columnTokens = options.columnTokens;
   pm.addNestedPass<func::FuncOp>(createQCWarpContractions(warp));
   pm.addNestedPass<func::FuncOp>(createQCParallelDimsFirst());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());

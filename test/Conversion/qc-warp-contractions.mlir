@@ -1,5 +1,6 @@
-// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-warp-contractions{warps=4 tokens=2}))" | FileCheck %s
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-warp-contractions{warps=4 tokens=2 column-lanes=8 column-warps=8 column-unroll=4 column-tokens=2}))" | FileCheck %s
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-warp-contractions{warps=4 tokens=2 max-vector=32}))" | FileCheck %s --check-prefix=VEC32
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-warp-contractions{warps=4 tokens=2 column-lanes=0}))" | FileCheck %s --check-prefix=OFF
 
 // A linear layer with int8 weights dequantized in the payload: one warp per
 // output feature (4 per block), two tokens per block; lanes stride K by 32;
@@ -79,6 +80,116 @@ func.func @fp16_linear(%x: memref<?x512xf16>, %w: memref<8x512xf16>, %out: memre
     %xf = arith.extf %xv : f16 to f32
     %wf = arith.extf %wv : f16 to f32
     %p = arith.mulf %xf, %wf : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+// AWQ-style weights, eight features per i32 word of a [K, N/8] row: a
+// thread per word column (8 columns a warp row, 4 k slices a warp, 8 warps:
+// 32 interleaved slices), K = 256 walked 4 steps (128 k) an iteration. The
+// column's first feature is clamped to N - 8 and its others follow it, so
+// the eight payload copies index the same word; slices meet by xor shuffles
+// over lanes 8 and 16 apart, then through shared memory in warp order. One
+// token gets its own kernel; more take tiles of two tokens.
+#x = affine_map<(t, n, k) -> (t, k)>
+#out = affine_map<(t, n, k) -> (t, n)>
+// CHECK-LABEL: func.func @awq_linear(
+// CHECK-SAME: %[[X:.*]]: memref<?x256xf16>, %[[Q:.*]]: memref<256x8xi32>, %[[S:.*]]: memref<2x64xf16>, %[[OUT:.*]]: memref<?x64xf32>)
+// CHECK: %[[T:.*]] = memref.dim %[[X]]
+// CHECK: %[[SINGLE:.*]] = arith.cmpi eq, %[[T]], %{{.*}} : index
+// CHECK: scf.if %[[SINGLE]] {
+// CHECK: gpu.launch {{.*}} threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C256:.*]], %{{.*}}, %{{.*}}) module(@qc_linear_columns_64_256) function(@qc_linear_columns_64_256) workgroup(%[[PARTIALS:.*]] : memref<8x1x64xf32, 3>)
+// CHECK: %[[LANE:.*]] = arith.remui %[[TX]]
+// CHECK: %[[WARP:.*]] = arith.divui %[[TX]]
+// CHECK: %[[COLUMN:.*]] = arith.remui %[[LANE]]
+// CHECK: %[[SLICE:.*]] = arith.addi
+// CHECK: %[[LASTCOLUMN:.*]] = arith.subi %{{.*}}, %{{.*}} : index
+// CHECK: %[[F0:.*]] = arith.minui %{{.*}}, %[[LASTCOLUMN]]
+// CHECK: %[[F1:.*]] = arith.addi %[[F0]], %{{.*}}
+// CHECK: %[[STEP:.*]] = arith.constant 128 : index
+// CHECK: scf.for %[[K:.*]] = %[[SLICE]] to %{{.*}} step %[[STEP]] iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK: %[[W0:.*]] = arith.divui %[[F0]]
+// CHECK: memref.load %[[Q]][%[[K]], %[[W0]]]
+// CHECK: memref.load %[[S]][%{{.*}}, %[[F0]]]
+// CHECK: memref.load %[[X]][%{{.*}}, %[[K]]]
+// CHECK: %[[W1:.*]] = arith.divui %[[F1]]
+// CHECK: memref.load %[[Q]][%[[K]], %[[W1]]]
+// CHECK: memref.load %[[S]][%{{.*}}, %[[F1]]]
+// CHECK: %[[K1:.*]] = arith.addi %[[K]], %{{.*}} : index
+// CHECK: memref.load %[[Q]][%[[K1]], %{{.*}}]
+// CHECK: scf.yield
+// CHECK: gpu.shuffle  xor %{{.*}}, %[[OFF8:.*]], %{{.*}} : f32
+// CHECK: gpu.shuffle  xor %{{.*}}, %[[OFF16:.*]], %{{.*}} : f32
+// CHECK: scf.if
+// CHECK: memref.store %{{.*}}, %[[PARTIALS]][%[[WARP]], %{{.*}}, %{{.*}}] : memref<8x1x64xf32, 3>
+// CHECK: gpu.barrier
+// CHECK: scf.for %[[E:.*]] = %[[TX]] to %{{.*}} step %{{.*}} {
+// CHECK-COUNT-8: memref.load %[[PARTIALS]]
+// CHECK: memref.load %[[OUT]]
+// CHECK: memref.store %{{.*}}, %[[OUT]]
+// CHECK: gpu.terminator
+// CHECK: } else {
+// CHECK: gpu.launch {{.*}} module(@qc_linear_columns_t2_64_256) function(@qc_linear_columns_t2_64_256) workgroup(%{{.*}} : memref<8x2x64xf32, 3>)
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK-NOT: linalg.generic
+// With column-lanes=0, a warp per feature:
+// OFF-LABEL: func.func @awq_linear(
+// OFF: gpu.launch {{.*}} module(@qc_linear_64_256)
+func.func @awq_linear(%x: memref<?x256xf16>, %q: memref<256x8xi32>, %s: memref<2x64xf16>, %out: memref<?x64xf32>) {
+  linalg.generic {indexing_maps = [#x, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x : memref<?x256xf16>) outs(%out : memref<?x64xf32>) {
+  ^bb0(%xv: f16, %acc: f32):
+    %n = linalg.index 1 : index
+    %k = linalg.index 2 : index
+    %c8 = arith.constant 8 : index
+    %c128 = arith.constant 128 : index
+    %col = arith.divui %n, %c8 : index
+    %g = arith.divui %k, %c128 : index
+    %word = memref.load %q[%k, %col] : memref<256x8xi32>
+    %j = arith.remui %n, %c8 : index
+    %j32 = arith.index_cast %j : index to i32
+    %c4 = arith.constant 4 : i32
+    %sh = arith.muli %j32, %c4 : i32
+    %code = arith.shrui %word, %sh : i32
+    %c15 = arith.constant 15 : i32
+    %qv = arith.andi %code, %c15 : i32
+    %qf = arith.uitofp %qv : i32 to f32
+    %sv = memref.load %s[%g, %n] : memref<2x64xf16>
+    %sf = arith.extf %sv : f16 to f32
+    %w = arith.mulf %qf, %sf : f32
+    %xf = arith.extf %xv : f16 to f32
+    %p = arith.mulf %xf, %w : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+// The same with N = 60, no whole number of word columns: a warp per
+// feature, as for weights stored along K.
+#x = affine_map<(t, n, k) -> (t, k)>
+#out = affine_map<(t, n, k) -> (t, n)>
+// CHECK-LABEL: func.func @awq_partial_column(
+// CHECK: gpu.launch {{.*}} module(@qc_linear_60_256)
+// CHECK-NOT: workgroup(
+func.func @awq_partial_column(%x: memref<?x256xf16>, %q: memref<256x8xi32>, %out: memref<?x60xf32>) {
+  linalg.generic {indexing_maps = [#x, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x : memref<?x256xf16>) outs(%out : memref<?x60xf32>) {
+  ^bb0(%xv: f16, %acc: f32):
+    %n = linalg.index 1 : index
+    %k = linalg.index 2 : index
+    %c8 = arith.constant 8 : index
+    %col = arith.divui %n, %c8 : index
+    %word = memref.load %q[%k, %col] : memref<256x8xi32>
+    %qf = arith.uitofp %word : i32 to f32
+    %xf = arith.extf %xv : f16 to f32
+    %p = arith.mulf %xf, %qf : f32
     %r = arith.addf %acc, %p : f32
     linalg.yield %r : f32
   }

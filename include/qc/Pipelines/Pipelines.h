@@ -66,6 +66,27 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("Most consecutive k a lane of the warp-per-feature "
                      "linear kernels takes per step"),
       llvm::cl::init(16)};
+  // The kernels of weights packed along features (AWQ) at few tokens.
+  Option<int64_t> columnLanes{
+      *this, "column-lanes",
+      llvm::cl::desc("Word columns per warp row of the packed-feature "
+                     "linear kernels (0: a warp per feature instead)"),
+      llvm::cl::init(4)};
+  Option<int64_t> columnWarps{
+      *this, "column-warps",
+      llvm::cl::desc("Warps per block (splitting K) of the packed-feature "
+                     "linear kernels"),
+      llvm::cl::init(8)};
+  Option<int64_t> columnUnroll{
+      *this, "column-unroll",
+      llvm::cl::desc("Steps of K per iteration of the packed-feature "
+                     "linear kernels"),
+      llvm::cl::init(16)};
+  Option<int64_t> columnTokens{
+      *this, "column-tokens",
+      llvm::cl::desc("Tokens per block of the packed-feature linear kernels "
+                     "for steps of more than one token"),
+      llvm::cl::init(4)};
   // The tensor-core kernels' shape (qc-tensor-core-contractions).
   Option<int64_t> tensorCoreTileTokens{
       *this, "tensor-core-tile-tokens",

@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/SetVector.h"
@@ -28,33 +29,37 @@ bool isAccumulation(linalg::GenericOp op) {
   return sum->getOperand(0) == acc || sum->getOperand(1) == acc;
 }
 
-/// Whether payload index `v` depends on the reduced (last) loop index.
-bool followsReduction(linalg::GenericOp op, Value v) {
+/// Whether payload index `v` depends on loop index `dim`.
+bool followsLoop(linalg::GenericOp op, Value v, unsigned dim) {
   if (auto index = v.getDefiningOp<linalg::IndexOp>())
-    return index.getDim() == op.getNumLoops() - 1;
+    return index.getDim() == dim;
   Operation *def = v.getDefiningOp();
   return def && def->getBlock() == op.getBody() &&
          llvm::any_of(def->getOperands(),
-                      [&](Value x) { return followsReduction(op, x); });
+                      [&](Value x) { return followsLoop(op, x, dim); });
 }
 
-/// How many consecutive reduced-loop steps share one element at payload
+bool followsReduction(linalg::GenericOp op, Value v) {
+  return followsLoop(op, v, op.getNumLoops() - 1);
+}
+
+/// How many consecutive steps of loop `dim` share one element at payload
 /// index `v`: 1 when `v` is that index plus terms independent of it, c when
 /// it is such an index divided by the constant c (packed codes); 0 when it
 /// follows the index some other way or not at all.
-int64_t reducedIndexDivisor(linalg::GenericOp op, Value v) {
+int64_t loopIndexDivisor(linalg::GenericOp op, Value v, unsigned dim) {
   if (auto index = v.getDefiningOp<linalg::IndexOp>())
-    return index.getDim() == op.getNumLoops() - 1 ? 1 : 0;
+    return index.getDim() == dim ? 1 : 0;
   if (auto add = v.getDefiningOp<arith::AddIOp>()) {
-    bool lhs = followsReduction(op, add.getLhs());
-    bool rhs = followsReduction(op, add.getRhs());
+    bool lhs = followsLoop(op, add.getLhs(), dim);
+    bool rhs = followsLoop(op, add.getRhs(), dim);
     if (lhs != rhs)
-      return reducedIndexDivisor(op, lhs ? add.getLhs() : add.getRhs());
+      return loopIndexDivisor(op, lhs ? add.getLhs() : add.getRhs(), dim);
     return 0;
   }
   if (auto div = v.getDefiningOp<arith::DivUIOp>()) {
     std::optional<int64_t> c = getConstantIntValue(div.getRhs());
-    int64_t inner = reducedIndexDivisor(op, div.getLhs());
+    int64_t inner = loopIndexDivisor(op, div.getLhs(), dim);
     if (c && *c > 0 && inner)
       return inner * *c;
   }
@@ -108,7 +113,8 @@ capturedLoadsAlongReduction(linalg::GenericOp op) {
     if (load.getMemRef().getParentBlock() == op.getBody() ||
         load.getIndices().empty())
       return;
-    if (int64_t divisor = reducedIndexDivisor(op, load.getIndices().back()))
+    if (int64_t divisor = loopIndexDivisor(op, load.getIndices().back(),
+                                           op.getNumLoops() - 1))
       loads.push_back({load, divisor});
   });
   return loads;
@@ -132,6 +138,17 @@ int64_t mlir::qc::narrowestBitsAlongReduction(linalg::GenericOp op) {
         elementBits / divisor >= 4)
       narrow(elementBits / divisor);
   return bits;
+}
+
+int64_t mlir::qc::featurePacking(linalg::GenericOp op) {
+  int64_t packing = 1;
+  op.getBody()->walk([&](memref::LoadOp load) {
+    if (load.getMemRef().getParentBlock() != op.getBody() &&
+        !load.getIndices().empty())
+      packing = std::max(
+          packing, loopIndexDivisor(op, load.getIndices().back(), /*dim=*/1));
+  });
+  return packing;
 }
 
 bool mlir::qc::isTokenFeatureContraction(linalg::GenericOp op) {
@@ -169,6 +186,23 @@ FlatSymbolRefAttr mlir::qc::kernelName(linalg::GenericOp op, StringRef prefix) {
   for (int64_t size : ArrayRef(sizes).drop_front())
     name += ShapedType::isDynamic(size) ? "_d" : "_" + std::to_string(size);
   return FlatSymbolRefAttr::get(op.getContext(), name);
+}
+
+void mlir::qc::addToOutput(OpBuilder &b, Location loc, Value out, Value token,
+                           Value feature, Value tokenCount, Value featureCount,
+                           Value sum) {
+  Value inRange = arith::AndIOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, token,
+                            tokenCount),
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, feature,
+                            featureCount));
+  auto store = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+  OpBuilder sb = store.getThenBodyBuilder();
+  SmallVector<Value> at = {token, feature};
+  Value old = memref::LoadOp::create(sb, loc, out, at);
+  memref::StoreOp::create(sb, loc, arith::AddFOp::create(sb, loc, old, sum),
+                          out, at);
 }
 
 bool mlir::qc::rowsAligned(Value buffer, uint64_t bytes) {

@@ -34,6 +34,11 @@ bool isTokenFeatureContraction(linalg::GenericOp op);
 /// codes: 4 bits); 0 when nothing is read along it.
 int64_t narrowestBitsAlongReduction(linalg::GenericOp op);
 
+/// How many consecutive features (loop 1) share the innermost element of a
+/// buffer the payload captures: 8 for AWQ's [K, N/8] words, 1 when every
+/// weight is stored along K.
+int64_t featurePacking(linalg::GenericOp op);
+
 /// The loop sizes of `op`, as index values built at `b`.
 SmallVector<Value> loopSizes(OpBuilder &b, Location loc, linalg::GenericOp op);
 
@@ -45,6 +50,12 @@ FlatSymbolRefAttr kernelName(linalg::GenericOp op, StringRef prefix);
 /// Whether every row of `buffer` starts `bytes`-aligned when the buffer
 /// itself does (the runtime and the pool align allocations to 256).
 bool rowsAligned(Value buffer, uint64_t bytes);
+
+/// out[token, feature] += sum, where both are in range: tiles overhang the
+/// edges, their rows and columns there clamped to the last one.
+void addToOutput(OpBuilder &b, Location loc, Value out, Value token,
+                 Value feature, Value tokenCount, Value featureCount,
+                 Value sum);
 
 /// The payload values `roots` of `op` at loop indices `ivs`: only the
 /// operations they depend on are cloned; inputs are loaded through their

@@ -164,25 +164,6 @@ inline SmallVector<Value> halvesAt(OpBuilder &b, Location loc,
   return halves;
 }
 
-/// out[token, feature] += sum, where both are in range: tiles overhang the
-/// edges, their rows and columns there clamped to the last one.
-inline void addToOutput(OpBuilder &b, Location loc, Value out, Value token,
-                        Value feature, Value tokenCount, Value featureCount,
-                        Value sum) {
-  Value inRange = arith::AndIOp::create(
-      b, loc,
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, token,
-                            tokenCount),
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, feature,
-                            featureCount));
-  auto store = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
-  OpBuilder sb = store.getThenBodyBuilder();
-  SmallVector<Value> at = {token, feature};
-  Value old = memref::LoadOp::create(sb, loc, out, at);
-  memref::StoreOp::create(sb, loc, arith::AddFOp::create(sb, loc, old, sum),
-                          out, at);
-}
-
 } // namespace mlir::qc
 
 #endif // QC_CONVERSION_TENSORCOREFRAGMENTS_H

@@ -94,8 +94,30 @@ struct QCWarpContractionsPass
       else if (succeeded(rowReductionOutputs(op)))
         rowReductions.push_back(op);
     });
-    for (linalg::GenericOp op : contractions)
-      rewrite(op);
+    if (columnLanes < 0 || (columnLanes && 32 % columnLanes != 0) ||
+        columnWarps < 1 || columnUnroll < 1 || columnTokens < 1) {
+      getOperation().emitError()
+          << "qc-warp-contractions: column-lanes must be 0 or divide 32 and "
+             "column-warps, column-unroll and column-tokens be at least 1, "
+             "got "
+          << int64_t(columnLanes) << ", " << int64_t(columnWarps) << ", "
+          << int64_t(columnUnroll) << ", " << int64_t(columnTokens);
+      return signalPassFailure();
+    }
+    for (linalg::GenericOp op : contractions) {
+      // Whole word columns only: a clamped column must hold the features
+      // it computes.
+      int64_t packing = featurePacking(op);
+      int64_t features =
+          cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges()[1];
+      if (columnLanes && packing > 1 && !ShapedType::isDynamic(features) &&
+          features % packing == 0 &&
+          isa<FloatType>(
+              getElementTypeOrSelf(op.getDpsInitOperand(0)->get().getType())))
+        rewriteColumns(op, packing);
+      else
+        rewrite(op);
+    }
     for (linalg::GenericOp op : rowReductions)
       rewriteRowReduction(op, *rowReductionOutputs(op));
   }
@@ -309,6 +331,186 @@ struct QCWarpContractionsPass
     }
     gpu::TerminatorOp::create(b, loc);
     op.erase();
+  }
+
+  /// A contraction whose weights pack `packing` consecutive features per
+  /// element (AWQ: eight per i32 word, rows along K): a thread owns the
+  /// `packing` features of one word column, so each word is read once and
+  /// decoded for all of them; a warp row covers `columnLanes` adjacent
+  /// columns (consecutive words: coalesced), the warp's other lanes and the
+  /// block's warps take interleaved k. Sums meet by xor shuffles within a
+  /// warp, then in shared memory in warp order. One token (decode) gets a
+  /// kernel of its own: a tile of `columnTokens` reuses each decoded weight
+  /// for that many tokens, but costs a single token that many times the
+  /// multiply-adds.
+  void rewriteColumns(linalg::GenericOp op, int64_t packing) {
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    SmallVector<Value> sizes = loopSizes(b, loc, op);
+    if (columnTokens > 1) {
+      Value single =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, sizes[0],
+                                arith::ConstantIndexOp::create(b, loc, 1));
+      auto choice = scf::IfOp::create(b, loc, single, /*withElseRegion=*/true);
+      b.setInsertionPoint(choice.thenBlock()->getTerminator());
+      buildColumns(b, loc, op, sizes, packing, /*tileTokens=*/1);
+      b.setInsertionPoint(choice.elseBlock()->getTerminator());
+    }
+    buildColumns(b, loc, op, sizes, packing, columnTokens);
+    op.erase();
+  }
+
+  void buildColumns(OpBuilder &b, Location loc, linalg::GenericOp op,
+                    ArrayRef<Value> sizes, int64_t packing,
+                    int64_t tileTokens) {
+    auto constant = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    Value tokenCount = sizes[0], featureCount = sizes[1], depth = sizes[2];
+    int64_t slicesPerWarp = kWarpLanes / columnLanes;
+    int64_t slices = slicesPerWarp * columnWarps;
+    int64_t blockFeatures = columnLanes * packing;
+    int64_t threads = kWarpLanes * columnWarps;
+    // Unrolled steps need K to be a multiple of slices x unroll: the most
+    // of columnUnroll, halved until it is (1 where K is dynamic).
+    int64_t staticDepth =
+        cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges()[2];
+    int64_t unroll = ShapedType::isDynamic(staticDepth) ? 1 : columnUnroll;
+    while (unroll > 1 && staticDepth % (slices * unroll) != 0)
+      unroll /= 2;
+    Value out = op.getDpsInitOperand(0)->get();
+    Type accType = cast<MemRefType>(out.getType()).getElementType();
+    auto partialsType =
+        MemRefType::get({columnWarps, tileTokens, blockFeatures}, accType,
+                        MemRefLayoutAttrInterface{}, b.getI64IntegerAttr(3));
+    FlatSymbolRefAttr symbol =
+        kernelName(op, tileTokens == 1 ? "qc_linear_columns"
+                                       : "qc_linear_columns_t" +
+                                             std::to_string(tileTokens));
+    Value one = constant(1);
+    auto launch = gpu::LaunchOp::create(
+        b, loc,
+        arith::CeilDivUIOp::create(b, loc, featureCount,
+                                   constant(blockFeatures)),
+        arith::CeilDivUIOp::create(b, loc, tokenCount, constant(tileTokens)),
+        one, constant(threads), one, one, /*dynamicSharedMemorySize=*/{},
+        /*asyncTokenType=*/{}, /*asyncDependencies=*/{},
+        /*workgroupAttributions=*/{partialsType}, /*privateAttributions=*/{},
+        /*clusterSizeX=*/{}, /*clusterSizeY=*/{}, /*clusterSizeZ=*/{}, symbol,
+        symbol);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    Value partials = launch.getWorkgroupAttributions().front();
+    Value tid = launch.getThreadIds().x;
+    Value lane = arith::RemUIOp::create(b, loc, tid, constant(kWarpLanes));
+    Value warp = arith::DivUIOp::create(b, loc, tid, constant(kWarpLanes));
+    Value column = arith::RemUIOp::create(b, loc, lane, constant(columnLanes));
+    Value slice = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, warp, constant(slicesPerWarp)),
+        arith::DivUIOp::create(b, loc, lane, constant(columnLanes)));
+    Value firstFeature = arith::MulIOp::create(b, loc, launch.getBlockIds().x,
+                                               constant(blockFeatures));
+    Value firstToken = arith::MulIOp::create(b, loc, launch.getBlockIds().y,
+                                             constant(tileTokens));
+    // Out-of-range tokens and word columns read the last one and are not
+    // stored. A column's features are its first plus 0..packing-1, so
+    // that every copy of the payload visibly reads the same word.
+    auto clampedTo = [&](Value last, Value v) -> Value {
+      return arith::MinUIOp::create(b, loc, v, last);
+    };
+    Value columnFeature = clampedTo(
+        arith::SubIOp::create(b, loc, featureCount, constant(packing)),
+        arith::AddIOp::create(
+            b, loc, firstFeature,
+            arith::MulIOp::create(b, loc, column, constant(packing))));
+    SmallVector<Value> loadFeatures, loadTokens;
+    for (int64_t j = 0; j < packing; ++j)
+      loadFeatures.push_back(
+          j ? arith::AddIOp::create(b, loc, columnFeature, constant(j))
+                  .getResult()
+            : columnFeature);
+    Value lastToken = arith::SubIOp::create(b, loc, tokenCount, one);
+    for (int64_t t = 0; t < tileTokens; ++t)
+      loadTokens.push_back(clampedTo(
+          lastToken, arith::AddIOp::create(b, loc, firstToken, constant(t))));
+
+    Value zero = arith::ConstantOp::create(
+        b, loc, cast<TypedAttr>(b.getZeroAttr(accType)));
+    SmallVector<Value> inits(tileTokens * packing, zero);
+    auto loop = scf::ForOp::create(
+        b, loc, slice, depth, constant(slices * unroll), inits,
+        [&](OpBuilder &lb, Location ll, Value k0, ValueRange accs) {
+          SmallVector<Value> next(accs.begin(), accs.end());
+          for (int64_t u = 0; u < unroll; ++u) {
+            Value k = u ? arith::AddIOp::create(lb, ll, k0,
+                                                arith::ConstantIndexOp::create(
+                                                    lb, ll, u * slices))
+                              .getResult()
+                        : k0;
+            for (int64_t j = 0; j < packing; ++j)
+              for (int64_t t = 0; t < tileTokens; ++t) {
+                Value &acc = next[t * packing + j];
+                acc = clonePayload(lb, ll, op,
+                                   {loadTokens[t], loadFeatures[j], k}, {acc},
+                                   /*reducedIndex=*/std::nullopt)[0];
+              }
+          }
+          scf::YieldOp::create(lb, ll, next);
+        });
+
+    // The warp's slices (lanes columnLanes apart) combine by xor shuffles;
+    // its first row of lanes leaves the sums in shared memory.
+    SmallVector<Value> sums;
+    for (Value v : loop.getResults()) {
+      for (int32_t offset = columnLanes; offset < kWarpLanes; offset *= 2)
+        v = arith::AddFOp::create(b, loc, v,
+                                  gpu::ShuffleOp::create(b, loc, v, offset,
+                                                         kWarpLanes,
+                                                         gpu::ShuffleMode::XOR)
+                                      .getShuffleResult());
+      sums.push_back(v);
+    }
+    {
+      auto ifOp = scf::IfOp::create(
+          b, loc,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, lane,
+                                constant(columnLanes)),
+          /*withElseRegion=*/false);
+      OpBuilder ib = ifOp.getThenBodyBuilder();
+      for (int64_t t = 0; t < tileTokens; ++t)
+        for (int64_t j = 0; j < packing; ++j)
+          memref::StoreOp::create(
+              ib, loc, sums[t * packing + j], partials,
+              ValueRange{
+                  warp, arith::ConstantIndexOp::create(ib, loc, t),
+                  arith::AddIOp::create(
+                      ib, loc,
+                      arith::MulIOp::create(
+                          ib, loc, column,
+                          arith::ConstantIndexOp::create(ib, loc, packing)),
+                      arith::ConstantIndexOp::create(ib, loc, j))});
+    }
+    gpu::BarrierOp::create(b, loc);
+    // Each output of the block: the warps' sums in warp order.
+    scf::ForOp::create(
+        b, loc, tid, constant(tileTokens * blockFeatures), constant(threads),
+        ValueRange{}, [&](OpBuilder &lb, Location ll, Value e, ValueRange) {
+          auto index = [&](int64_t v) {
+            return arith::ConstantIndexOp::create(lb, ll, v);
+          };
+          Value t = arith::DivUIOp::create(lb, ll, e, index(blockFeatures));
+          Value f = arith::RemUIOp::create(lb, ll, e, index(blockFeatures));
+          Value sum;
+          for (int64_t w = 0; w < columnWarps; ++w) {
+            Value v = memref::LoadOp::create(lb, ll, partials,
+                                             ValueRange{index(w), t, f});
+            sum = w ? arith::AddFOp::create(lb, ll, sum, v).getResult() : v;
+          }
+          addToOutput(lb, ll, out, arith::AddIOp::create(lb, ll, firstToken, t),
+                      arith::AddIOp::create(lb, ll, firstFeature, f),
+                      tokenCount, featureCount, sum);
+          scf::YieldOp::create(lb, ll);
+        });
+    gpu::TerminatorOp::create(b, loc);
   }
 
   /// Elements per lane step: 16 bytes of the narrowest data read along K

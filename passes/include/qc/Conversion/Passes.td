@@ -102,6 +102,18 @@ def QCWarpContractions : Pass<"qc-warp-contractions", "::mlir::func::FuncOp"> {
     keeps every SM busy (N warps instead of N threads) and reads each weight
     once per token tile.
 
+    Weights packed along features (AWQ's [K, N/8] words: eight features
+    share each word) would make a warp per feature read one word in eight
+    of every row it touches. Those contractions get a thread per packed
+    word column instead: `column-lanes` consecutive columns per warp row
+    (4 columns of 4-byte words: 16 bytes; fewer columns per block give the
+    GPU more blocks), the warp's other lanes and the block's
+    `column-warps` warps taking interleaved slices of K, `column-unroll`
+    steps of K loaded together; slices combine by xor shuffles, then
+    across warps in shared memory in warp order (deterministic). Steps of
+    one token (decode) get a kernel of their own; larger steps use tiles of
+    `column-tokens` tokens, which reuse each decoded weight.
+
     Row reductions — [parallel (row), reduction] generics whose row-indexed
     outputs accumulate by add or max (rms_norm and add_rms_norm's sums of
     squares, LLM.int8's row absmax) — get the same mapping: a warp per row,
@@ -118,6 +130,16 @@ def QCWarpContractions : Pass<"qc-warp-contractions", "::mlir::func::FuncOp"> {
     Option<"maxVector", "max-vector", "int64_t", /*default=*/"16",
            "Most consecutive k a lane takes per step (16 bytes of the "
            "narrowest input read along K, at most this)">,
+    Option<"columnLanes", "column-lanes", "int64_t", /*default=*/"4",
+           "Packed-feature weights: consecutive word columns per warp row "
+           "(divides 32; 0: a warp per feature instead)">,
+    Option<"columnWarps", "column-warps", "int64_t", /*default=*/"8",
+           "Packed-feature weights: warps per block, splitting K">,
+    Option<"columnUnroll", "column-unroll", "int64_t", /*default=*/"16",
+           "Packed-feature weights: steps of K per loop iteration">,
+    Option<"columnTokens", "column-tokens", "int64_t", /*default=*/"4",
+           "Packed-feature weights: tokens per block of steps of more than "
+           "one token">,
   ];
 }
 
