@@ -103,6 +103,7 @@ void mlir::qc::buildKernelsToGPUPipeline(OpPassManager &pm,
   warp.columnLanes = options.columnLanes;
   warp.columnWarps = options.columnWarps;
   warp.columnUnroll = options.columnUnroll;
+  warp.columnTileUnroll = options.columnTileUnroll;
   warp.columnTokens = options.columnTokens;
   pm.addNestedPass<func::FuncOp>(createQCWarpContractions(warp));
   pm.addNestedPass<func::FuncOp>(createQCParallelDimsFirst());

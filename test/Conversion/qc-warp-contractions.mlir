@@ -1,4 +1,4 @@
-// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-warp-contractions{warps=4 tokens=2 column-lanes=8 column-warps=8 column-unroll=4 column-tokens=2}))" | FileCheck %s
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-warp-contractions{warps=4 tokens=2 column-lanes=8 column-warps=8 column-unroll=4 column-tile-unroll=2 column-tokens=2}))" | FileCheck %s
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-warp-contractions{warps=4 tokens=2 max-vector=32}))" | FileCheck %s --check-prefix=VEC32
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-warp-contractions{warps=4 tokens=2 column-lanes=0}))" | FileCheck %s --check-prefix=OFF
 
@@ -94,7 +94,8 @@ func.func @fp16_linear(%x: memref<?x512xf16>, %w: memref<8x512xf16>, %out: memre
 // column's first feature is clamped to N - 8 and its others follow it, so
 // the eight payload copies index the same word; slices meet by xor shuffles
 // over lanes 8 and 16 apart, then through shared memory in warp order. One
-// token gets its own kernel; more take tiles of two tokens.
+// token gets its own kernel; more take tiles of two tokens, walking K 2
+// steps (64 k) an iteration.
 #x = affine_map<(t, n, k) -> (t, k)>
 #out = affine_map<(t, n, k) -> (t, n)>
 // CHECK-LABEL: func.func @awq_linear(
@@ -134,7 +135,7 @@ func.func @fp16_linear(%x: memref<?x512xf16>, %w: memref<8x512xf16>, %out: memre
 // CHECK: gpu.terminator
 // CHECK: } else {
 // CHECK: gpu.launch {{.*}} module(@qc_linear_columns_t2_64_256) function(@qc_linear_columns_t2_64_256) workgroup(%{{.*}} : memref<8x2x64xf32, 3>)
-// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c64{{(_[0-9]+)?}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK-NOT: linalg.generic
 // With column-lanes=0, a warp per feature:
 // OFF-LABEL: func.func @awq_linear(

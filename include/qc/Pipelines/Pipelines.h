@@ -80,8 +80,13 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   Option<int64_t> columnUnroll{
       *this, "column-unroll",
       llvm::cl::desc("Steps of K per iteration of the packed-feature "
-                     "linear kernels"),
+                     "linear kernels for one token"),
       llvm::cl::init(16)};
+  Option<int64_t> columnTileUnroll{
+      *this, "column-tile-unroll",
+      llvm::cl::desc("Steps of K per iteration of the packed-feature "
+                     "linear kernels' tiles of several tokens"),
+      llvm::cl::init(8)};
   Option<int64_t> columnTokens{
       *this, "column-tokens",
       llvm::cl::desc("Tokens per block of the packed-feature linear kernels "

@@ -95,13 +95,15 @@ struct QCWarpContractionsPass
         rowReductions.push_back(op);
     });
     if (columnLanes < 0 || (columnLanes && 32 % columnLanes != 0) ||
-        columnWarps < 1 || columnUnroll < 1 || columnTokens < 1) {
+        columnWarps < 1 || columnUnroll < 1 || columnTileUnroll < 1 ||
+        columnTokens < 1) {
       getOperation().emitError()
           << "qc-warp-contractions: column-lanes must be 0 or divide 32 and "
-             "column-warps, column-unroll and column-tokens be at least 1, "
-             "got "
+             "column-warps, column-unroll, column-tile-unroll and "
+             "column-tokens be at least 1, got "
           << int64_t(columnLanes) << ", " << int64_t(columnWarps) << ", "
-          << int64_t(columnUnroll) << ", " << int64_t(columnTokens);
+          << int64_t(columnUnroll) << ", " << int64_t(columnTileUnroll) << ", "
+          << int64_t(columnTokens);
       return signalPassFailure();
     }
     for (linalg::GenericOp op : contractions) {
@@ -372,10 +374,12 @@ struct QCWarpContractionsPass
     int64_t blockFeatures = columnLanes * packing;
     int64_t threads = kWarpLanes * columnWarps;
     // Unrolled steps need K to be a multiple of slices x unroll: the most
-    // of columnUnroll, halved until it is (1 where K is dynamic).
+    // of the option's, halved until it is (1 where K is dynamic).
     int64_t staticDepth =
         cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges()[2];
-    int64_t unroll = ShapedType::isDynamic(staticDepth) ? 1 : columnUnroll;
+    int64_t unroll = ShapedType::isDynamic(staticDepth) ? 1
+                     : tileTokens == 1                  ? columnUnroll
+                                                        : columnTileUnroll;
     while (unroll > 1 && staticDepth % (slices * unroll) != 0)
       unroll /= 2;
     Value out = op.getDpsInitOperand(0)->get();

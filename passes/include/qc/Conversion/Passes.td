@@ -112,7 +112,8 @@ def QCWarpContractions : Pass<"qc-warp-contractions", "::mlir::func::FuncOp"> {
     steps of K loaded together; slices combine by xor shuffles, then
     across warps in shared memory in warp order (deterministic). Steps of
     one token (decode) get a kernel of their own; larger steps use tiles of
-    `column-tokens` tokens, which reuse each decoded weight.
+    `column-tokens` tokens, which reuse each decoded weight, and
+    `column-tile-unroll` steps of K an iteration.
 
     Row reductions — [parallel (row), reduction] generics whose row-indexed
     outputs accumulate by add or max (rms_norm and add_rms_norm's sums of
@@ -136,7 +137,12 @@ def QCWarpContractions : Pass<"qc-warp-contractions", "::mlir::func::FuncOp"> {
     Option<"columnWarps", "column-warps", "int64_t", /*default=*/"8",
            "Packed-feature weights: warps per block, splitting K">,
     Option<"columnUnroll", "column-unroll", "int64_t", /*default=*/"16",
-           "Packed-feature weights: steps of K per loop iteration">,
+           "Packed-feature weights: steps of K per loop iteration (one "
+           "token)">,
+    Option<"columnTileUnroll", "column-tile-unroll", "int64_t",
+           /*default=*/"8",
+           "Packed-feature weights: steps of K per loop iteration (tiles of "
+           "column-tokens)">,
     Option<"columnTokens", "column-tokens", "int64_t", /*default=*/"4",
            "Packed-feature weights: tokens per block of steps of more than "
            "one token">,
