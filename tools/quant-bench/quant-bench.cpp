@@ -29,6 +29,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -187,6 +188,19 @@ int compare(int argc, char **argv) {
               << (!out ? out.status() : ref.status()).message() << "\n";
     return 1;
   }
+  // Tensors A of OUT and B of REF for "A:B" (the error printed if not).
+  auto readPair = [&](const std::string &spec)
+      -> std::optional<std::pair<std::vector<double>, std::vector<double>>> {
+    auto [a, b] = splitPair(spec);
+    auto x = readRows(**out, a);
+    auto y = readRows(**ref, b);
+    if (!x || !y) {
+      std::cerr << "quant-bench: error: "
+                << (!x ? x.status() : y.status()).message() << "\n";
+      return std::nullopt;
+    }
+    return std::pair(std::move(*x), std::move(*y));
+  };
   bool ok = true;
   for (int i = 4; i < argc; ++i) {
     std::string flag = argv[i];
@@ -195,13 +209,10 @@ int compare(int argc, char **argv) {
       return 2;
     }
     auto [a, b] = splitPair(argv[++i]);
-    auto x = readRows(**out, a);
-    auto y = readRows(**ref, b);
-    if (!x || !y) {
-      std::cerr << "quant-bench: error: "
-                << (!x ? x.status() : y.status()).message() << "\n";
+    auto xy = readPair(argv[i]);
+    if (!xy)
       return 1;
-    }
+    const auto &[x, y] = *xy;
     if (flag == "--logits") {
       if (i + 2 >= argc || std::string(argv[i + 1]) != "--max-rel-l2") {
         std::cerr << "quant-bench: error: --logits needs --max-rel-l2 X\n";
@@ -209,24 +220,24 @@ int compare(int argc, char **argv) {
       }
       double limit = std::stod(argv[i + 2]);
       i += 2;
-      if (x->size() != y->size()) {
-        std::cout << a << " vs " << b << ": " << x->size() << " vs "
-                  << y->size() << " elements: FAIL\n";
+      if (x.size() != y.size()) {
+        std::cout << a << " vs " << b << ": " << x.size() << " vs " << y.size()
+                  << " elements: FAIL\n";
         ok = false;
         continue;
       }
-      double rel = relativeL2(x->data(), y->data(), x->size());
+      double rel = relativeL2(x.data(), y.data(), x.size());
       bool pass = rel <= limit;
       ok &= pass;
       std::cout << a << " vs " << b << ": relative L2 " << rel << " (limit "
                 << limit << "): " << (pass ? "ok" : "FAIL") << "\n";
     } else if (flag == "--tokens") {
       size_t same = 0;
-      while (same < x->size() && same < y->size() && (*x)[same] == (*y)[same])
+      while (same < x.size() && same < y.size() && x[same] == y[same])
         ++same;
-      bool pass = x->size() == y->size() && same == x->size();
+      bool pass = x.size() == y.size() && same == x.size();
       ok &= pass;
-      std::cout << a << " vs " << b << ": " << same << " of " << y->size()
+      std::cout << a << " vs " << b << ": " << same << " of " << y.size()
                 << " tokens equal: " << (pass ? "ok" : "FAIL") << "\n";
     } else if (flag == "--greedy") {
       if (i + 4 >= argc || std::string(argv[i + 1]) != "--step-logits" ||
@@ -236,17 +247,13 @@ int compare(int argc, char **argv) {
         return 2;
       }
       auto [c, d] = splitPair(argv[i + 2]);
+      auto steps = readPair(argv[i + 2]);
+      if (!steps)
+        return 1;
       double limit = std::stod(argv[i + 4]);
       i += 4;
-      auto xs = readRows(**out, c);
-      auto ys = readRows(**ref, d);
-      if (!xs || !ys) {
-        std::cerr << "quant-bench: error: "
-                  << (!xs ? xs.status() : ys.status()).message() << "\n";
-        return 1;
-      }
-      ok &= greedyContinuations(a + " vs " + b, *x, *y, c + " vs " + d, *xs,
-                                *ys, limit);
+      ok &= greedyContinuations(a + " vs " + b, x, y, c + " vs " + d,
+                                steps->first, steps->second, limit);
     } else {
       std::cerr << "quant-bench: error: unknown flag " << flag << "\n";
       return 2;
