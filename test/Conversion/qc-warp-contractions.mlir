@@ -92,7 +92,8 @@ func.func @fp16_linear(%x: memref<?x512xf16>, %w: memref<8x512xf16>, %out: memre
 // thread per word column (8 columns a warp row, 4 k slices a warp, 8 warps:
 // 32 interleaved slices), K = 256 walked 4 steps (128 k) an iteration. The
 // column's first feature is clamped to N - 8 and its others follow it, so
-// the eight payload copies index the same word; slices meet by xor shuffles
+// the eight payload copies index the same word, and the first copy's scale
+// load starts an aligned 16-byte run; slices meet by xor shuffles
 // over lanes 8 and 16 apart, then through shared memory in warp order. One
 // token gets its own kernel; more take tiles of two tokens, walking K 2
 // steps (64 k) an iteration.
@@ -114,12 +115,12 @@ func.func @fp16_linear(%x: memref<?x512xf16>, %w: memref<8x512xf16>, %out: memre
 // CHECK: %[[STEP:.*]] = arith.constant 128 : index
 // CHECK: scf.for %[[K:.*]] = %[[SLICE]] to %{{.*}} step %[[STEP]] iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK: %[[W0:.*]] = arith.divui %[[F0]]
-// CHECK: memref.load %[[Q]][%[[K]], %[[W0]]]
-// CHECK: memref.load %[[S]][%{{.*}}, %[[F0]]]
+// CHECK: memref.load %[[Q]][%[[K]], %[[W0]]] : memref<256x8xi32>
+// CHECK: memref.load %[[S]][%{{.*}}, %[[F0]]] {alignment = 16 : i64}
 // CHECK: memref.load %[[X]][%{{.*}}, %[[K]]]
 // CHECK: %[[W1:.*]] = arith.divui %[[F1]]
 // CHECK: memref.load %[[Q]][%[[K]], %[[W1]]]
-// CHECK: memref.load %[[S]][%{{.*}}, %[[F1]]]
+// CHECK: memref.load %[[S]][%{{.*}}, %[[F1]]] : memref<2x64xf16>
 // CHECK: %[[K1:.*]] = arith.addi %[[K]], %{{.*}} : index
 // CHECK: memref.load %[[Q]][%[[K1]], %{{.*}}]
 // CHECK: scf.yield

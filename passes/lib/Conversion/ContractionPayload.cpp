@@ -67,16 +67,21 @@ int64_t loopIndexDivisor(linalg::GenericOp op, Value v, unsigned dim) {
 }
 
 /// Payload index `v` as multiple * q + offset for some integer q, given
-/// the reduced loop index's form; std::nullopt when unknown.
+/// the forms of the reduced loop index and of the feature (1) index (any
+/// integer where not given); std::nullopt when unknown.
 std::optional<IndexForm> indexForm(linalg::GenericOp op, Value v,
-                                   IndexForm reduced) {
+                                   IndexForm reduced,
+                                   std::optional<IndexForm> feature) {
   if (std::optional<int64_t> c = getConstantIntValue(v))
     return IndexForm{0, *c};
-  if (auto index = v.getDefiningOp<linalg::IndexOp>())
-    return index.getDim() == op.getNumLoops() - 1 ? reduced : IndexForm{1, 0};
+  if (auto index = v.getDefiningOp<linalg::IndexOp>()) {
+    if (index.getDim() == op.getNumLoops() - 1)
+      return reduced;
+    return index.getDim() == 1 && feature ? *feature : IndexForm{1, 0};
+  }
   auto binary = [&](Operation *def) {
-    return std::pair(indexForm(op, def->getOperand(0), reduced),
-                     indexForm(op, def->getOperand(1), reduced));
+    return std::pair(indexForm(op, def->getOperand(0), reduced, feature),
+                     indexForm(op, def->getOperand(1), reduced, feature));
   };
   if (auto add = v.getDefiningOp<arith::AddIOp>()) {
     auto [x, y] = binary(add);
@@ -224,7 +229,8 @@ SmallVector<Value>
 mlir::qc::clonePayloadValues(OpBuilder &b, Location loc, linalg::GenericOp op,
                              ArrayRef<Value> ivs, ArrayRef<Value> outputs,
                              ValueRange roots,
-                             std::optional<IndexForm> reducedIndex) {
+                             std::optional<IndexForm> reducedIndex,
+                             std::optional<IndexForm> featureIndex) {
   Block *payload = op.getBody();
   // The payload operations the roots depend on, in block order.
   llvm::SetVector<Operation *> needed;
@@ -281,15 +287,20 @@ mlir::qc::clonePayloadValues(OpBuilder &b, Location loc, linalg::GenericOp op,
     for (Value operand : inner.getOperands())
       mapArgument(operand);
     Operation *clone = b.clone(inner, map);
-    // A captured load along K starts a 16-byte run where its stored index
-    // provably does.
+    // A captured load along K (or along the features, for weights packed
+    // along them) starts a 16-byte run where its stored index provably
+    // does.
     auto load = dyn_cast<memref::LoadOp>(inner);
-    if (!reducedIndex || !load || load.getIndices().empty() ||
-        load.getMemRef().getParentBlock() == payload ||
-        !followsReduction(op, load.getIndices().back()))
+    if (!load || load.getIndices().empty() ||
+        load.getMemRef().getParentBlock() == payload)
       continue;
-    std::optional<IndexForm> form =
-        indexForm(op, load.getIndices().back(), *reducedIndex);
+    Value last = load.getIndices().back();
+    bool alongK = followsReduction(op, last);
+    if (!(alongK ? reducedIndex.has_value()
+                 : featureIndex && followsLoop(op, last, /*dim=*/1)))
+      continue;
+    std::optional<IndexForm> form = indexForm(
+        op, last, reducedIndex.value_or(IndexForm{1, 0}), featureIndex);
     int64_t bytes = load.getMemRefType().getElementTypeBitWidth() / 8;
     if (form && (form->multiple * bytes) % kRunBytes == 0 &&
         (form->offset * bytes) % kRunBytes == 0 &&
@@ -303,8 +314,9 @@ mlir::qc::clonePayloadValues(OpBuilder &b, Location loc, linalg::GenericOp op,
 SmallVector<Value>
 mlir::qc::clonePayload(OpBuilder &b, Location loc, linalg::GenericOp op,
                        ArrayRef<Value> ivs, ArrayRef<Value> outputs,
-                       std::optional<IndexForm> reducedIndex) {
+                       std::optional<IndexForm> reducedIndex,
+                       std::optional<IndexForm> featureIndex) {
   return clonePayloadValues(b, loc, op, ivs, outputs,
                             op.getBody()->getTerminator()->getOperands(),
-                            reducedIndex);
+                            reducedIndex, featureIndex);
 }

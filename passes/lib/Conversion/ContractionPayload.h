@@ -64,16 +64,21 @@ void addToOutput(OpBuilder &b, Location loc, Value out, Value token,
 /// reduced (last) loop index: the loads of inputs read along it (with
 /// aligned rows) that provably fall on a 16-byte boundary say so, the first
 /// of each run the LLVM load/store vectorizer merges into one 16-byte load.
-SmallVector<Value> clonePayloadValues(OpBuilder &b, Location loc,
-                                      linalg::GenericOp op, ArrayRef<Value> ivs,
-                                      ArrayRef<Value> outputs, ValueRange roots,
-                                      std::optional<IndexForm> reducedIndex);
+/// With `featureIndex`, what is known of the feature (1) loop index: the
+/// same for captured loads indexed along the features (AWQ's per-feature
+/// scales).
+SmallVector<Value>
+clonePayloadValues(OpBuilder &b, Location loc, linalg::GenericOp op,
+                   ArrayRef<Value> ivs, ArrayRef<Value> outputs,
+                   ValueRange roots, std::optional<IndexForm> reducedIndex,
+                   std::optional<IndexForm> featureIndex = std::nullopt);
 
 /// clonePayloadValues of everything the payload yields.
-SmallVector<Value> clonePayload(OpBuilder &b, Location loc,
-                                linalg::GenericOp op, ArrayRef<Value> ivs,
-                                ArrayRef<Value> outputs,
-                                std::optional<IndexForm> reducedIndex);
+SmallVector<Value>
+clonePayload(OpBuilder &b, Location loc, linalg::GenericOp op,
+             ArrayRef<Value> ivs, ArrayRef<Value> outputs,
+             std::optional<IndexForm> reducedIndex,
+             std::optional<IndexForm> featureIndex = std::nullopt);
 
 } // namespace mlir::qc
 

@@ -453,9 +453,11 @@ struct QCWarpContractionsPass
             for (int64_t j = 0; j < packing; ++j)
               for (int64_t t = 0; t < tileTokens; ++t) {
                 Value &acc = next[t * packing + j];
-                acc = clonePayload(lb, ll, op,
-                                   {loadTokens[t], loadFeatures[j], k}, {acc},
-                                   /*reducedIndex=*/std::nullopt)[0];
+                // Column starts are multiples of `packing`: a run of
+                // per-feature values (scales) starts 16-byte aligned.
+                acc = clonePayload(
+                    lb, ll, op, {loadTokens[t], loadFeatures[j], k}, {acc},
+                    /*reducedIndex=*/std::nullopt, IndexForm{packing, j})[0];
               }
           }
           scf::YieldOp::create(lb, ll, next);
