@@ -110,16 +110,15 @@ std::optional<IndexForm> indexForm(linalg::GenericOp op, Value v,
 
 /// The loads of the payload from buffers it captures (weights the kernel
 /// builders read with tensor.extract: packed or quantized storage) whose
-/// last index follows the reduced loop, with that index's divisor.
+/// last index follows loop `dim`, with that index's divisor.
 SmallVector<std::pair<memref::LoadOp, int64_t>>
-capturedLoadsAlongReduction(linalg::GenericOp op) {
+capturedLoadsAlong(linalg::GenericOp op, unsigned dim) {
   SmallVector<std::pair<memref::LoadOp, int64_t>> loads;
   op.getBody()->walk([&](memref::LoadOp load) {
     if (load.getMemRef().getParentBlock() == op.getBody() ||
         load.getIndices().empty())
       return;
-    if (int64_t divisor = loopIndexDivisor(op, load.getIndices().back(),
-                                           op.getNumLoops() - 1))
+    if (int64_t divisor = loopIndexDivisor(op, load.getIndices().back(), dim))
       loads.push_back({load, divisor});
   });
   return loads;
@@ -138,7 +137,7 @@ int64_t mlir::qc::narrowestBitsAlongReduction(linalg::GenericOp op) {
       narrow(cast<MemRefType>(input->get().getType()).getElementTypeBitWidth());
   }
   // Per-block scales (one element for 64 steps) are not data read along K.
-  for (auto [load, divisor] : capturedLoadsAlongReduction(op))
+  for (auto [load, divisor] : capturedLoadsAlong(op, op.getNumLoops() - 1))
     if (int64_t elementBits = load.getMemRefType().getElementTypeBitWidth();
         elementBits / divisor >= 4)
       narrow(elementBits / divisor);
@@ -147,12 +146,8 @@ int64_t mlir::qc::narrowestBitsAlongReduction(linalg::GenericOp op) {
 
 int64_t mlir::qc::featurePacking(linalg::GenericOp op) {
   int64_t packing = 1;
-  op.getBody()->walk([&](memref::LoadOp load) {
-    if (load.getMemRef().getParentBlock() != op.getBody() &&
-        !load.getIndices().empty())
-      packing = std::max(
-          packing, loopIndexDivisor(op, load.getIndices().back(), /*dim=*/1));
-  });
+  for (auto [load, divisor] : capturedLoadsAlong(op, /*dim=*/1))
+    packing = std::max(packing, divisor);
   return packing;
 }
 

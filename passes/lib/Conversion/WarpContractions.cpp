@@ -87,14 +87,7 @@ struct QCWarpContractionsPass
   using Base::Base;
 
   void runOnOperation() override {
-    SmallVector<linalg::GenericOp> contractions, rowReductions;
-    getOperation().walk([&](linalg::GenericOp op) {
-      if (isTokenFeatureContraction(op))
-        contractions.push_back(op);
-      else if (succeeded(rowReductionOutputs(op)))
-        rowReductions.push_back(op);
-    });
-    if (columnLanes < 0 || (columnLanes && 32 % columnLanes != 0) ||
+    if (columnLanes < 0 || (columnLanes && kWarpLanes % columnLanes != 0) ||
         columnWarps < 1 || columnUnroll < 1 || columnTileUnroll < 1 ||
         columnTokens < 1) {
       getOperation().emitError()
@@ -106,16 +99,15 @@ struct QCWarpContractionsPass
           << int64_t(columnTokens);
       return signalPassFailure();
     }
+    SmallVector<linalg::GenericOp> contractions, rowReductions;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (isTokenFeatureContraction(op))
+        contractions.push_back(op);
+      else if (succeeded(rowReductionOutputs(op)))
+        rowReductions.push_back(op);
+    });
     for (linalg::GenericOp op : contractions) {
-      // Whole word columns only: a clamped column must hold the features
-      // it computes.
-      int64_t packing = featurePacking(op);
-      int64_t features =
-          cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges()[1];
-      if (columnLanes && packing > 1 && !ShapedType::isDynamic(features) &&
-          features % packing == 0 &&
-          isa<FloatType>(
-              getElementTypeOrSelf(op.getDpsInitOperand(0)->get().getType())))
+      if (int64_t packing = columnPacking(op))
         rewriteColumns(op, packing);
       else
         rewrite(op);
@@ -333,6 +325,21 @@ struct QCWarpContractionsPass
     }
     gpu::TerminatorOp::create(b, loc);
     op.erase();
+  }
+
+  /// The features per packed weight element where `op` takes the column
+  /// kernel (float sums, whole word columns: a clamped column must hold the
+  /// features it computes); 0 for a warp per feature.
+  int64_t columnPacking(linalg::GenericOp op) const {
+    int64_t packing = featurePacking(op);
+    int64_t features =
+        cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges()[1];
+    bool floatSums = isa<FloatType>(
+        getElementTypeOrSelf(op.getDpsInitOperand(0)->get().getType()));
+    if (!columnLanes || packing == 1 || ShapedType::isDynamic(features) ||
+        features % packing != 0 || !floatSums)
+      return 0;
+    return packing;
   }
 
   /// A contraction whose weights pack `packing` consecutive features per
