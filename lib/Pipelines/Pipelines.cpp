@@ -96,6 +96,9 @@ void mlir::qc::buildKernelsToGPUPipeline(OpPassManager &pm,
     tensorCores.stagedTileFeatures = options.stagedTileFeatures;
     tensorCores.stagedTileDepth = options.stagedTileDepth;
     tensorCores.stages = options.stages;
+    tensorCores.wgmmaTileTokens = options.wgmmaTileTokens;
+    tensorCores.wgmmaTileFeatures = options.wgmmaTileFeatures;
+    tensorCores.wgmmaStages = options.wgmmaStages;
     pm.addNestedPass<func::FuncOp>(createQCTensorCoreContractions(tensorCores));
   }
   QCWarpContractionsOptions warp;
@@ -149,7 +152,9 @@ void mlir::qc::buildGPUToLLVMPipeline(OpPassManager &pm,
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  // Kernels convert their memrefs themselves, with the GPU memory spaces
+  // (dynamic shared memory is a #gpu.address_space<workgroup> memref),
+  // before the host's are.
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
   if (nvidia) {
     kernels.addPass(createConvertNVGPUToNVVMPass());
@@ -167,6 +172,7 @@ void mlir::qc::buildGPUToLLVMPipeline(OpPassManager &pm,
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createCSEPass());
   kernels.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createGpuToLLVMConversionPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   GpuModuleToBinaryPassOptions binary;

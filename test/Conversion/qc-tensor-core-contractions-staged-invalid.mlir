@@ -1,4 +1,4 @@
-// RUN: quant-opt %s --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a staged-tile-tokens=128 staged-tile-features=128 stages=3}))" -verify-diagnostics -o /dev/null
+// RUN: quant-opt %s --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_80 staged-tile-tokens=128 staged-tile-features=128 stages=3}))" -verify-diagnostics -o /dev/null
 
 // The staged kernel's buffers (3 x 256 rows x 80 bytes) exceed the 48 KiB
 // of static shared memory a block may take.

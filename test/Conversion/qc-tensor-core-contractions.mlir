@@ -3,6 +3,8 @@
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_80 min-tokens=32 tile-tokens=16 tile-features=8 k-split=1 unroll=2 staged-min-tokens=0}))" | FileCheck %s --check-prefix=UNROLL
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_80 staged-min-tokens=32 staged-dequantized=1 staged-tile-tokens=32 staged-tile-features=32 stages=2}))" | FileCheck %s --check-prefix=STAGED
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_80 staged-min-tokens=32}))" | FileCheck %s --check-prefix=DEFAULT
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a staged-min-tokens=32 staged-dequantized=1 wgmma-tile-features=32 wgmma-stages=3}))" | FileCheck %s --check-prefix=WGMMA
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a}))" | FileCheck %s --check-prefix=WGMMADEFAULT
 
 // A linear layer with int8 weights dequantized in the payload and f16
 // activations. The host picks the tensor-core kernel for 16 tokens or more
@@ -100,6 +102,80 @@
 // STAGED: function(@qc_linear_mma_16_64)
 // STAGED: } else {
 // STAGED-NEXT: linalg.generic
+// On sm_90a the staged kernel is a warpgroup (128 threads) per block of 64
+// tokens x 32 features issuing wgmma: 3 buffers of (64 + 32) rows x 128
+// bytes in dynamic shared memory, plus 1 KiB to align them to 1024 bytes,
+// seen as one f16 array (rows swizzled by the index arithmetic). The
+// activations travel by cp.async (4 chunks a thread and slice), the weights
+// are dequantized in registers and stored as 16-byte vectors; one slice
+// before the loop. Per slice: wait for its copies, fence.proxy.async
+// (generic-proxy writes become visible to wgmma), barrier, four m64n32k16
+// on descriptors, commit; the copies, loads and stores of the slice after
+// it; wait for all but the newest wgmma group. After the loop, for all.
+// The 16 accumulators of a thread are added to the output one by one.
+// WGMMA-LABEL: func.func @int8_linear(
+// WGMMA-SAME: %[[X:.*]]: memref<?x64xf16>, %[[Q:.*]]: memref<16x64xi8>, %[[S:.*]]: memref<16xf16>, %[[OUT:.*]]: memref<?x16xf32>)
+// WGMMA: %[[MIN:.*]] = arith.constant 32 : index
+// WGMMA: arith.cmpi uge, %{{.*}}, %[[MIN]]
+// WGMMA: gpu.launch
+// WGMMA-SAME: threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) dynamic_shared_memory_size %c37888_i32 module(@qc_linear_wgmma_16_64) function(@qc_linear_wgmma_16_64)
+// WGMMA: %[[RAW:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+// WGMMA: memref.extract_aligned_pointer_as_index %[[RAW]]
+// WGMMA: %[[BUF:.*]] = memref.view %[[RAW]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<18432xf16, #gpu.address_space<workgroup>>
+// WGMMA: %[[BASE:.*]] = arith.ori %{{.*}}, %{{.*}} : i64
+// WGMMA-COUNT-4: nvgpu.device_async_copy %[[X]][%{{.*}}, %{{.*}}], %[[BUF]][%{{.*}}], 8 {bypassL1}
+// WGMMA-NOT: nvgpu.device_async_copy
+// WGMMA: memref.load %[[Q]]
+// WGMMA: %[[GROUP:.*]] = nvgpu.device_async_create_group
+// WGMMA-COUNT-2: vector.store %{{.*}}, %[[BUF]][%{{.*}}] {alignment = 16 : i64} : memref<18432xf16, #gpu.address_space<workgroup>>, vector<8xf16>
+// The warpgroup's token rows: 64 x 128 bytes (512 units) a warpgroup.
+// WGMMA: %[[WG:.*]] = arith.divui %{{.*}}, %c128{{.*}} : index
+// WGMMA: %[[WGROWS:.*]] = arith.muli %[[WG]], %c512{{.*}} : index
+// WGMMA-NEXT: %[[WGROWS64:.*]] = arith.index_castui %[[WGROWS]] : index to i64
+// WGMMA-NEXT: %[[WGBASE:.*]] = arith.addi %[[BASE]], %[[WGROWS64]] : i64
+// WGMMA: %[[ZERO:.*]] = llvm.mlir.zero : !llvm.struct<(f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)>
+// WGMMA: %[[SUMS:.*]] = scf.for {{.*}} iter_args(%[[ACC:.*]] = %[[ZERO]])
+// WGMMA-NEXT: nvgpu.device_async_wait %[[GROUP]] {numGroups = 0 : i32}
+// WGMMA-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// WGMMA-NEXT: gpu.barrier
+// Descriptors: the buffers' base (with the swizzle fields) + the stage's
+// offset + the operand's (B 8192 bytes after A) + 32 bytes a k16 step, in
+// 16-byte units.
+// WGMMA: nvvm.wgmma.fence.aligned
+// WGMMA-NEXT: %[[A0:.*]] = arith.constant 0 : i64
+// WGMMA-NEXT: %[[AOFF:.*]] = arith.addi %[[STAGE:.*]], %[[A0]] : i64
+// WGMMA-NEXT: %[[DA:.*]] = arith.addi %[[WGBASE]], %[[AOFF]] : i64
+// WGMMA-NEXT: %[[B0:.*]] = arith.constant 512 : i64
+// WGMMA-NEXT: %[[BOFF:.*]] = arith.addi %[[STAGE]], %[[B0]] : i64
+// WGMMA-NEXT: %[[DB:.*]] = arith.addi %[[BASE]], %[[BOFF]] : i64
+// WGMMA-NEXT: %[[W0:.*]] = nvvm.wgmma.mma_async %[[DA]], %[[DB]], %[[ACC]], <m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<f16>, <one>, <row>], B[<f16>, <one>, <col>]
+// WGMMA-NEXT: arith.constant 2 : i64
+// WGMMA: arith.constant 514 : i64
+// WGMMA: nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %[[W0]]
+// WGMMA-COUNT-2: nvvm.wgmma.mma_async
+// WGMMA-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// WGMMA: nvgpu.device_async_copy %[[X]]
+// WGMMA: memref.load %[[Q]]
+// WGMMA: nvgpu.device_async_create_group
+// WGMMA-NEXT: vector.store %{{.*}}, %[[BUF]]
+// WGMMA-NEXT: vector.store %{{.*}}, %[[BUF]]
+// WGMMA-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
+// WGMMA-NEXT: scf.yield
+// WGMMA: nvvm.wgmma.wait.group.sync.aligned 0
+// WGMMA: llvm.extractvalue %[[SUMS]][0]
+// WGMMA: memref.store %{{.*}}, %[[OUT]]
+// WGMMA: llvm.extractvalue %[[SUMS]][15]
+// WGMMA: memref.store %{{.*}}, %[[OUT]]
+// WGMMA-NOT: llvm.extractvalue
+// WGMMA: gpu.terminator
+// WGMMA: } else {
+// WGMMA: function(@qc_linear_mma_16_64)
+// By default, dequantized weights keep the direct kernel on sm_90a too.
+// WGMMADEFAULT-LABEL: func.func @int8_linear(
+// WGMMADEFAULT-NOT: qc_linear_wgmma
+// WGMMADEFAULT: function(@qc_linear_mma_16_64)
+// WGMMADEFAULT-NOT: qc_linear_wgmma
+// WGMMADEFAULT-LABEL: func.func @f16_linear(
 // AMD-LABEL: func.func @int8_linear(
 // AMD: gpu.launch
 // AMD-SAME: workgroup(%{{.*}} : memref<4x64x8xf32, 3>)
@@ -138,6 +214,17 @@ func.func @int8_linear(%x: memref<?x64xf16>, %q: memref<16x64xi8>, %s: memref<16
 // The default tile: 64 x 64 outputs, 4 buffers.
 // DEFAULT: function(@qc_linear_staged_64_64) workgroup(%{{.*}} : memref<4x64x40xf16, 3>, %{{.*}} : memref<4x64x40xf16, 3>)
 // DEFAULT: nvgpu.device_async_wait %{{.*}} {numGroups = 2 : i32}
+// On sm_90a by default: 64 tokens x 64 features a block, 6 buffers
+// (6 x 128 rows x 128 bytes + 1 KiB), both operands by cp.async (4 chunks a
+// thread each), m64n64k16.
+// WGMMADEFAULT: dynamic_shared_memory_size %c99328_i32 module(@qc_linear_wgmma_64_64) function(@qc_linear_wgmma_64_64)
+// WGMMADEFAULT-NOT: vector.store
+// WGMMADEFAULT: scf.for
+// WGMMADEFAULT: nvgpu.device_async_wait %{{.*}} {numGroups = 3 : i32}
+// WGMMADEFAULT-COUNT-4: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>
+// WGMMADEFAULT-COUNT-8: nvgpu.device_async_copy
+// WGMMADEFAULT-NOT: vector.store
+// WGMMADEFAULT: scf.yield
 // STAGED-LABEL: func.func @f16_linear(
 // STAGED-SAME: %[[X:.*]]: memref<?x64xf16>, %[[W:.*]]: memref<64x64xf16>
 // STAGED: function(@qc_linear_staged_64_64) workgroup(%[[A:.*]] : memref<2x32x40xf16, 3>, %[[B:.*]] : memref<2x32x40xf16, 3>)

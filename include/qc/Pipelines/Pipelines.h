@@ -130,6 +130,23 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       *this, "staged-tile-features",
       llvm::cl::desc("Features per block of the staged kernel"),
       llvm::cl::init(64)};
+  // sm_90a: the staged kernel on wgmma (WgmmaKernel.cpp).
+  Option<int64_t> wgmmaTileTokens{
+      *this, "wgmma-tile-tokens",
+      llvm::cl::desc("sm_90a: tokens per block of the wgmma kernel (64 a "
+                     "warpgroup: 64 or 128)"),
+      llvm::cl::init(64)};
+  Option<int64_t> wgmmaTileFeatures{
+      *this, "wgmma-tile-features",
+      llvm::cl::desc("sm_90a: features per block of the wgmma kernel (a "
+                     "multiple of 16 per warpgroup up to 256; 0: mma.sync "
+                     "staged kernel)"),
+      llvm::cl::init(64)};
+  Option<int64_t> wgmmaStages{
+      *this, "wgmma-stages",
+      llvm::cl::desc("sm_90a: shared-memory buffers of 64-deep K slices in "
+                     "the wgmma kernel"),
+      llvm::cl::init(6)};
   Option<int64_t> stagedTileDepth{
       *this, "staged-tile-depth",
       llvm::cl::desc("K per shared-memory buffer of the staged kernel"),

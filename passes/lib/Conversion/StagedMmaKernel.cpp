@@ -39,10 +39,8 @@ constexpr int64_t kThreads = 4 * kWarpLanes;
 
 } // namespace
 
-/// The f16 buffer `factor` reads as it is at [row, k], `row` the token (0)
-/// or feature (1) loop: an input or a captured buffer with rows 16-byte
-/// aligned. Null when the factor is computed.
-static Value directRows(linalg::GenericOp op, Value factor, unsigned rowLoop) {
+Value mlir::qc::copiedRows(linalg::GenericOp op, Value factor,
+                           unsigned rowLoop) {
   auto ext = factor.getDefiningOp<arith::ExtFOp>();
   if (!ext || !ext.getIn().getType().isF16())
     return {};
@@ -73,11 +71,6 @@ static Value directRows(linalg::GenericOp op, Value factor, unsigned rowLoop) {
   if (!type || !type.getLayout().isIdentity() || !rowsAligned(buffer, 16))
     return {};
   return buffer;
-}
-
-bool mlir::qc::isCopiedAsIs(linalg::GenericOp op, Value factor,
-                            unsigned rowLoop) {
-  return static_cast<bool>(directRows(op, factor, rowLoop));
 }
 
 namespace {
@@ -159,10 +152,10 @@ void mlir::qc::buildStagedMmaKernel(OpBuilder &b, Location loc,
   Value firstToken = mul(b, launch.getBlockIds().y, tile.tokens);
   Value firstFeature = mul(b, launch.getBlockIds().x, tile.features);
   Side sides[2] = {
-      {factors.activation, directRows(op, factors.activation, 0),
+      {factors.activation, copiedRows(op, factors.activation, 0),
        launch.getWorkgroupAttributions()[0], tile.tokens, firstToken,
        arith::SubIOp::create(b, loc, tokenCount, one), /*tokens=*/true},
-      {factors.weight, directRows(op, factors.weight, 1),
+      {factors.weight, copiedRows(op, factors.weight, 1),
        launch.getWorkgroupAttributions()[1], tile.features, firstFeature,
        arith::SubIOp::create(b, loc, featureCount, one), /*tokens=*/false}};
 

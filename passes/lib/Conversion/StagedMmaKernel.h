@@ -23,10 +23,11 @@ struct StagedTile {
   int64_t stages = 4;
 };
 
-/// Whether the staged kernel copies payload factor `factor` of `op` as it is
-/// (cp.async): an f16 buffer read at [row, k], `rowLoop` the token (0) or
-/// feature (1) loop, with 16-byte aligned rows.
-bool isCopiedAsIs(linalg::GenericOp op, Value factor, unsigned rowLoop);
+/// The f16 buffer payload factor `factor` of `op` reads as it is at
+/// [row, k], `rowLoop` the token (0) or feature (1) loop: an input or a
+/// captured buffer with 16-byte aligned rows, which the staged kernels copy
+/// by cp.async. Null when the factor is computed.
+Value copiedRows(linalg::GenericOp op, Value factor, unsigned rowLoop);
 
 /// Bytes of shared memory the tile's buffers take.
 int64_t stagedTileBytes(const StagedTile &tile);

@@ -16,7 +16,7 @@
 // so the products and the sum are unchanged; it needs no shared-memory
 // staging or ldmatrix shuffles. On NVIDIA, fp16 layers in steps of many
 // tokens take a block-tiled kernel staged in shared memory instead
-// (StagedMmaKernel.cpp).
+// (StagedMmaKernel.cpp; WgmmaKernel.cpp on sm_90a).
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,6 +25,7 @@
 #include "ContractionPayload.h"
 #include "StagedMmaKernel.h"
 #include "TensorCoreFragments.h"
+#include "WgmmaKernel.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 
@@ -41,8 +42,10 @@ namespace {
 /// K per step: two instructions of k = 16, 8 physical k per lane.
 constexpr int64_t kStepDepth = 32;
 constexpr int64_t kLaneDepth = 8;
-/// Static shared memory a block may use without opting in to more.
+/// Static shared memory a block may use without opting in to more, and
+/// what a Hopper block may opt in to.
 constexpr int64_t kSharedMemoryBytes = 48 * 1024;
+constexpr int64_t kHopperSharedMemoryBytes = 227 * 1024;
 
 /// Whether payload value `v` depends on loop `dim`: through an input indexed
 /// by it or a linalg.index of it.
@@ -119,7 +122,7 @@ struct QCTensorCoreContractionsPass
       return signalPassFailure();
     }
     StagedTile staged = stagedTile();
-    if (stagedMinTokens > 0 &&
+    if (stagedMinTokens > 0 && !useWgmma() &&
         (staged.tokens <= 0 || staged.tokens % 32 || staged.features <= 0 ||
          staged.features % 32 || staged.depth <= 0 || staged.depth % 32 ||
          staged.stages < 2 || stagedTileBytes(staged) > kSharedMemoryBytes)) {
@@ -129,6 +132,19 @@ struct QCTensorCoreContractionsPass
              "of 32, stages at least 2, and their buffers ("
           << stagedTileBytes(staged) << " bytes) within " << kSharedMemoryBytes
           << " bytes of shared memory";
+      return signalPassFailure();
+    }
+    WgmmaTile wgmma = wgmmaTile();
+    if (useWgmma() && ((wgmma.tokens != 64 && wgmma.tokens != 128) ||
+                       wgmma.features % (16 * wgmma.warpgroups()) ||
+                       wgmma.features > 256 || wgmma.stages < 3 ||
+                       wgmmaSharedBytes(wgmma) > kHopperSharedMemoryBytes)) {
+      getOperation().emitError()
+          << "qc-tensor-core-contractions: wgmma-tile-tokens must be 64 or "
+             "128, wgmma-tile-features a multiple of 16 per warpgroup up to "
+             "256, wgmma-stages at least 3, and their buffers ("
+          << wgmmaSharedBytes(wgmma) << " bytes) within "
+          << kHopperSharedMemoryBytes << " bytes of shared memory";
       return signalPassFailure();
     }
     SmallVector<std::pair<linalg::GenericOp, Factors>> candidates;
@@ -146,6 +162,13 @@ struct QCTensorCoreContractionsPass
 
   StagedTile stagedTile() const {
     return {stagedTileTokens, stagedTileFeatures, stagedTileDepth, stages};
+  }
+  WgmmaTile wgmmaTile() const {
+    return {wgmmaTileTokens, wgmmaTileFeatures, wgmmaStages};
+  }
+  /// The staged kernel is the wgmma one: sm_90a (the "a" features).
+  bool useWgmma() const {
+    return stagedMinTokens > 0 && chip == "sm_90a" && wgmmaTileFeatures != 0;
   }
 
   /// `if (tokens >= min-tokens) <tensor-core kernel> else <op>`, the
@@ -170,12 +193,18 @@ struct QCTensorCoreContractionsPass
     // Staging pays where both operands travel by cp.async; dequantizing
     // weights into shared memory stalls the pipeline on the staging
     // threads' loads (benchmarks/RESULTS.md), so it is opt-in.
-    bool weightsCopied = isCopiedAsIs(op, factors.weight, /*rowLoop=*/1);
-    if (layout.nvidia && stagedMinTokens > 0 && depth % stagedTileDepth == 0 &&
+    bool weightsCopied =
+        static_cast<bool>(copiedRows(op, factors.weight, /*rowLoop=*/1));
+    bool wgmma = useWgmma() && depth % WgmmaTile::kDepth == 0;
+    if (layout.nvidia && stagedMinTokens > 0 &&
+        (wgmma || depth % stagedTileDepth == 0) &&
         (weightsCopied || stagedDequantized)) {
       scf::IfOp staged = atLeast(stagedMinTokens);
       b.setInsertionPoint(staged.thenBlock()->getTerminator());
-      buildStagedMmaKernel(b, loc, op, factors, sizes, stagedTile());
+      if (wgmma)
+        buildWgmmaKernel(b, loc, op, factors, sizes, wgmmaTile());
+      else
+        buildStagedMmaKernel(b, loc, op, factors, sizes, stagedTile());
       b.setInsertionPoint(staged.elseBlock()->getTerminator());
     }
     buildKernel(b, loc, op, factors, layout, sizes);

@@ -167,8 +167,10 @@ TEST_F(FakeGPUTest, RunsStepsOnTheDeviceWithGraphs) {
   EXPECT_EQ(graphs.disabledReason, "");
   EXPECT_EQ(stats().captures - before.captures, 2);
   EXPECT_EQ(stats().graphLaunches - before.graphLaunches, 6);
-  // Two kernels, each looked up once whatever the number of launches.
+  // Two kernels, each looked up once whatever the number of launches; the
+  // one with 96 KiB of dynamic shared memory opted in once.
   EXPECT_EQ(stats().functionLookups - before.functionLookups, 2);
+  EXPECT_EQ(stats().sharedOptIns - before.sharedOptIns, 1);
   // Host transfers go through pinned staging; every call had the context.
   EXPECT_EQ(stats().pageableCopies, 0);
   EXPECT_EQ(stats().contextErrors, 0);

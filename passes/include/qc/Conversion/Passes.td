@@ -181,12 +181,18 @@ def QCTensorCoreContractions
     time through
     `stages` shared-memory buffers (cp.async for f16 rows read as they
     are, dequantized rows stored from registers), read by ldmatrix into
-    mma.sync.
+    mma.sync. On `sm_90a` (unless `wgmma-tile-features=0`) that kernel is
+    a warpgroup per 64 tokens of a block of `wgmma-tile-tokens` x
+    `wgmma-tile-features`, K staged
+    64 deep through `wgmma-stages` 128-byte-swizzled buffers in dynamic
+    shared memory and multiplied by `nvvm.wgmma.mma_async`.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::vector::VectorDialect",
                            "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::LLVM::LLVMDialect",
                            "::mlir::amdgpu::AMDGPUDialect"];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_90a\"",
@@ -220,6 +226,18 @@ def QCTensorCoreContractions
            "it does not divide keep the direct kernel)">,
     Option<"stages", "stages", "int64_t", /*default=*/"4",
            "Shared-memory buffers of K slices in the staged kernel">,
+    Option<"wgmmaTileTokens", "wgmma-tile-tokens", "int64_t",
+           /*default=*/"64",
+           "sm_90a: tokens per block of the wgmma kernel (64 a warpgroup: "
+           "64 or 128)">,
+    Option<"wgmmaTileFeatures", "wgmma-tile-features", "int64_t",
+           /*default=*/"64",
+           "sm_90a: features per block of the wgmma form of the staged "
+           "kernel (a multiple of 16 per warpgroup up to 256; 0: the "
+           "mma.sync form)">,
+    Option<"wgmmaStages", "wgmma-stages", "int64_t", /*default=*/"6",
+           "sm_90a: shared-memory buffers of 64-deep K slices in the wgmma "
+           "kernel">,
   ];
 }
 

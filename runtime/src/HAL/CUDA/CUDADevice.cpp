@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <unordered_map>
 
 using namespace qc;
 using namespace qc::runtime;
@@ -90,6 +91,9 @@ private:
   int major_ = 0, minor_ = 0;
   bool pools_ = false;
   std::string name_;
+  /// Dynamic shared memory each kernel was opted in to past the default
+  /// 48 KiB (the wgmma kernels' buffers).
+  std::unordered_map<CUfunction, int32_t> sharedLimits_;
 };
 
 CUDADevice::~CUDADevice() {
@@ -277,11 +281,27 @@ Status CUDADevice::launch(void *function, const intptr_t grid[3],
           std::to_string(grid[1]) + ", " + std::to_string(grid[2]) +
           ") block (" + std::to_string(block[0]) + ", " +
           std::to_string(block[1]) + ", " + std::to_string(block[2]) + ")");
-  return d_.check(d_.cuLaunchKernel(
-                      static_cast<CUfunction>(function), unsigned(grid[0]),
-                      unsigned(grid[1]), unsigned(grid[2]), unsigned(block[0]),
-                      unsigned(block[1]), unsigned(block[2]),
-                      unsigned(sharedBytes), stream(), params, extra),
+  constexpr int32_t kDefaultSharedBytes = 48 * 1024;
+  auto cuFunction = static_cast<CUfunction>(function);
+  if (sharedBytes > kDefaultSharedBytes) {
+    int32_t &limit = sharedLimits_[cuFunction];
+    if (limit < sharedBytes) {
+      QC_RETURN_IF_ERROR(d_.check(
+          d_.cuFuncSetAttribute(cuFunction,
+                                CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                sharedBytes),
+          ("cuFuncSetAttribute (a kernel asks for " +
+           std::to_string(sharedBytes) + " bytes of dynamic shared memory on " +
+           name_ + ")")
+              .c_str()));
+      limit = sharedBytes;
+    }
+  }
+  return d_.check(d_.cuLaunchKernel(cuFunction, unsigned(grid[0]),
+                                    unsigned(grid[1]), unsigned(grid[2]),
+                                    unsigned(block[0]), unsigned(block[1]),
+                                    unsigned(block[2]), unsigned(sharedBytes),
+                                    stream(), params, extra),
                   "cuLaunchKernel");
 }
 

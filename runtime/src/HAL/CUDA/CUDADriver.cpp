@@ -73,6 +73,7 @@ StatusOr<const Driver *> load() {
   QC_REQUIRED(cuModuleLoadDataEx);
   QC_REQUIRED(cuModuleUnload);
   QC_REQUIRED(cuModuleGetFunction);
+  QC_REQUIRED(cuFuncSetAttribute);
   QC_REQUIRED(cuLaunchKernel);
   QC_OPTIONAL(cuDeviceGetDefaultMemPool);
   QC_OPTIONAL(cuMemPoolSetAttribute);

@@ -42,6 +42,8 @@ bool capturing = false, invalidated = false;
 Graph *capture = nullptr;
 /// Device (and managed) memory and pinned host memory: start -> size.
 std::map<uintptr_t, size_t> deviceMemory, pinnedMemory;
+/// Dynamic shared memory each kernel was opted in to.
+std::map<void *, int> sharedLimits;
 
 bool inside(const std::map<uintptr_t, size_t> &m, const void *p) {
   auto a = reinterpret_cast<uintptr_t>(p);
@@ -260,10 +262,20 @@ CUresult cuModuleGetFunction(void **function, void *module, const char *name) {
     }
   return kNotFound;
 }
+CUresult cuFuncSetAttribute(void *function, int attribute, int value) {
+  if (attribute != 8 || value > 227 * 1024)
+    return kInvalidValue;
+  sharedLimits[function] = value;
+  ++stats.sharedOptIns;
+  return kSuccess;
+}
 CUresult cuLaunchKernel(void *function, unsigned gx, unsigned, unsigned,
-                        unsigned, unsigned, unsigned, unsigned, void *s,
-                        void **params, void **) {
+                        unsigned, unsigned, unsigned, unsigned sharedBytes,
+                        void *s, void **params, void **) {
   if (s != &stream)
+    return kInvalidValue;
+  // Past 48 KiB a kernel must have been opted in (the real driver's rule).
+  if (sharedBytes > 48 * 1024 && sharedLimits[function] < int(sharedBytes))
     return kInvalidValue;
   auto *kernel = static_cast<const Kernel *>(function);
   std::vector<uint64_t> values(kernel->numParams);

@@ -38,6 +38,8 @@ struct Stats {
   /// Copies whose host side is neither device nor pinned memory.
   int pageableCopies = 0;
   int contextErrors = 0;
+  /// cuFuncSetAttribute calls raising a kernel's dynamic shared memory.
+  int sharedOptIns = 0;
   uint64_t releaseThreshold = 0;
 };
 

@@ -140,13 +140,14 @@ int64_t size(void *descriptor, int i) {
   return static_cast<int64_t *>(descriptor)[3 + i];
 }
 
-void launch(const char *name, void *stream, uint64_t *values, size_t count) {
+void launch(const char *name, void *stream, uint64_t *values, size_t count,
+            int32_t sharedBytes = 0) {
   void *params[16];
   for (size_t i = 0; i < count; ++i)
     params[i] = &values[i];
   // Looked up before every launch, as gpu-to-llvm does.
-  mgpuLaunchKernel(mgpuModuleGetFunction(module, name), 1, 1, 1, 1, 1, 1, 0,
-                   stream, params, nullptr, count);
+  mgpuLaunchKernel(mgpuModuleGetFunction(module, name), 1, 1, 1, 1, 1, 1,
+                   sharedBytes, stream, params, nullptr, count);
 }
 
 } // namespace
@@ -173,7 +174,9 @@ extern "C" void qc_forward_packed(void **args) {
                   uint64_t(size(args[5], 2)),
                   reinterpret_cast<uint64_t>(history),
                   uint64_t(n)};
-  launch("attend", stream, a, 11);
+  // More dynamic shared memory than a kernel gets without opting in, as
+  // the wgmma kernels ask for.
+  launch("attend", stream, a, 11, 96 * 1024);
   uint64_t b[] = {reinterpret_cast<uint64_t>(history), data(args[8]),
                   data(args[7]), uint64_t(n), uint64_t(vocab)};
   launch("project", stream, b, 5);

@@ -1,0 +1,311 @@
+//===- WgmmaKernel.cpp - warpgroup tensor-core linear kernel (sm_90a) -----===//
+//
+// On Hopper a warpgroup (four warps) multiplies 64 x N x 16 with one
+// wgmma.mma_async reading both operands straight from shared memory through
+// 64-bit matrix descriptors: no ldmatrix, no fragments in registers, and
+// the instruction runs asynchronously while the threads issue the next
+// slices' copies. mma.sync tops out at about a third of Hopper's tensor
+// throughput.
+//
+// A block of one or two warpgroups owns `tokens` (64 each) x `features`
+// outputs; the warpgroups share the slice of weights. K is staged 64 at a
+// time (128 bytes of f16 per row, the 128-byte swizzle width) through
+// `stages` buffers of [tokens + features rows, 128 bytes]:
+//
+//  - 16-byte chunk c of row r sits at chunk c ^ (r mod 8) of the row (the
+//    128-byte swizzle the descriptors name, applied by the hardware on
+//    address bits, hence buffers aligned to 1024 bytes): the eight rows of a
+//    core matrix, and a warp's 16-byte copies, fall in distinct banks;
+//  - f16 rows read as they are travel by cp.async (16 bytes, L2 only); rows
+//    computed in registers (dequantized weights) are stored after the
+//    slice's multiplies are issued;
+//  - the multiplies of one slice stay in flight while the next slice's are
+//    issued: a buffer is refilled once every thread has waited for the
+//    multiplies that read it, two iterations later, so `stages - 2` slices
+//    are copied ahead;
+//  - both operands are K-major (activations [tokens, K], weights
+//    [features, K]): descriptor stride 1024 bytes between 8-row groups, the
+//    k16 steps of a slice 32 bytes apart within the swizzled rows;
+//  - shared memory written by the generic proxy (cp.async, st.shared) is
+//    made visible to wgmma's async proxy by fence.proxy.async before the
+//    barrier that publishes the slice.
+//
+// The buffers (up to ~200 KiB) are dynamic shared memory; the runtime opts
+// the kernel in to more than 48 KiB at its first launch.
+//
+//===----------------------------------------------------------------------===//
+
+#include "WgmmaKernel.h"
+
+#include "StagedMmaKernel.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+
+using namespace mlir;
+using namespace mlir::qc;
+
+namespace {
+
+constexpr int64_t kChunk = 8;       ///< f16 per 16-byte copy
+constexpr int64_t kRowBytes = 128;  ///< one swizzled row: 64 f16 of K
+constexpr int64_t kPeriod = 1024;   ///< bytes of the swizzle pattern (8 rows)
+constexpr int64_t kWarpgroup = 128; ///< threads
+constexpr int64_t kStepBytes = 32;  ///< 16 f16 of K: one instruction's k
+
+/// The constant fields of a shared-memory matrix descriptor: 128-byte
+/// swizzle (bits 62-63 = 1), 1024 bytes between 8-row groups (bits 32-45,
+/// in 16-byte units), leading offset 1 (unused by swizzled K-major
+/// operands). The start address (bits 0-13, 16-byte units) is added.
+constexpr uint64_t kDescriptorFields =
+    (uint64_t(1) << 62) | (uint64_t(kPeriod >> 4) << 32) | (uint64_t(1) << 16);
+
+} // namespace
+
+int64_t mlir::qc::wgmmaSharedBytes(const WgmmaTile &tile) {
+  return tile.stages * (tile.tokens + tile.features) * kRowBytes + kPeriod;
+}
+
+void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
+                                linalg::GenericOp op, const Factors &factors,
+                                ArrayRef<Value> sizes, const WgmmaTile &tile) {
+  MLIRContext *ctx = b.getContext();
+  auto constant = [&](OpBuilder &cb, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(cb, loc, v);
+  };
+  auto add = [&](OpBuilder &ab, Value x, Value y) -> Value {
+    return arith::AddIOp::create(ab, loc, x, y);
+  };
+  auto mul = [&](OpBuilder &mb, Value x, int64_t y) -> Value {
+    return arith::MulIOp::create(mb, loc, x, constant(mb, y));
+  };
+  auto div = [&](OpBuilder &db, Value x, int64_t y) -> Value {
+    return arith::DivUIOp::create(db, loc, x, constant(db, y));
+  };
+  auto rem = [&](OpBuilder &rb, Value x, int64_t y) -> Value {
+    return arith::RemUIOp::create(rb, loc, x, constant(rb, y));
+  };
+  Value tokenCount = sizes[0], featureCount = sizes[1];
+  int64_t slices =
+      cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges()[2] /
+      WgmmaTile::kDepth;
+  int64_t threads = tile.warpgroups() * kWarpgroup;
+  int64_t tokenBytes = tile.tokens * kRowBytes;
+  int64_t stageBytes = tokenBytes + tile.features * kRowBytes;
+  int64_t sharedBytes = wgmmaSharedBytes(tile);
+  Type f16 = Float16Type::get(ctx), i64 = b.getI64Type();
+  auto workgroup = gpu::AddressSpaceAttr::get(
+      ctx, gpu::GPUDialect::getWorkgroupAddressSpace());
+
+  FlatSymbolRefAttr symbol = kernelName(op, "qc_linear_wgmma");
+  Value one = constant(b, 1);
+  // Blocks of the same features are neighbours in the grid (x = tokens):
+  // they run together and share their weights in L2, which are then read
+  // from memory once; a weight matrix larger than L2 is otherwise streamed
+  // once per row of token tiles.
+  auto launch = gpu::LaunchOp::create(
+      b, loc,
+      arith::CeilDivUIOp::create(b, loc, tokenCount, constant(b, tile.tokens)),
+      arith::CeilDivUIOp::create(b, loc, featureCount,
+                                 constant(b, tile.features)),
+      one, constant(b, threads), one, one,
+      arith::ConstantIntOp::create(b, loc, b.getI32Type(), sharedBytes),
+      /*asyncTokenType=*/{}, /*asyncDependencies=*/{},
+      /*workgroupAttributions=*/{}, /*privateAttributions=*/{},
+      /*clusterSizeX=*/{}, /*clusterSizeY=*/{}, /*clusterSizeZ=*/{}, symbol,
+      symbol);
+  Block &body = launch.getBody().front();
+  b.setInsertionPointToStart(&body);
+  Value tid = launch.getThreadIds().x;
+  Value firstToken = mul(b, launch.getBlockIds().x, tile.tokens);
+  Value firstFeature = mul(b, launch.getBlockIds().y, tile.features);
+
+  // The buffers start at the first 1024-byte boundary of the dynamic shared
+  // memory (its address in the shared window is what descriptors hold).
+  Value raw = gpu::DynamicSharedMemoryOp::create(
+      b, loc,
+      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                      MemRefLayoutAttrInterface{}, workgroup));
+  Value address = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, raw);
+  Value pad = rem(b,
+                  arith::SubIOp::create(b, loc, constant(b, kPeriod),
+                                        rem(b, address, kPeriod)),
+                  kPeriod);
+  Value buffers = memref::ViewOp::create(
+      b, loc,
+      MemRefType::get({(sharedBytes - kPeriod) / 2}, f16,
+                      MemRefLayoutAttrInterface{}, workgroup),
+      raw, pad, ValueRange{});
+  Value descriptorBase = arith::OrIOp::create(
+      b, loc,
+      arith::ConstantIntOp::create(b, loc, i64,
+                                   static_cast<int64_t>(kDescriptorFields)),
+      arith::IndexCastUIOp::create(b, loc, i64,
+                                   div(b, add(b, address, pad), 16)));
+
+  struct Side {
+    Value factor;
+    Value direct; ///< the f16 buffer cp.async copies from, or null
+    int64_t rows;
+    int64_t offset; ///< bytes from the start of a stage
+    Value first, last;
+    bool tokens;
+  };
+  Side sides[2] = {
+      {factors.activation, copiedRows(op, factors.activation, 0), tile.tokens,
+       0, firstToken, arith::SubIOp::create(b, loc, tokenCount, one),
+       /*tokens=*/true},
+      {factors.weight, copiedRows(op, factors.weight, 1), tile.features,
+       tokenBytes, firstFeature,
+       arith::SubIOp::create(b, loc, featureCount, one), /*tokens=*/false}};
+
+  // Thread t copies chunk t mod 8 of rows t / 8, t / 8 + 16, ...: every row
+  // it touches is the same modulo 8, so its swizzled chunk is one value.
+  Value chunk = rem(b, tid, kChunk);
+  Value firstRow = div(b, tid, kChunk);
+  Value swizzled =
+      mul(b, arith::XOrIOp::create(b, loc, chunk, rem(b, firstRow, 8)), kChunk);
+  struct PendingStore {
+    Value value;
+    Value at;
+  };
+  Type tokenType = nvgpu::DeviceAsyncTokenType::get(ctx);
+  auto stageSlice = [&](OpBuilder &sb, Value slice, Value stage,
+                        SmallVectorImpl<PendingStore> &pending) -> Value {
+    SmallVector<Value> copies;
+    Value k =
+        add(sb, mul(sb, slice, WgmmaTile::kDepth), mul(sb, chunk, kChunk));
+    for (const Side &side : sides) {
+      Value sideStart = add(sb, mul(sb, stage, stageBytes / 2),
+                            constant(sb, side.offset / 2));
+      for (int64_t r = 0; r < side.rows * kChunk / threads; ++r) {
+        Value row = add(sb, firstRow, constant(sb, r * threads / kChunk));
+        Value at =
+            add(sb, sideStart, add(sb, mul(sb, row, kRowBytes / 2), swizzled));
+        Value index = arith::MinUIOp::create(sb, loc, add(sb, side.first, row),
+                                             side.last);
+        if (side.direct) {
+          copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
+              sb, loc, tokenType, buffers, ValueRange{at}, side.direct,
+              ValueRange{index, k}, sb.getIndexAttr(kChunk),
+              /*srcElements=*/Value(), /*bypassL1=*/sb.getUnitAttr()));
+          continue;
+        }
+        Value token = side.tokens ? index : firstToken;
+        Value feature = side.tokens ? firstFeature : index;
+        Value value = vector::FromElementsOp::create(
+            sb, loc, VectorType::get({kChunk}, f16),
+            halvesAt(sb, loc, op, side.factor, token, feature, k, kChunk));
+        pending.push_back({value, at});
+      }
+    }
+    return nvgpu::DeviceAsyncCreateGroupOp::create(sb, loc, tokenType, copies);
+  };
+  auto storePending = [&](OpBuilder &sb, ArrayRef<PendingStore> pending) {
+    for (const PendingStore &p : pending)
+      vector::StoreOp::create(sb, loc, p.value, buffers, ValueRange{p.at},
+                              /*nontemporal=*/false, llvm::Align(16));
+  };
+
+  // Prologue: slices 0 .. stages - 3 (clamped to the last). One buffer
+  // more than the slices in flight holds the slice whose multiplies may
+  // still run.
+  Value lastSlice = constant(b, slices - 1);
+  Value group;
+  for (int64_t s = 0; s + 2 < tile.stages; ++s) {
+    SmallVector<PendingStore> pending;
+    group =
+        stageSlice(b, arith::MinUIOp::create(b, loc, constant(b, s), lastSlice),
+                   constant(b, s), pending);
+    storePending(b, pending);
+  }
+
+  // Each warpgroup multiplies its 64 token rows by all the features.
+  Value tokenDescriptorBase = arith::AddIOp::create(
+      b, loc, descriptorBase,
+      arith::IndexCastUIOp::create(
+          b, loc, i64,
+          mul(b, div(b, tid, kWarpgroup),
+              WgmmaTile::kWarpgroupTokens * kRowBytes / 16)));
+  auto accumulatorType = LLVM::LLVMStructType::getLiteral(
+      ctx, SmallVector<Type>(tile.features / 2, b.getF32Type()));
+  Value zero = LLVM::ZeroOp::create(b, loc, accumulatorType);
+  auto wgmmaType = [&](NVVM::WGMMATypes type) {
+    return NVVM::WGMMATypesAttr::get(ctx, type);
+  };
+  auto scaleIn = NVVM::WGMMAScaleInAttr::get(ctx, NVVM::WGMMAScaleIn::one);
+  auto loop = scf::ForOp::create(
+      b, loc, constant(b, 0), constant(b, slices), one, ValueRange{zero},
+      [&](OpBuilder &lb, Location, Value i, ValueRange accs) {
+        // Slice i is in shared memory (this thread's copies, then every
+        // thread's through the barrier) and visible to the async proxy.
+        // Past the barrier every thread has waited for the multiplies of
+        // slice i - 2, so its buffer is refilled below.
+        nvgpu::DeviceAsyncWaitOp::create(lb, loc, group,
+                                         lb.getI32IntegerAttr(tile.stages - 3));
+        NVVM::FenceProxyOp::create(
+            lb, loc,
+            NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+            NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+        gpu::BarrierOp::create(lb, loc);
+
+        Value stage = rem(lb, i, tile.stages);
+        Value stageStart = arith::IndexCastUIOp::create(
+            lb, loc, i64, mul(lb, stage, stageBytes / 16));
+        Value acc = accs.front();
+        NVVM::WgmmaFenceAlignedOp::create(lb, loc);
+        for (int64_t k = 0; k < WgmmaTile::kDepth / 16; ++k) {
+          auto descriptor = [&](Value base, int64_t offset) -> Value {
+            return arith::AddIOp::create(
+                lb, loc, base,
+                arith::AddIOp::create(
+                    lb, loc, stageStart,
+                    arith::ConstantIntOp::create(
+                        lb, loc, i64, (offset + k * kStepBytes) / 16)));
+          };
+          acc = NVVM::WgmmaMmaAsyncOp::create(
+              lb, loc, accumulatorType, acc,
+              descriptor(tokenDescriptorBase, sides[0].offset),
+              descriptor(descriptorBase, sides[1].offset),
+              NVVM::MMAShapeAttr::get(ctx, 64, tile.features, 16),
+              wgmmaType(NVVM::WGMMATypes::f16),
+              wgmmaType(NVVM::WGMMATypes::f16),
+              wgmmaType(NVVM::WGMMATypes::f32),
+              NVVM::WGMMAScaleOutAttr::get(ctx, NVVM::WGMMAScaleOut::one),
+              scaleIn, scaleIn,
+              NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::row),
+              NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::col),
+              /*satfinite=*/NVVM::MMAIntOverflowAttr());
+        }
+        NVVM::WgmmaGroupSyncAlignedOp::create(lb, loc);
+        // The copies of slice i + stages - 2 overlap the multiplies.
+        Value next = add(lb, i, constant(lb, tile.stages - 2));
+        SmallVector<PendingStore> pending;
+        stageSlice(lb, arith::MinUIOp::create(lb, loc, next, lastSlice),
+                   rem(lb, next, tile.stages), pending);
+        storePending(lb, pending);
+        // Slice i's multiplies stay in flight into the next iteration.
+        NVVM::WgmmaWaitGroupSyncOp::create(lb, loc, 1);
+        scf::YieldOp::create(lb, loc, acc);
+      });
+  NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+
+  // Accumulator element j of warp w (of the block: warpgroup w / 4 owns
+  // tokens 64 (w / 4) on), lane l: token 16 w + l / 4 (+ 8 for j mod 4 >=
+  // 2), feature 8 (j / 4) + 2 (l mod 4) + j mod 2.
+  Value out = op.getDpsInitOperand(0)->get();
+  Value lane = rem(b, tid, kWarpLanes);
+  Value rowBase =
+      add(b, add(b, firstToken, mul(b, div(b, tid, kWarpLanes), 16)),
+          div(b, lane, 4));
+  Value columnBase = add(b, firstFeature, mul(b, rem(b, lane, 4), 2));
+  for (int64_t j = 0; j < tile.features / 2; ++j) {
+    Value sum = LLVM::ExtractValueOp::create(b, loc, loop.getResult(0),
+                                             ArrayRef<int64_t>{j});
+    Value token = add(b, rowBase, constant(b, (j % 4) / 2 * 8));
+    Value feature = add(b, columnBase, constant(b, j / 4 * 8 + j % 2));
+    addToOutput(b, loc, out, token, feature, tokenCount, featureCount, sum);
+  }
+  gpu::TerminatorOp::create(b, loc);
+}
