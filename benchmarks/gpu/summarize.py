@@ -35,7 +35,7 @@ def main():
     for path in glob.glob(os.path.join(d, "ours_*_M*.csv")):
         fmt, m = re.match(r"ours_(\w+)_M(\d+)\.csv", os.path.basename(path)).groups()
         for name, ts in kernel_times(path).items():
-            g = re.match(r"qc_linear_(mma_|staged_|wgmma_|columns_(?:t\d+_)?)?(\d+)_(\d+)",
+            g = re.match(r"qc_linear_(mma_|staged_|wgmma_(?:wide_)?|columns_(?:t\d+_)?)?(\d+)_(\d+)",
                          name)
             if g:
                 n, k = int(g.group(2)), int(g.group(3))
@@ -50,6 +50,8 @@ def main():
                                "(qc_linear_staged_*)",
                     "wgmma_": "wgmma, staged in swizzled shared memory "
                               "(qc_linear_wgmma_*)",
+                    "wgmma_wide_": "wgmma, 128 x 256 tiles "
+                                   "(qc_linear_wgmma_wide_*)",
                     "columns_": "thread per AWQ word column "
                                 "(qc_linear_columns_*)",
                     None: "warp per feature (qc_linear_*)"}[kind])

@@ -99,6 +99,8 @@ void mlir::qc::buildKernelsToGPUPipeline(OpPassManager &pm,
     tensorCores.wgmmaTileTokens = options.wgmmaTileTokens;
     tensorCores.wgmmaTileFeatures = options.wgmmaTileFeatures;
     tensorCores.wgmmaStages = options.wgmmaStages;
+    tensorCores.wgmmaWideMinTokens = options.wgmmaWideMinTokens;
+    tensorCores.wgmmaWideMinFeatures = options.wgmmaWideMinFeatures;
     pm.addNestedPass<func::FuncOp>(createQCTensorCoreContractions(tensorCores));
   }
   QCWarpContractionsOptions warp;

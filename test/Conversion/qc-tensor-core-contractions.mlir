@@ -5,6 +5,7 @@
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_80 staged-min-tokens=32}))" | FileCheck %s --check-prefix=DEFAULT
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a staged-min-tokens=32 staged-dequantized=1 wgmma-tile-features=32 wgmma-stages=3}))" | FileCheck %s --check-prefix=WGMMA
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a}))" | FileCheck %s --check-prefix=WGMMADEFAULT
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a wgmma-wide-min-features=64}))" | FileCheck %s --check-prefix=WIDE
 
 // A linear layer with int8 weights dequantized in the payload and f16
 // activations. The host picks the tensor-core kernel for 16 tokens or more
@@ -225,6 +226,22 @@ func.func @int8_linear(%x: memref<?x64xf16>, %q: memref<16x64xi8>, %s: memref<16
 // WGMMADEFAULT-COUNT-8: nvgpu.device_async_copy
 // WGMMADEFAULT-NOT: vector.store
 // WGMMADEFAULT: scf.yield
+// A layer of at least wgmma-wide-min-features (here 64) features takes the
+// wide tile from 128 tokens on: two warpgroups (256 threads) over 128 tokens
+// x 256 features, 4 buffers of 384 rows (+ 1 KiB), m64n256k16; the default
+// tile below that.
+// WIDE-LABEL: func.func @f16_linear(
+// WIDE: %[[T:.*]] = memref.dim
+// WIDE: arith.cmpi uge, %[[T]], %c64
+// WIDE: %[[C128:.*]] = arith.constant 128 : index
+// WIDE: arith.cmpi uge, %[[T]], %[[C128]]
+// WIDE: threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) dynamic_shared_memory_size %c197632_i32 module(@qc_linear_wgmma_wide_64_64) function(@qc_linear_wgmma_wide_64_64)
+// WIDE: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 256, k = 16>
+// WIDE: } else {
+// WIDE: function(@qc_linear_wgmma_64_64)
+// WIDE: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>
+// WIDE: } else {
+// WIDE: function(@qc_linear_mma_64_64)
 // STAGED-LABEL: func.func @f16_linear(
 // STAGED-SAME: %[[X:.*]]: memref<?x64xf16>, %[[W:.*]]: memref<64x64xf16>
 // STAGED: function(@qc_linear_staged_64_64) workgroup(%[[A:.*]] : memref<2x32x40xf16, 3>, %[[B:.*]] : memref<2x32x40xf16, 3>)

@@ -142,6 +142,17 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
                      "multiple of 16 per warpgroup up to 256; 0: mma.sync "
                      "staged kernel)"),
       llvm::cl::init(64)};
+  Option<int64_t> wgmmaWideMinTokens{
+      *this, "wgmma-wide-min-tokens",
+      llvm::cl::desc("sm_90a: fewest tokens for the wide wgmma tile (128 x "
+                     "256) on layers of wgmma-wide-min-features or more "
+                     "(0: never)"),
+      llvm::cl::init(128)};
+  Option<int64_t> wgmmaWideMinFeatures{
+      *this, "wgmma-wide-min-features",
+      llvm::cl::desc("sm_90a: fewest features of a layer for the wide wgmma "
+                     "tile"),
+      llvm::cl::init(8192)};
   Option<int64_t> wgmmaStages{
       *this, "wgmma-stages",
       llvm::cl::desc("sm_90a: shared-memory buffers of 64-deep K slices in "

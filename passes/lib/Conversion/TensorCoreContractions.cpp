@@ -163,6 +163,12 @@ struct QCTensorCoreContractionsPass
   StagedTile stagedTile() const {
     return {stagedTileTokens, stagedTileFeatures, stagedTileDepth, stages};
   }
+  /// The layer's output features (static: a weight dimension), 0 if dynamic.
+  static int64_t featureCount(linalg::GenericOp op) {
+    int64_t n =
+        cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges()[1];
+    return ShapedType::isDynamic(n) ? 0 : n;
+  }
   WgmmaTile wgmmaTile() const {
     return {wgmmaTileTokens, wgmmaTileFeatures, wgmmaStages};
   }
@@ -201,8 +207,20 @@ struct QCTensorCoreContractionsPass
         (weightsCopied || stagedDequantized)) {
       scf::IfOp staged = atLeast(stagedMinTokens);
       b.setInsertionPoint(staged.thenBlock()->getTerminator());
+      if (wgmma && wgmmaWideMinTokens > 0 &&
+          featureCount(op) >= wgmmaWideMinFeatures) {
+        // Wide layers at many tokens: a block of 128 x 256 reads each
+        // weight slice for twice the tokens and each activation slice for
+        // four times the features; smaller layers would leave SMs idle.
+        scf::IfOp wide = atLeast(wgmmaWideMinTokens);
+        b.setInsertionPoint(wide.thenBlock()->getTerminator());
+        buildWgmmaKernel(b, loc, op, factors, sizes, WgmmaTile::wide(),
+                         "qc_linear_wgmma_wide");
+        b.setInsertionPoint(wide.elseBlock()->getTerminator());
+      }
       if (wgmma)
-        buildWgmmaKernel(b, loc, op, factors, sizes, wgmmaTile());
+        buildWgmmaKernel(b, loc, op, factors, sizes, wgmmaTile(),
+                         "qc_linear_wgmma");
       else
         buildStagedMmaKernel(b, loc, op, factors, sizes, stagedTile());
       b.setInsertionPoint(staged.elseBlock()->getTerminator());

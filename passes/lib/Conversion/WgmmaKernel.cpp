@@ -69,7 +69,8 @@ int64_t mlir::qc::wgmmaSharedBytes(const WgmmaTile &tile) {
 
 void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
                                 linalg::GenericOp op, const Factors &factors,
-                                ArrayRef<Value> sizes, const WgmmaTile &tile) {
+                                ArrayRef<Value> sizes, const WgmmaTile &tile,
+                                StringRef namePrefix) {
   MLIRContext *ctx = b.getContext();
   auto constant = [&](OpBuilder &cb, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(cb, loc, v);
@@ -98,7 +99,7 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
   auto workgroup = gpu::AddressSpaceAttr::get(
       ctx, gpu::GPUDialect::getWorkgroupAddressSpace());
 
-  FlatSymbolRefAttr symbol = kernelName(op, "qc_linear_wgmma");
+  FlatSymbolRefAttr symbol = kernelName(op, namePrefix);
   Value one = constant(b, 1);
   // Blocks of the same features are neighbours in the grid (x = tokens):
   // they run together and share their weights in L2, which are then read

@@ -25,13 +25,16 @@ struct WgmmaTile {
   int64_t stages = 6;
 
   int64_t warpgroups() const { return tokens / kWarpgroupTokens; }
+  /// The tile for wide layers at many tokens (wgmma-wide-min-tokens).
+  static WgmmaTile wide() { return {128, 256, 4}; }
 };
 
 /// Dynamic shared memory the kernel asks for: the buffers, plus 1 KiB to
 /// align them to the swizzle pattern's 1024-byte period.
 int64_t wgmmaSharedBytes(const WgmmaTile &tile);
 
-/// Builds at `b` a gpu.launch computing the contraction `op` (with
+/// Builds at `b` a gpu.launch (kernel `namePrefix`_<N>_<K>) computing the
+/// contraction `op` (with
 /// `factors`, loop sizes `sizes`, K a multiple of 64) by tiles of `tile`:
 /// cp.async (f16 rows read as they are) or registers (computed rows) fill
 /// swizzled shared memory `stages - 2` slices ahead of the warpgroup's
@@ -39,7 +42,7 @@ int64_t wgmmaSharedBytes(const WgmmaTile &tile);
 /// flight while the next are issued.
 void buildWgmmaKernel(OpBuilder &b, Location loc, linalg::GenericOp op,
                       const Factors &factors, ArrayRef<Value> sizes,
-                      const WgmmaTile &tile);
+                      const WgmmaTile &tile, StringRef namePrefix);
 
 } // namespace mlir::qc
 

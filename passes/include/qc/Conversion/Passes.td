@@ -185,7 +185,9 @@ def QCTensorCoreContractions
     a warpgroup per 64 tokens of a block of `wgmma-tile-tokens` x
     `wgmma-tile-features`, K staged
     64 deep through `wgmma-stages` 128-byte-swizzled buffers in dynamic
-    shared memory and multiplied by `nvvm.wgmma.mma_async`.
+    shared memory and multiplied by `nvvm.wgmma.mma_async`; steps of at
+    least `wgmma-wide-min-tokens` on layers of at least
+    `wgmma-wide-min-features` take a tile of 128 x 256 instead.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect",
@@ -235,6 +237,14 @@ def QCTensorCoreContractions
            "sm_90a: features per block of the wgmma form of the staged "
            "kernel (a multiple of 16 per warpgroup up to 256; 0: the "
            "mma.sync form)">,
+    Option<"wgmmaWideMinTokens", "wgmma-wide-min-tokens", "int64_t",
+           /*default=*/"128",
+           "sm_90a: fewest tokens for the wide wgmma tile (128 tokens x 256 "
+           "features, 4 stages) on layers of at least "
+           "wgmma-wide-min-features features (0: never)">,
+    Option<"wgmmaWideMinFeatures", "wgmma-wide-min-features", "int64_t",
+           /*default=*/"8192",
+           "sm_90a: fewest features of a layer for the wide wgmma tile">,
     Option<"wgmmaStages", "wgmma-stages", "int64_t", /*default=*/"6",
            "sm_90a: shared-memory buffers of 64-deep K slices in the wgmma "
            "kernel">,
