@@ -4,8 +4,8 @@
 // wgmma.mma_async reading both operands straight from shared memory through
 // 64-bit matrix descriptors: no ldmatrix, no fragments in registers, and
 // the instruction runs asynchronously while the threads issue the next
-// slices' copies. mma.sync tops out at about a third of Hopper's tensor
-// throughput.
+// slices' copies. mma.sync, which needs both, cannot reach Hopper's peak
+// tensor throughput.
 //
 // A block of one or two warpgroups owns `tokens` (64 each) x `features`
 // outputs; the warpgroups share the slice of weights. K is staged 64 at a
