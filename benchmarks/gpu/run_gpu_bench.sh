@@ -69,7 +69,7 @@ has_part linear && for f in "${FORMATS[@]}"; do
   python3 benchmarks/gpu/fill_random_weights.py $B/linear-$f
   for m in 1 16 64 256; do
     ids=$(seq -s, 1 $m)
-    QC_CUDA_GRAPHS=0 $NCU -k 'regex:qc_linear_(mma_|staged_|wgmma_(wide_)?|columns_(t[0-9]+_)?)?(4096_4096|14336_4096)' \
+    QC_CUDA_GRAPHS=0 $NCU -k 'regex:qc_(linear_(mma_|staged_|wgmma_(wide_)?|columns_(t[0-9]+_)?)?|dequantize_)(4096_4096|14336_4096)' \
       $B/bin/quant-run $B/linear-$f --prompt-ids $ids --max-new-tokens 1 \
       --ignore-eos > $RAW/ours_${f}_M$m.csv 2>> $RAW/errors.txt
   done

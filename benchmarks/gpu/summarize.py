@@ -35,12 +35,15 @@ def main():
     for path in glob.glob(os.path.join(d, "ours_*_M*.csv")):
         fmt, m = re.match(r"ours_(\w+)_M(\d+)\.csv", os.path.basename(path)).groups()
         for name, ts in kernel_times(path).items():
-            g = re.match(r"qc_linear_(mma_|staged_|wgmma_(?:wide_)?|columns_(?:t\d+_)?)?(\d+)_(\d+)",
+            g = re.match(r"qc_(?:linear_(mma_|staged_|wgmma_(?:wide_)?|"
+                         r"columns_(?:t\d+_)?)?|(dequantize_))(\d+)_(\d+)",
                          name)
             if g:
-                n, k = int(g.group(2)), int(g.group(3))
-                ours.setdefault((fmt, int(m), k, n), []).extend(ts)
-                kind = g.group(1)
+                n, k = int(g.group(3)), int(g.group(4))
+                # A step runs each layer once: its time is the sum of its
+                # kernels (the dequantization, then the GEMM).
+                ours.setdefault((fmt, int(m), k, n), []).append(sum(ts))
+                kind = g.group(2) or g.group(1)
                 kinds.setdefault(int(m), set()).add(
                     f"thread per AWQ word column, tiles of tokens "
                     f"(qc_linear_{kind}*)" if kind and kind.startswith("columns_t")
@@ -52,6 +55,8 @@ def main():
                               "(qc_linear_wgmma_*)",
                     "wgmma_wide_": "wgmma, 128 x 256 tiles "
                                    "(qc_linear_wgmma_wide_*)",
+                    "dequantize_": "weights dequantized to f16 first "
+                                   "(qc_dequantize_*)",
                     "columns_": "thread per AWQ word column "
                                 "(qc_linear_columns_*)",
                     None: "warp per feature (qc_linear_*)"}[kind])
@@ -65,7 +70,7 @@ def main():
     formats = sorted({k[0] for k in ours})
 
     def us(ts):
-        return statistics.median(ts) / 1e3 if ts else None
+        return sum(ts) / 1e3 if ts else None
 
     print("| K x N | M | cuBLAS fp16 (us) | torch int4 (us) | "
           + " | ".join(f"quantc {f} (us)" for f in formats)

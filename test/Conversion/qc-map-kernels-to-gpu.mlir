@@ -61,6 +61,43 @@ func.func @narrow(%a: memref<4xf32>) {
 
 // -----
 
+// A host choice between launches keeps its place, with the buffer one
+// branch allocates for its kernels (the dequantized weights of the wgmma
+// path) moved to the device; it is not mistaken for a sequential scan.
+// CHECK-LABEL: func.func @choice_with_buffer(
+// CHECK: scf.if %{{.*}} {
+// CHECK-NEXT: %[[W:.*]] = gpu.alloc () : memref<16x64xf16>
+// CHECK-NEXT: gpu.launch
+// CHECK: memref.store %{{.*}}, %[[W]]
+// CHECK: gpu.terminator
+// CHECK: gpu.dealloc %[[W]] : memref<16x64xf16>
+// CHECK-NEXT: } else {
+// CHECK-NEXT: gpu.launch
+func.func @choice_with_buffer(%n: index, %out: memref<16x64xf16>) {
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  %f = arith.constant 1.0 : f16
+  %many = arith.cmpi uge, %n, %c16 : index
+  scf.if %many {
+    %w = memref.alloc() : memref<16x64xf16>
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+               threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+      memref.store %f, %w[%tx, %tx] : memref<16x64xf16>
+      gpu.terminator
+    }
+    memref.dealloc %w : memref<16x64xf16>
+  } else {
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+               threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+      memref.store %f, %out[%tx, %tx] : memref<16x64xf16>
+      gpu.terminator
+    }
+  }
+  return
+}
+
+// -----
+
 // Host code that reads memory would read the device's memory from the CPU.
 func.func @host_load(%a: memref<4xf32>) -> f32 {
   %c0 = arith.constant 0 : index

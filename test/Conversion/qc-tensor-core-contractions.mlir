@@ -5,6 +5,7 @@
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_80 staged-min-tokens=32}))" | FileCheck %s --check-prefix=DEFAULT
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a staged-min-tokens=32 staged-dequantized=1 wgmma-tile-features=32 wgmma-stages=3}))" | FileCheck %s --check-prefix=WGMMA
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a}))" | FileCheck %s --check-prefix=WGMMADEFAULT
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a wgmma-dequantize=0}))" | FileCheck %s --check-prefix=KEEPDIRECT
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a wgmma-wide-min-features=64}))" | FileCheck %s --check-prefix=WIDE
 
 // A linear layer with int8 weights dequantized in the payload and f16
@@ -171,12 +172,40 @@
 // WGMMA: gpu.terminator
 // WGMMA: } else {
 // WGMMA: function(@qc_linear_mma_16_64)
-// By default, dequantized weights keep the direct kernel on sm_90a too.
+// By default on sm_90a, from 64 tokens, computed weights are dequantized
+// once per step into an f16 [features, K] buffer (a thread per 8 k of a
+// feature, 16-byte stores), which the wgmma kernel copies by cp.async like
+// fp16 weights; the buffer is freed after it.
 // WGMMADEFAULT-LABEL: func.func @int8_linear(
-// WGMMADEFAULT-NOT: qc_linear_wgmma
+// WGMMADEFAULT-SAME: %[[X:.*]]: memref<?x64xf16>, %[[Q:.*]]: memref<16x64xi8>, %[[S:.*]]: memref<16xf16>, %[[OUT:.*]]: memref<?x16xf32>)
+// WGMMADEFAULT: %[[C64:.*]] = arith.constant 64 : index
+// WGMMADEFAULT: arith.cmpi uge, %{{.*}}, %[[C64]]
+// WGMMADEFAULT: scf.if
+// WGMMADEFAULT: %[[W:.*]] = memref.alloc(%{{.*}}) : memref<?x64xf16>
+// WGMMADEFAULT: gpu.launch
+// WGMMADEFAULT-SAME: module(@qc_dequantize_16_64) function(@qc_dequantize_16_64)
+// WGMMADEFAULT: memref.load %[[Q]]
+// WGMMADEFAULT: memref.load %[[S]]
+// WGMMADEFAULT: arith.truncf %{{.*}} : f32 to f16
+// WGMMADEFAULT: vector.store %{{.*}}, %[[W]][%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<?x64xf16>, vector<8xf16>
+// WGMMADEFAULT: gpu.terminator
+// WGMMADEFAULT: function(@qc_linear_wgmma_16_64)
+// WGMMADEFAULT-NOT: memref.load %[[Q]]
+// WGMMADEFAULT: nvgpu.device_async_copy %[[W]]
+// WGMMADEFAULT-NOT: memref.load %[[Q]]
+// WGMMADEFAULT: gpu.terminator
+// WGMMADEFAULT-NEXT: }
+// WGMMADEFAULT-NEXT: memref.dealloc %[[W]] : memref<?x64xf16>
+// WGMMADEFAULT-NEXT: } else {
 // WGMMADEFAULT: function(@qc_linear_mma_16_64)
-// WGMMADEFAULT-NOT: qc_linear_wgmma
 // WGMMADEFAULT-LABEL: func.func @f16_linear(
+// Without wgmma-dequantize, computed weights keep the direct kernel.
+// KEEPDIRECT-LABEL: func.func @int8_linear(
+// KEEPDIRECT-NOT: qc_linear_wgmma
+// KEEPDIRECT-NOT: memref.alloc
+// KEEPDIRECT: function(@qc_linear_mma_16_64)
+// KEEPDIRECT-NOT: qc_linear_wgmma
+// KEEPDIRECT-LABEL: func.func @f16_linear(
 // AMD-LABEL: func.func @int8_linear(
 // AMD: gpu.launch
 // AMD-SAME: workgroup(%{{.*}} : memref<4x64x8xf32, 3>)

@@ -153,6 +153,12 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("sm_90a: fewest features of a layer for the wide wgmma "
                      "tile"),
       llvm::cl::init(8192)};
+  Option<bool> wgmmaDequantize{
+      *this, "wgmma-dequantize",
+      llvm::cl::desc("sm_90a: quantized layers at staged-min-tokens or more "
+                     "dequantize their weights into an f16 buffer, then run "
+                     "the wgmma kernel on it"),
+      llvm::cl::init(true)};
   Option<int64_t> wgmmaStages{
       *this, "wgmma-stages",
       llvm::cl::desc("sm_90a: shared-memory buffers of 64-deep K slices in "

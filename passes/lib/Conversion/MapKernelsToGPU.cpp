@@ -62,16 +62,15 @@ struct QCMapKernelsToGPUPass
              << "expected straight-line host code around the kernels";
     Block &body = fn.getBody().front();
     for (Operation &op : llvm::make_early_inc_range(body)) {
-      OpBuilder b(&op);
-      Location loc = op.getLoc();
       if (auto loop = dyn_cast<scf::ParallelOp>(op)) {
         if (loop.getNumResults())
           return loop.emitOpError() << "a kernel cannot return values";
         tileForThreads(loop, threads);
       } else if (isKernelChoice(op)) {
         // Host control flow choosing between launches (the tensor-core or
-        // the CUDA-core linear kernel): it stays on the host.
-        continue;
+        // the CUDA-core linear kernel): it stays on the host, with the
+        // buffers its branches allocate for their kernels.
+        op.walk([](Operation *inner) { toDeviceMemory(inner); });
       } else if (isa<scf::ForOp, scf::WhileOp, scf::IfOp>(op)) {
         // A sequential scan (the sampler over the vocabulary).
         if (op.getNumResults())
@@ -83,20 +82,8 @@ struct QCMapKernelsToGPUPass
                  << "has a parallel loop inside a sequential one; the GPU "
                     "pipeline maps only outermost parallel loops";
         wrapInSingleThread(&op);
-      } else if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
-        auto device = gpu::AllocOp::create(
-            b, loc, alloc.getType(), /*asyncToken=*/Type(), ValueRange{},
-            alloc.getDynamicSizes(), alloc.getSymbolOperands());
-        alloc.replaceAllUsesWith(device.getMemref());
-        alloc.erase();
-      } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
-        gpu::DeallocOp::create(b, loc, TypeRange{}, ValueRange{},
-                               dealloc.getMemref());
-        dealloc.erase();
-      } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
-        gpu::MemcpyOp::create(b, loc, TypeRange{}, ValueRange{},
-                              copy.getTarget(), copy.getSource());
-        copy.erase();
+      } else {
+        toDeviceMemory(&op);
       }
     }
     sinkGlobalsIntoKernels(body);
@@ -113,8 +100,31 @@ struct QCMapKernelsToGPUPass
     return success();
   }
 
-  /// An scf.if whose branches hold only gpu.launch ops, kernel choices and
-  /// pure operations (index arithmetic, constants).
+  /// The host's memref.alloc / dealloc / copy of `op` as their gpu
+  /// counterparts; anything else is left alone.
+  static void toDeviceMemory(Operation *op) {
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+      auto device = gpu::AllocOp::create(
+          b, loc, alloc.getType(), /*asyncToken=*/Type(), ValueRange{},
+          alloc.getDynamicSizes(), alloc.getSymbolOperands());
+      alloc.replaceAllUsesWith(device.getMemref());
+      alloc.erase();
+    } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
+      gpu::DeallocOp::create(b, loc, TypeRange{}, ValueRange{},
+                             dealloc.getMemref());
+      dealloc.erase();
+    } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
+      gpu::MemcpyOp::create(b, loc, TypeRange{}, ValueRange{}, copy.getTarget(),
+                            copy.getSource());
+      copy.erase();
+    }
+  }
+
+  /// An scf.if whose branches hold only gpu.launch ops, kernel choices,
+  /// buffers for their kernels (memref.alloc / dealloc) and pure operations
+  /// (index arithmetic, constants).
   static bool isKernelChoice(Operation &op) {
     auto branch = dyn_cast<scf::IfOp>(op);
     if (!branch || branch.getNumResults())
@@ -124,7 +134,9 @@ struct QCMapKernelsToGPUPass
       for (Operation &inner : region.getOps()) {
         if (isa<gpu::LaunchOp>(inner) || isKernelChoice(inner))
           launches = true;
-        else if (!isa<scf::YieldOp>(inner) && !isPure(&inner))
+        else if (!isa<scf::YieldOp, memref::AllocOp, memref::DeallocOp>(
+                     inner) &&
+                 !isPure(&inner))
           return false;
       }
     return launches;

@@ -198,31 +198,45 @@ struct QCTensorCoreContractionsPass
         cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges()[2];
     // Staging pays where both operands travel by cp.async; dequantizing
     // weights into shared memory stalls the pipeline on the staging
-    // threads' loads (benchmarks/RESULTS.md), so it is opt-in.
+    // threads' loads (benchmarks/RESULTS.md), so it is opt-in. On sm_90a,
+    // quantized weights are instead dequantized into an f16 buffer once
+    // per step, which the wgmma kernel then copies as it is.
     bool weightsCopied =
         static_cast<bool>(copiedRows(op, factors.weight, /*rowLoop=*/1));
     bool wgmma = useWgmma() && depth % WgmmaTile::kDepth == 0;
+    bool dequantize =
+        wgmma && !weightsCopied && !stagedDequantized && wgmmaDequantize;
     if (layout.nvidia && stagedMinTokens > 0 &&
         (wgmma || depth % stagedTileDepth == 0) &&
-        (weightsCopied || stagedDequantized)) {
+        (weightsCopied || stagedDequantized || dequantize)) {
       scf::IfOp staged = atLeast(stagedMinTokens);
       b.setInsertionPoint(staged.thenBlock()->getTerminator());
-      if (wgmma && wgmmaWideMinTokens > 0 &&
-          featureCount(op) >= wgmmaWideMinFeatures) {
-        // Wide layers at many tokens: a block of 128 x 256 reads each
-        // weight slice for twice the tokens and each activation slice for
-        // four times the features; smaller layers would leave SMs idle.
-        scf::IfOp wide = atLeast(wgmmaWideMinTokens);
-        b.setInsertionPoint(wide.thenBlock()->getTerminator());
-        buildWgmmaKernel(b, loc, op, factors, sizes, WgmmaTile::wide(),
-                         "qc_linear_wgmma_wide");
-        b.setInsertionPoint(wide.elseBlock()->getTerminator());
-      }
-      if (wgmma)
+      Value rows = dequantize
+                       ? buildDequantizedWeights(b, loc, op, factors, sizes)
+                       : Value();
+      if (wgmma) {
+        scf::IfOp wide;
+        if (wgmmaWideMinTokens > 0 &&
+            featureCount(op) >= wgmmaWideMinFeatures) {
+          // Wide layers at many tokens: a block of 128 x 256 reads each
+          // weight slice for twice the tokens and each activation slice
+          // for four times the features; smaller layers would leave SMs
+          // idle.
+          wide = atLeast(wgmmaWideMinTokens);
+          b.setInsertionPoint(wide.thenBlock()->getTerminator());
+          buildWgmmaKernel(b, loc, op, factors, sizes, WgmmaTile::wide(),
+                           "qc_linear_wgmma_wide", rows);
+          b.setInsertionPoint(wide.elseBlock()->getTerminator());
+        }
         buildWgmmaKernel(b, loc, op, factors, sizes, wgmmaTile(),
-                         "qc_linear_wgmma");
-      else
+                         "qc_linear_wgmma", rows);
+      } else {
         buildStagedMmaKernel(b, loc, op, factors, sizes, stagedTile());
+      }
+      if (rows) {
+        b.setInsertionPoint(staged.thenBlock()->getTerminator());
+        memref::DeallocOp::create(b, loc, rows);
+      }
       b.setInsertionPoint(staged.elseBlock()->getTerminator());
     }
     buildKernel(b, loc, op, factors, layout, sizes);

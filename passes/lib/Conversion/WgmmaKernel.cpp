@@ -42,6 +42,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 
 using namespace mlir;
 using namespace mlir::qc;
@@ -70,7 +71,7 @@ int64_t mlir::qc::wgmmaSharedBytes(const WgmmaTile &tile) {
 void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
                                 linalg::GenericOp op, const Factors &factors,
                                 ArrayRef<Value> sizes, const WgmmaTile &tile,
-                                StringRef namePrefix) {
+                                StringRef namePrefix, Value weightRows) {
   MLIRContext *ctx = b.getContext();
   auto constant = [&](OpBuilder &cb, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(cb, loc, v);
@@ -157,8 +158,9 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
       {factors.activation, copiedRows(op, factors.activation, 0), tile.tokens,
        0, firstToken, arith::SubIOp::create(b, loc, tokenCount, one),
        /*tokens=*/true},
-      {factors.weight, copiedRows(op, factors.weight, 1), tile.features,
-       tokenBytes, firstFeature,
+      {factors.weight,
+       weightRows ? weightRows : copiedRows(op, factors.weight, 1),
+       tile.features, tokenBytes, firstFeature,
        arith::SubIOp::create(b, loc, featureCount, one), /*tokens=*/false}};
 
   // Thread t copies chunk t mod 8 of rows t / 8, t / 8 + 16, ...: every row
@@ -309,4 +311,56 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
     addToOutput(b, loc, out, token, feature, tokenCount, featureCount, sum);
   }
   gpu::TerminatorOp::create(b, loc);
+}
+
+Value mlir::qc::buildDequantizedWeights(OpBuilder &b, Location loc,
+                                        linalg::GenericOp op,
+                                        const Factors &factors,
+                                        ArrayRef<Value> sizes) {
+  int64_t depth =
+      cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges()[2];
+  auto constant = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value features = sizes[1];
+  Value rows = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic, depth}, b.getF16Type()),
+      ValueRange{features});
+  // A thread per 8 consecutive k of a feature: 16-byte stores along rows.
+  int64_t chunksPerRow = depth / kChunk;
+  Value chunks =
+      arith::MulIOp::create(b, loc, features, constant(chunksPerRow));
+  Value one = constant(1);
+  FlatSymbolRefAttr symbol = kernelName(op, "qc_dequantize");
+  auto launch = gpu::LaunchOp::create(
+      b, loc, arith::CeilDivUIOp::create(b, loc, chunks, constant(kWarpgroup)),
+      one, one, constant(kWarpgroup), one, one,
+      /*dynamicSharedMemorySize=*/{}, /*asyncTokenType=*/{},
+      /*asyncDependencies=*/{}, /*workgroupAttributions=*/{},
+      /*privateAttributions=*/{}, /*clusterSizeX=*/{}, /*clusterSizeY=*/{},
+      /*clusterSizeZ=*/{}, symbol, symbol);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value chunk = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc, launch.getBlockIds().x,
+                            constant(kWarpgroup)),
+      launch.getThreadIds().x);
+  Value inside =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, chunk, chunks);
+  auto guarded = scf::IfOp::create(b, loc, inside, /*withElseRegion=*/false);
+  b.setInsertionPoint(guarded.thenBlock()->getTerminator());
+  Value feature = arith::DivUIOp::create(b, loc, chunk, constant(chunksPerRow));
+  Value k = arith::MulIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, chunk, constant(chunksPerRow)),
+      constant(kChunk));
+  // The weight factor does not depend on the token.
+  Value values = vector::FromElementsOp::create(
+      b, loc, VectorType::get({kChunk}, b.getF16Type()),
+      halvesAt(b, loc, op, factors.weight, constant(0), feature, k, kChunk));
+  vector::StoreOp::create(b, loc, values, rows, ValueRange{feature, k},
+                          /*nontemporal=*/false, llvm::Align(16));
+  b.setInsertionPointAfter(guarded);
+  gpu::TerminatorOp::create(b, loc);
+  return rows;
 }

@@ -40,9 +40,19 @@ int64_t wgmmaSharedBytes(const WgmmaTile &tile);
 /// swizzled shared memory `stages - 2` slices ahead of the warpgroup's
 /// wgmma.mma_async m64nNk16 (f16 x f16 + f32), one slice's multiplies in
 /// flight while the next are issued.
+/// `weightRows`, when given, is an f16 [features, K] buffer holding the
+/// weight factor, copied instead of the payload's.
 void buildWgmmaKernel(OpBuilder &b, Location loc, linalg::GenericOp op,
                       const Factors &factors, ArrayRef<Value> sizes,
-                      const WgmmaTile &tile, StringRef namePrefix);
+                      const WgmmaTile &tile, StringRef namePrefix,
+                      Value weightRows = {});
+
+/// Builds at `b` an f16 [features, K] allocation and a gpu.launch
+/// (`qc_dequantize_<N>_<K>`) that fills it with the weight factor of `op`
+/// (its dequantization, rounded to f16 as the other kernels do), a thread
+/// per 8 consecutive k. Returns the allocation; the caller frees it.
+Value buildDequantizedWeights(OpBuilder &b, Location loc, linalg::GenericOp op,
+                              const Factors &factors, ArrayRef<Value> sizes);
 
 } // namespace mlir::qc
 

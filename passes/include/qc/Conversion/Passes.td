@@ -187,7 +187,9 @@ def QCTensorCoreContractions
     64 deep through `wgmma-stages` 128-byte-swizzled buffers in dynamic
     shared memory and multiplied by `nvvm.wgmma.mma_async`; steps of at
     least `wgmma-wide-min-tokens` on layers of at least
-    `wgmma-wide-min-features` take a tile of 128 x 256 instead.
+    `wgmma-wide-min-features` take a tile of 128 x 256 instead. Layers
+    with quantized weights (`wgmma-dequantize`) dequantize them into an f16
+    buffer by a kernel of their own (`qc_dequantize_*`) for those steps.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect",
@@ -245,6 +247,10 @@ def QCTensorCoreContractions
     Option<"wgmmaWideMinFeatures", "wgmma-wide-min-features", "int64_t",
            /*default=*/"8192",
            "sm_90a: fewest features of a layer for the wide wgmma tile">,
+    Option<"wgmmaDequantize", "wgmma-dequantize", "bool", /*default=*/"true",
+           "sm_90a: layers with computed (dequantized) weights, at "
+           "staged-min-tokens or more, first write them to an f16 buffer "
+           "and run the wgmma kernel on it (unless staged-dequantized)">,
     Option<"wgmmaStages", "wgmma-stages", "int64_t", /*default=*/"6",
            "sm_90a: shared-memory buffers of 64-deep K slices in the wgmma "
            "kernel">,
