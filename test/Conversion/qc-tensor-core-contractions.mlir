@@ -297,6 +297,48 @@ func.func @f16_linear(%x: memref<?x64xf16>, %w: memref<64x64xf16>, %out: memref<
 
 // -----
 
+// AWQ's codes are packed along features ([K, N/8] words): its weights are
+// not dequantized into a buffer (each word would be read once per feature)
+// and keep the direct tensor-core kernel on sm_90a.
+#x = affine_map<(t, n, k) -> (t, k)>
+#out = affine_map<(t, n, k) -> (t, n)>
+// WGMMADEFAULT-LABEL: func.func @awq_linear(
+// WGMMADEFAULT-NOT: qc_dequantize
+// WGMMADEFAULT-NOT: qc_linear_wgmma
+// WGMMADEFAULT: function(@qc_linear_mma_64_256)
+// WGMMADEFAULT-NOT: qc_dequantize
+func.func @awq_linear(%x: memref<?x256xf16>, %q: memref<256x8xi32>, %s: memref<2x64xf16>, %out: memref<?x64xf32>) {
+  linalg.generic {indexing_maps = [#x, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x : memref<?x256xf16>) outs(%out : memref<?x64xf32>) {
+  ^bb0(%xv: f16, %acc: f32):
+    %n = linalg.index 1 : index
+    %k = linalg.index 2 : index
+    %c8 = arith.constant 8 : index
+    %c128 = arith.constant 128 : index
+    %col = arith.divui %n, %c8 : index
+    %g = arith.divui %k, %c128 : index
+    %word = memref.load %q[%k, %col] : memref<256x8xi32>
+    %j = arith.remui %n, %c8 : index
+    %j32 = arith.index_cast %j : index to i32
+    %c4 = arith.constant 4 : i32
+    %sh = arith.muli %j32, %c4 : i32
+    %code = arith.shrui %word, %sh : i32
+    %c15 = arith.constant 15 : i32
+    %qv = arith.andi %code, %c15 : i32
+    %qf = arith.uitofp %qv : i32 to f16
+    %sv = memref.load %s[%g, %n] : memref<2x64xf16>
+    %w = arith.mulf %qf, %sv : f16
+    %wf = arith.extf %w : f16 to f32
+    %xf = arith.extf %xv : f16 to f32
+    %p = arith.mulf %xf, %wf : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
 // Left to the CUDA-core kernels: f32 activations (tensor cores would round
 // them), int32 accumulation (W8A8's int8 x int8), and K not a multiple of 32.
 #x = affine_map<(t, n, k) -> (t, k)>
