@@ -106,21 +106,7 @@ void mlir::qc::buildStagedMmaKernel(OpBuilder &b, Location loc,
                                     ArrayRef<Value> sizes,
                                     const StagedTile &tile) {
   MLIRContext *ctx = b.getContext();
-  auto constant = [&](OpBuilder &cb, int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(cb, loc, v);
-  };
-  auto add = [&](OpBuilder &ab, Value x, Value y) -> Value {
-    return arith::AddIOp::create(ab, loc, x, y);
-  };
-  auto mul = [&](OpBuilder &mb, Value x, int64_t y) -> Value {
-    return arith::MulIOp::create(mb, loc, x, constant(mb, y));
-  };
-  auto div = [&](OpBuilder &db, Value x, int64_t y) -> Value {
-    return arith::DivUIOp::create(db, loc, x, constant(db, y));
-  };
-  auto rem = [&](OpBuilder &rb, Value x, int64_t y) -> Value {
-    return arith::RemUIOp::create(rb, loc, x, constant(rb, y));
-  };
+  IndexMath math{loc};
   Value tokenCount = sizes[0], featureCount = sizes[1];
   int64_t slices =
       cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges()[2] /
@@ -132,13 +118,14 @@ void mlir::qc::buildStagedMmaKernel(OpBuilder &b, Location loc,
   };
 
   FlatSymbolRefAttr symbol = kernelName(op, "qc_linear_staged");
-  Value one = constant(b, 1);
+  Value one = math.constant(b, 1);
   auto launch = gpu::LaunchOp::create(
       b, loc,
       arith::CeilDivUIOp::create(b, loc, featureCount,
-                                 constant(b, tile.features)),
-      arith::CeilDivUIOp::create(b, loc, tokenCount, constant(b, tile.tokens)),
-      one, constant(b, kThreads), one, one,
+                                 math.constant(b, tile.features)),
+      arith::CeilDivUIOp::create(b, loc, tokenCount,
+                                 math.constant(b, tile.tokens)),
+      one, math.constant(b, kThreads), one, one,
       /*dynamicSharedMemorySize=*/{}, /*asyncTokenType=*/{},
       /*asyncDependencies=*/{},
       /*workgroupAttributions=*/
@@ -148,9 +135,10 @@ void mlir::qc::buildStagedMmaKernel(OpBuilder &b, Location loc,
   Block &body = launch.getBody().front();
   b.setInsertionPointToStart(&body);
   Value tid = launch.getThreadIds().x;
-  Value lane = rem(b, tid, kWarpLanes), warp = div(b, tid, kWarpLanes);
-  Value firstToken = mul(b, launch.getBlockIds().y, tile.tokens);
-  Value firstFeature = mul(b, launch.getBlockIds().x, tile.features);
+  Value lane = math.rem(b, tid, kWarpLanes),
+        warp = math.div(b, tid, kWarpLanes);
+  Value firstToken = math.mul(b, launch.getBlockIds().y, tile.tokens);
+  Value firstFeature = math.mul(b, launch.getBlockIds().x, tile.features);
   Side sides[2] = {
       {factors.activation, copiedRows(op, factors.activation, 0),
        launch.getWorkgroupAttributions()[0], tile.tokens, firstToken,
@@ -169,12 +157,12 @@ void mlir::qc::buildStagedMmaKernel(OpBuilder &b, Location loc,
     int64_t chunksPerRow = tile.depth / kChunk;
     for (const Side &side : sides) {
       for (int64_t r = 0; r < side.rows * chunksPerRow / kThreads; ++r) {
-        Value c = add(sb, tid, constant(sb, r * kThreads));
-        Value row = div(sb, c, chunksPerRow);
-        Value column = mul(sb, rem(sb, c, chunksPerRow), kChunk);
-        Value index = arith::MinUIOp::create(sb, loc, add(sb, side.first, row),
-                                             side.last);
-        Value k = add(sb, mul(sb, slice, tile.depth), column);
+        Value c = math.add(sb, tid, math.constant(sb, r * kThreads));
+        Value row = math.div(sb, c, chunksPerRow);
+        Value column = math.mul(sb, math.rem(sb, c, chunksPerRow), kChunk);
+        Value index = arith::MinUIOp::create(
+            sb, loc, math.add(sb, side.first, row), side.last);
+        Value k = math.add(sb, math.mul(sb, slice, tile.depth), column);
         SmallVector<Value> at = {stage, row, column};
         if (side.direct) {
           copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
@@ -200,13 +188,13 @@ void mlir::qc::buildStagedMmaKernel(OpBuilder &b, Location loc,
   };
 
   // Prologue: slices 0 .. stages - 2 (clamped to the last).
-  Value lastSlice = constant(b, slices - 1);
+  Value lastSlice = math.constant(b, slices - 1);
   Value group;
   for (int64_t s = 0; s + 1 < tile.stages; ++s) {
     SmallVector<PendingStore> pending;
-    group =
-        stageSlice(b, arith::MinUIOp::create(b, loc, constant(b, s), lastSlice),
-                   constant(b, s), pending);
+    group = stageSlice(
+        b, arith::MinUIOp::create(b, loc, math.constant(b, s), lastSlice),
+        math.constant(b, s), pending);
     storePending(b, pending);
   }
 
@@ -214,14 +202,14 @@ void mlir::qc::buildStagedMmaKernel(OpBuilder &b, Location loc,
   // 0-7), (8-15, 0-7), (0-7, 8-15), (8-15, 8-15) of a 16 x 16 fragment; B's
   // (features 0-7, k 0-7), (0-7, 8-15), (8-15, 0-7), (8-15, 8-15) of two
   // 8-feature fragments, rows holding k as mma.sync's B columns want.
-  Value quarter = div(b, lane, 8), eighth = rem(b, lane, 8);
-  Value aRow = add(b, eighth, mul(b, rem(b, quarter, 2), 8));
-  Value aColumn = mul(b, div(b, lane, 16), 8);
-  Value bRow = add(b, eighth, mul(b, div(b, lane, 16), 8));
-  Value bColumn = mul(b, rem(b, quarter, 2), 8);
+  Value quarter = math.div(b, lane, 8), eighth = math.rem(b, lane, 8);
+  Value aRow = math.add(b, eighth, math.mul(b, math.rem(b, quarter, 2), 8));
+  Value aColumn = math.mul(b, math.div(b, lane, 16), 8);
+  Value bRow = math.add(b, eighth, math.mul(b, math.div(b, lane, 16), 8));
+  Value bColumn = math.mul(b, math.rem(b, quarter, 2), 8);
   int64_t warpTokens = tile.tokens / 2, warpFeatures = tile.features / 2;
-  Value warpToken = mul(b, div(b, warp, 2), warpTokens);
-  Value warpFeature = mul(b, rem(b, warp, 2), warpFeatures);
+  Value warpToken = math.mul(b, math.div(b, warp, 2), warpTokens);
+  Value warpFeature = math.mul(b, math.rem(b, warp, 2), warpFeatures);
   int64_t fragmentRows = warpTokens / 16, fragmentColumns = warpFeatures / 8;
 
   FragmentLayout layout = FragmentLayout::forChip("sm_80");
@@ -229,7 +217,7 @@ void mlir::qc::buildStagedMmaKernel(OpBuilder &b, Location loc,
   Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
   SmallVector<Value> inits(fragmentRows * fragmentColumns, zero);
   auto loop = scf::ForOp::create(
-      b, loc, constant(b, 0), constant(b, slices), one, inits,
+      b, loc, math.constant(b, 0), math.constant(b, slices), one, inits,
       [&](OpBuilder &lb, Location, Value i, ValueRange accs) {
         // Slice i's copies (this thread's) are done, and every thread's
         // copies and stores are visible; every warp is past slice i - 1,
@@ -237,34 +225,36 @@ void mlir::qc::buildStagedMmaKernel(OpBuilder &b, Location loc,
         nvgpu::DeviceAsyncWaitOp::create(lb, loc, group,
                                          lb.getI32IntegerAttr(tile.stages - 2));
         gpu::BarrierOp::create(lb, loc);
-        Value next = add(lb, i, constant(lb, tile.stages - 1));
+        Value next = math.add(lb, i, math.constant(lb, tile.stages - 1));
         SmallVector<PendingStore> pending;
         stageSlice(lb, arith::MinUIOp::create(lb, loc, next, lastSlice),
-                   rem(lb, next, tile.stages), pending);
+                   math.rem(lb, next, tile.stages), pending);
 
-        Value stage = rem(lb, i, tile.stages);
+        Value stage = math.rem(lb, i, tile.stages);
         SmallVector<Value> sums(accs.begin(), accs.end());
         auto vec = [&](int64_t r, int64_t c) {
           return VectorType::get({r, c}, f16);
         };
         for (int64_t k = 0; k < tile.depth; k += 16) {
-          Value kk = constant(lb, k);
+          Value kk = math.constant(lb, k);
           SmallVector<Value> a, bcols;
           for (int64_t r = 0; r < fragmentRows; ++r)
             a.push_back(nvgpu::LdMatrixOp::create(
                 lb, loc, vec(4, 2), sides[0].tiles,
                 ValueRange{
                     stage,
-                    add(lb, warpToken, add(lb, aRow, constant(lb, 16 * r))),
-                    add(lb, kk, aColumn)},
+                    math.add(lb, warpToken,
+                             math.add(lb, aRow, math.constant(lb, 16 * r))),
+                    math.add(lb, kk, aColumn)},
                 /*transpose=*/false, /*numTiles=*/4));
           for (int64_t p = 0; p < fragmentColumns / 2; ++p) {
             Value pair = nvgpu::LdMatrixOp::create(
                 lb, loc, vec(4, 2), sides[1].tiles,
                 ValueRange{
                     stage,
-                    add(lb, warpFeature, add(lb, bRow, constant(lb, 16 * p))),
-                    add(lb, kk, bColumn)},
+                    math.add(lb, warpFeature,
+                             math.add(lb, bRow, math.constant(lb, 16 * p))),
+                    math.add(lb, kk, bColumn)},
                 /*transpose=*/false, /*numTiles=*/4);
             // Rows 0-1 and 2-3 of the x4 result are two B operands.
             for (int64_t h = 0; h < 2; ++h) {
@@ -298,10 +288,12 @@ void mlir::qc::buildStagedMmaKernel(OpBuilder &b, Location loc,
         Value sum = vector::ExtractOp::create(
             b, loc, loop.getResult(r * fragmentColumns + c),
             layout.accumulatorPosition(e));
-        Value token = add(b, add(b, firstToken, warpToken),
-                          add(b, elements[e].first, constant(b, 16 * r)));
-        Value feature = add(b, add(b, firstFeature, warpFeature),
-                            add(b, elements[e].second, constant(b, 8 * c)));
+        Value token =
+            math.add(b, math.add(b, firstToken, warpToken),
+                     math.add(b, elements[e].first, math.constant(b, 16 * r)));
+        Value feature =
+            math.add(b, math.add(b, firstFeature, warpFeature),
+                     math.add(b, elements[e].second, math.constant(b, 8 * c)));
         addToOutput(b, loc, out, token, feature, tokenCount, featureCount, sum);
       }
   gpu::TerminatorOp::create(b, loc);

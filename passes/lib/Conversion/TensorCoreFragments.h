@@ -140,6 +140,29 @@ struct FragmentLayout {
   }
 };
 
+/// The index arithmetic kernel builders address tiles with, built at the
+/// builder passed in (which moves between host code, kernel and loop
+/// bodies).
+struct IndexMath {
+  Location loc;
+
+  Value constant(OpBuilder &b, int64_t v) const {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  }
+  Value add(OpBuilder &b, Value x, Value y) const {
+    return arith::AddIOp::create(b, loc, x, y);
+  }
+  Value mul(OpBuilder &b, Value x, int64_t y) const {
+    return arith::MulIOp::create(b, loc, x, constant(b, y));
+  }
+  Value div(OpBuilder &b, Value x, int64_t y) const {
+    return arith::DivUIOp::create(b, loc, x, constant(b, y));
+  }
+  Value rem(OpBuilder &b, Value x, int64_t y) const {
+    return arith::RemUIOp::create(b, loc, x, constant(b, y));
+  }
+};
+
 /// Payload factor `factor` at `token`, `feature` and the `count`
 /// consecutive k from `k` (a multiple of `count`), as f16: an f16 value
 /// extended is used as it is, a computed one (a dequantization) is rounded.

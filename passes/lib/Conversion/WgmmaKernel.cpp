@@ -73,21 +73,7 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
                                 ArrayRef<Value> sizes, const WgmmaTile &tile,
                                 StringRef namePrefix, Value weightRows) {
   MLIRContext *ctx = b.getContext();
-  auto constant = [&](OpBuilder &cb, int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(cb, loc, v);
-  };
-  auto add = [&](OpBuilder &ab, Value x, Value y) -> Value {
-    return arith::AddIOp::create(ab, loc, x, y);
-  };
-  auto mul = [&](OpBuilder &mb, Value x, int64_t y) -> Value {
-    return arith::MulIOp::create(mb, loc, x, constant(mb, y));
-  };
-  auto div = [&](OpBuilder &db, Value x, int64_t y) -> Value {
-    return arith::DivUIOp::create(db, loc, x, constant(db, y));
-  };
-  auto rem = [&](OpBuilder &rb, Value x, int64_t y) -> Value {
-    return arith::RemUIOp::create(rb, loc, x, constant(rb, y));
-  };
+  IndexMath math{loc};
   Value tokenCount = sizes[0], featureCount = sizes[1];
   int64_t slices =
       cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges()[2] /
@@ -101,17 +87,18 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
       ctx, gpu::GPUDialect::getWorkgroupAddressSpace());
 
   FlatSymbolRefAttr symbol = kernelName(op, namePrefix);
-  Value one = constant(b, 1);
+  Value one = math.constant(b, 1);
   // Blocks of the same features are neighbours in the grid (x = tokens):
   // they run together and share their weights in L2, which are then read
   // from memory once; a weight matrix larger than L2 is otherwise streamed
   // once per row of token tiles.
   auto launch = gpu::LaunchOp::create(
       b, loc,
-      arith::CeilDivUIOp::create(b, loc, tokenCount, constant(b, tile.tokens)),
+      arith::CeilDivUIOp::create(b, loc, tokenCount,
+                                 math.constant(b, tile.tokens)),
       arith::CeilDivUIOp::create(b, loc, featureCount,
-                                 constant(b, tile.features)),
-      one, constant(b, threads), one, one,
+                                 math.constant(b, tile.features)),
+      one, math.constant(b, threads), one, one,
       arith::ConstantIntOp::create(b, loc, b.getI32Type(), sharedBytes),
       /*asyncTokenType=*/{}, /*asyncDependencies=*/{},
       /*workgroupAttributions=*/{}, /*privateAttributions=*/{},
@@ -120,8 +107,8 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
   Block &body = launch.getBody().front();
   b.setInsertionPointToStart(&body);
   Value tid = launch.getThreadIds().x;
-  Value firstToken = mul(b, launch.getBlockIds().x, tile.tokens);
-  Value firstFeature = mul(b, launch.getBlockIds().y, tile.features);
+  Value firstToken = math.mul(b, launch.getBlockIds().x, tile.tokens);
+  Value firstFeature = math.mul(b, launch.getBlockIds().y, tile.features);
 
   // The buffers start at the first 1024-byte boundary of the dynamic shared
   // memory (its address in the shared window is what descriptors hold).
@@ -130,10 +117,10 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
       MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
                       MemRefLayoutAttrInterface{}, workgroup));
   Value address = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, raw);
-  Value pad = rem(b,
-                  arith::SubIOp::create(b, loc, constant(b, kPeriod),
-                                        rem(b, address, kPeriod)),
-                  kPeriod);
+  Value pad = math.rem(b,
+                       arith::SubIOp::create(b, loc, math.constant(b, kPeriod),
+                                             math.rem(b, address, kPeriod)),
+                       kPeriod);
   Value buffers = memref::ViewOp::create(
       b, loc,
       MemRefType::get({(sharedBytes - kPeriod) / 2}, f16,
@@ -144,7 +131,7 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
       arith::ConstantIntOp::create(b, loc, i64,
                                    static_cast<int64_t>(kDescriptorFields)),
       arith::IndexCastUIOp::create(b, loc, i64,
-                                   div(b, add(b, address, pad), 16)));
+                                   math.div(b, math.add(b, address, pad), 16)));
 
   struct Side {
     Value factor;
@@ -165,10 +152,11 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
 
   // Thread t copies chunk t mod 8 of rows t / 8, t / 8 + 16, ...: every row
   // it touches is the same modulo 8, so its swizzled chunk is one value.
-  Value chunk = rem(b, tid, kChunk);
-  Value firstRow = div(b, tid, kChunk);
-  Value swizzled =
-      mul(b, arith::XOrIOp::create(b, loc, chunk, rem(b, firstRow, 8)), kChunk);
+  Value chunk = math.rem(b, tid, kChunk);
+  Value firstRow = math.div(b, tid, kChunk);
+  Value swizzled = math.mul(
+      b, arith::XOrIOp::create(b, loc, chunk, math.rem(b, firstRow, 8)),
+      kChunk);
   struct PendingStore {
     Value value;
     Value at;
@@ -177,17 +165,19 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
   auto stageSlice = [&](OpBuilder &sb, Value slice, Value stage,
                         SmallVectorImpl<PendingStore> &pending) -> Value {
     SmallVector<Value> copies;
-    Value k =
-        add(sb, mul(sb, slice, WgmmaTile::kDepth), mul(sb, chunk, kChunk));
+    Value k = math.add(sb, math.mul(sb, slice, WgmmaTile::kDepth),
+                       math.mul(sb, chunk, kChunk));
     for (const Side &side : sides) {
-      Value sideStart = add(sb, mul(sb, stage, stageBytes / 2),
-                            constant(sb, side.offset / 2));
+      Value sideStart = math.add(sb, math.mul(sb, stage, stageBytes / 2),
+                                 math.constant(sb, side.offset / 2));
       for (int64_t r = 0; r < side.rows * kChunk / threads; ++r) {
-        Value row = add(sb, firstRow, constant(sb, r * threads / kChunk));
+        Value row =
+            math.add(sb, firstRow, math.constant(sb, r * threads / kChunk));
         Value at =
-            add(sb, sideStart, add(sb, mul(sb, row, kRowBytes / 2), swizzled));
-        Value index = arith::MinUIOp::create(sb, loc, add(sb, side.first, row),
-                                             side.last);
+            math.add(sb, sideStart,
+                     math.add(sb, math.mul(sb, row, kRowBytes / 2), swizzled));
+        Value index = arith::MinUIOp::create(
+            sb, loc, math.add(sb, side.first, row), side.last);
         if (side.direct) {
           copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
               sb, loc, tokenType, buffers, ValueRange{at}, side.direct,
@@ -214,13 +204,13 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
   // Prologue: slices 0 .. stages - 3 (clamped to the last). One buffer
   // more than the slices in flight holds the slice whose multiplies may
   // still run.
-  Value lastSlice = constant(b, slices - 1);
+  Value lastSlice = math.constant(b, slices - 1);
   Value group;
   for (int64_t s = 0; s + 2 < tile.stages; ++s) {
     SmallVector<PendingStore> pending;
-    group =
-        stageSlice(b, arith::MinUIOp::create(b, loc, constant(b, s), lastSlice),
-                   constant(b, s), pending);
+    group = stageSlice(
+        b, arith::MinUIOp::create(b, loc, math.constant(b, s), lastSlice),
+        math.constant(b, s), pending);
     storePending(b, pending);
   }
 
@@ -229,8 +219,8 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
       b, loc, descriptorBase,
       arith::IndexCastUIOp::create(
           b, loc, i64,
-          mul(b, div(b, tid, kWarpgroup),
-              WgmmaTile::kWarpgroupTokens * kRowBytes / 16)));
+          math.mul(b, math.div(b, tid, kWarpgroup),
+                   WgmmaTile::kWarpgroupTokens * kRowBytes / 16)));
   auto accumulatorType = LLVM::LLVMStructType::getLiteral(
       ctx, SmallVector<Type>(tile.features / 2, b.getF32Type()));
   Value zero = LLVM::ZeroOp::create(b, loc, accumulatorType);
@@ -239,8 +229,8 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
   };
   auto scaleIn = NVVM::WGMMAScaleInAttr::get(ctx, NVVM::WGMMAScaleIn::one);
   auto loop = scf::ForOp::create(
-      b, loc, constant(b, 0), constant(b, slices), one, ValueRange{zero},
-      [&](OpBuilder &lb, Location, Value i, ValueRange accs) {
+      b, loc, math.constant(b, 0), math.constant(b, slices), one,
+      ValueRange{zero}, [&](OpBuilder &lb, Location, Value i, ValueRange accs) {
         // Slice i is in shared memory (this thread's copies, then every
         // thread's through the barrier) and visible to the async proxy.
         // Past the barrier every thread has waited for the multiplies of
@@ -253,9 +243,9 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
             NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
         gpu::BarrierOp::create(lb, loc);
 
-        Value stage = rem(lb, i, tile.stages);
+        Value stage = math.rem(lb, i, tile.stages);
         Value stageStart = arith::IndexCastUIOp::create(
-            lb, loc, i64, mul(lb, stage, stageBytes / 16));
+            lb, loc, i64, math.mul(lb, stage, stageBytes / 16));
         Value acc = accs.front();
         NVVM::WgmmaFenceAlignedOp::create(lb, loc);
         for (int64_t k = 0; k < WgmmaTile::kDepth / 16; ++k) {
@@ -283,10 +273,10 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
         }
         NVVM::WgmmaGroupSyncAlignedOp::create(lb, loc);
         // The copies of slice i + stages - 2 overlap the multiplies.
-        Value next = add(lb, i, constant(lb, tile.stages - 2));
+        Value next = math.add(lb, i, math.constant(lb, tile.stages - 2));
         SmallVector<PendingStore> pending;
         stageSlice(lb, arith::MinUIOp::create(lb, loc, next, lastSlice),
-                   rem(lb, next, tile.stages), pending);
+                   math.rem(lb, next, tile.stages), pending);
         storePending(lb, pending);
         // Slice i's multiplies stay in flight into the next iteration.
         NVVM::WgmmaWaitGroupSyncOp::create(lb, loc, 1);
@@ -298,16 +288,18 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
   // tokens 64 (w / 4) on), lane l: token 16 w + l / 4 (+ 8 for j mod 4 >=
   // 2), feature 8 (j / 4) + 2 (l mod 4) + j mod 2.
   Value out = op.getDpsInitOperand(0)->get();
-  Value lane = rem(b, tid, kWarpLanes);
-  Value rowBase =
-      add(b, add(b, firstToken, mul(b, div(b, tid, kWarpLanes), 16)),
-          div(b, lane, 4));
-  Value columnBase = add(b, firstFeature, mul(b, rem(b, lane, 4), 2));
+  Value lane = math.rem(b, tid, kWarpLanes);
+  Value rowBase = math.add(
+      b, math.add(b, firstToken, math.mul(b, math.div(b, tid, kWarpLanes), 16)),
+      math.div(b, lane, 4));
+  Value columnBase =
+      math.add(b, firstFeature, math.mul(b, math.rem(b, lane, 4), 2));
   for (int64_t j = 0; j < tile.features / 2; ++j) {
     Value sum = LLVM::ExtractValueOp::create(b, loc, loop.getResult(0),
                                              ArrayRef<int64_t>{j});
-    Value token = add(b, rowBase, constant(b, (j % 4) / 2 * 8));
-    Value feature = add(b, columnBase, constant(b, j / 4 * 8 + j % 2));
+    Value token = math.add(b, rowBase, math.constant(b, (j % 4) / 2 * 8));
+    Value feature =
+        math.add(b, columnBase, math.constant(b, j / 4 * 8 + j % 2));
     addToOutput(b, loc, out, token, feature, tokenCount, featureCount, sum);
   }
   gpu::TerminatorOp::create(b, loc);
@@ -317,47 +309,41 @@ Value mlir::qc::buildDequantizedWeights(OpBuilder &b, Location loc,
                                         linalg::GenericOp op,
                                         const Factors &factors,
                                         ArrayRef<Value> sizes) {
+  IndexMath math{loc};
   int64_t depth =
       cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges()[2];
-  auto constant = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
   Value features = sizes[1];
   Value rows = memref::AllocOp::create(
       b, loc, MemRefType::get({ShapedType::kDynamic, depth}, b.getF16Type()),
       ValueRange{features});
   // A thread per 8 consecutive k of a feature: 16-byte stores along rows.
   int64_t chunksPerRow = depth / kChunk;
-  Value chunks =
-      arith::MulIOp::create(b, loc, features, constant(chunksPerRow));
-  Value one = constant(1);
+  Value chunks = math.mul(b, features, chunksPerRow);
+  Value one = math.constant(b, 1);
   FlatSymbolRefAttr symbol = kernelName(op, "qc_dequantize");
   auto launch = gpu::LaunchOp::create(
-      b, loc, arith::CeilDivUIOp::create(b, loc, chunks, constant(kWarpgroup)),
-      one, one, constant(kWarpgroup), one, one,
+      b, loc,
+      arith::CeilDivUIOp::create(b, loc, chunks, math.constant(b, kWarpgroup)),
+      one, one, math.constant(b, kWarpgroup), one, one,
       /*dynamicSharedMemorySize=*/{}, /*asyncTokenType=*/{},
       /*asyncDependencies=*/{}, /*workgroupAttributions=*/{},
       /*privateAttributions=*/{}, /*clusterSizeX=*/{}, /*clusterSizeY=*/{},
       /*clusterSizeZ=*/{}, symbol, symbol);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&launch.getBody().front());
-  Value chunk = arith::AddIOp::create(
-      b, loc,
-      arith::MulIOp::create(b, loc, launch.getBlockIds().x,
-                            constant(kWarpgroup)),
-      launch.getThreadIds().x);
+  Value chunk = math.add(b, math.mul(b, launch.getBlockIds().x, kWarpgroup),
+                         launch.getThreadIds().x);
   Value inside =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, chunk, chunks);
   auto guarded = scf::IfOp::create(b, loc, inside, /*withElseRegion=*/false);
   b.setInsertionPoint(guarded.thenBlock()->getTerminator());
-  Value feature = arith::DivUIOp::create(b, loc, chunk, constant(chunksPerRow));
-  Value k = arith::MulIOp::create(
-      b, loc, arith::RemUIOp::create(b, loc, chunk, constant(chunksPerRow)),
-      constant(kChunk));
+  Value feature = math.div(b, chunk, chunksPerRow);
+  Value k = math.mul(b, math.rem(b, chunk, chunksPerRow), kChunk);
   // The weight factor does not depend on the token.
   Value values = vector::FromElementsOp::create(
       b, loc, VectorType::get({kChunk}, b.getF16Type()),
-      halvesAt(b, loc, op, factors.weight, constant(0), feature, k, kChunk));
+      halvesAt(b, loc, op, factors.weight, math.constant(b, 0), feature, k,
+               kChunk));
   vector::StoreOp::create(b, loc, values, rows, ValueRange{feature, k},
                           /*nontemporal=*/false, llvm::Align(16));
   b.setInsertionPointAfter(guarded);
