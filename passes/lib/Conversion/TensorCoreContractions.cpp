@@ -122,7 +122,9 @@ struct QCTensorCoreContractionsPass
       return signalPassFailure();
     }
     StagedTile staged = stagedTile();
-    if (stagedMinTokens > 0 && !useWgmma() &&
+    // Checked on sm_90a too: layers whose K is not a multiple of 64 keep
+    // the mma.sync staged kernel there.
+    if (stagedMinTokens > 0 &&
         (staged.tokens <= 0 || staged.tokens % 32 || staged.features <= 0 ||
          staged.features % 32 || staged.depth <= 0 || staged.depth % 32 ||
          staged.stages < 2 || stagedTileBytes(staged) > kSharedMemoryBytes)) {
