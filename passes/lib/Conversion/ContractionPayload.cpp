@@ -188,6 +188,32 @@ FlatSymbolRefAttr mlir::qc::kernelName(linalg::GenericOp op, StringRef prefix) {
   return FlatSymbolRefAttr::get(op.getContext(), name);
 }
 
+gpu::LaunchOp mlir::qc::launchTiles(OpBuilder &b, Location loc,
+                                    FlatSymbolRefAttr name, Value extentX,
+                                    int64_t tileX, Value extentY, int64_t tileY,
+                                    int64_t threads, TypeRange workgroup,
+                                    int64_t dynamicSharedBytes) {
+  auto constant = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto blocks = [&](Value extent, int64_t tile) -> Value {
+    return arith::CeilDivUIOp::create(b, loc, extent, constant(tile));
+  };
+  Value one = constant(1);
+  Value gridX = blocks(extentX, tileX);
+  Value gridY = extentY ? blocks(extentY, tileY) : one;
+  Value shared = dynamicSharedBytes
+                     ? arith::ConstantIntOp::create(b, loc, b.getI32Type(),
+                                                    dynamicSharedBytes)
+                           .getResult()
+                     : Value();
+  return gpu::LaunchOp::create(
+      b, loc, gridX, gridY, one, constant(threads), one, one, shared,
+      /*asyncTokenType=*/{}, /*asyncDependencies=*/{}, workgroup,
+      /*privateAttributions=*/{}, /*clusterSizeX=*/{}, /*clusterSizeY=*/{},
+      /*clusterSizeZ=*/{}, name, name);
+}
+
 void mlir::qc::addToOutput(OpBuilder &b, Location loc, Value out, Value token,
                            Value feature, Value tokenCount, Value featureCount,
                            Value sum) {

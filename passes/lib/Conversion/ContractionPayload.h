@@ -10,6 +10,7 @@
 #ifndef QC_CONVERSION_CONTRACTIONPAYLOAD_H
 #define QC_CONVERSION_CONTRACTIONPAYLOAD_H
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
 namespace mlir::qc {
@@ -46,6 +47,16 @@ SmallVector<Value> loopSizes(OpBuilder &b, Location loc, linalg::GenericOp op);
 /// qc_linear_4096_4096 ("d" for a dynamic size): profilers and benchmarks
 /// pick the linear kernels by name.
 FlatSymbolRefAttr kernelName(linalg::GenericOp op, StringRef prefix);
+
+/// A gpu.launch of kernel `name` over tiles: ceil(extentX / tileX) x
+/// ceil(extentY / tileY) blocks (one row when `extentY` is null) of
+/// `threads` threads, with `workgroup` buffers and `dynamicSharedBytes` of
+/// dynamic shared memory (0: none).
+gpu::LaunchOp launchTiles(OpBuilder &b, Location loc, FlatSymbolRefAttr name,
+                          Value extentX, int64_t tileX, Value extentY,
+                          int64_t tileY, int64_t threads,
+                          TypeRange workgroup = {},
+                          int64_t dynamicSharedBytes = 0);
 
 /// Whether every row of `buffer` starts `bytes`-aligned when the buffer
 /// itself does (the runtime and the pool align allocations to 256).

@@ -117,21 +117,11 @@ void mlir::qc::buildStagedMmaKernel(OpBuilder &b, Location loc,
                            MemRefLayoutAttrInterface{}, b.getI64IntegerAttr(3));
   };
 
-  FlatSymbolRefAttr symbol = kernelName(op, "qc_linear_staged");
   Value one = math.constant(b, 1);
-  auto launch = gpu::LaunchOp::create(
-      b, loc,
-      arith::CeilDivUIOp::create(b, loc, featureCount,
-                                 math.constant(b, tile.features)),
-      arith::CeilDivUIOp::create(b, loc, tokenCount,
-                                 math.constant(b, tile.tokens)),
-      one, math.constant(b, kThreads), one, one,
-      /*dynamicSharedMemorySize=*/{}, /*asyncTokenType=*/{},
-      /*asyncDependencies=*/{},
-      /*workgroupAttributions=*/
-      {tilesType(tile.tokens), tilesType(tile.features)},
-      /*privateAttributions=*/{}, /*clusterSizeX=*/{}, /*clusterSizeY=*/{},
-      /*clusterSizeZ=*/{}, symbol, symbol);
+  auto launch =
+      launchTiles(b, loc, kernelName(op, "qc_linear_staged"), featureCount,
+                  tile.features, tokenCount, tile.tokens, kThreads,
+                  {tilesType(tile.tokens), tilesType(tile.features)});
   Block &body = launch.getBody().front();
   b.setInsertionPointToStart(&body);
   Value tid = launch.getThreadIds().x;

@@ -265,18 +265,10 @@ struct QCTensorCoreContractionsPass
         MemRefType::get({kSplit, layout.lanes, accumulators * 4}, f32,
                         MemRefLayoutAttrInterface{}, b.getI64IntegerAttr(3));
 
-    FlatSymbolRefAttr symbol = kernelName(op, "qc_linear_mma");
     Value one = constant(1);
-    auto launch = gpu::LaunchOp::create(
-        b, loc,
-        arith::CeilDivUIOp::create(b, loc, featureCount,
-                                   constant(tileFeatures)),
-        arith::CeilDivUIOp::create(b, loc, tokenCount, constant(tileTokens)),
-        one, constant(layout.lanes * kSplit), one, one,
-        /*dynamicSharedMemorySize=*/{}, /*asyncTokenType=*/{},
-        /*asyncDependencies=*/{}, /*workgroupAttributions=*/{partialsType},
-        /*privateAttributions=*/{}, /*clusterSizeX=*/{}, /*clusterSizeY=*/{},
-        /*clusterSizeZ=*/{}, symbol, symbol);
+    auto launch = launchTiles(
+        b, loc, kernelName(op, "qc_linear_mma"), featureCount, tileFeatures,
+        tokenCount, tileTokens, layout.lanes * kSplit, {partialsType});
     Block &body = launch.getBody().front();
     b.setInsertionPointToStart(&body);
     Value partials = launch.getWorkgroupAttributions().front();

@@ -240,16 +240,8 @@ struct QCWarpContractionsPass
     SmallVector<Value> sizes = loopSizes(b, loc, op);
     Value tokenCount = sizes[0], featureCount = sizes[1], depth = sizes[2];
     Value one = constant(1);
-    FlatSymbolRefAttr symbol = kernelName(op, "qc_linear");
-    auto launch = gpu::LaunchOp::create(
-        b, loc,
-        arith::CeilDivUIOp::create(b, loc, featureCount, constant(warps)),
-        arith::CeilDivUIOp::create(b, loc, tokenCount, constant(tokens)), one,
-        constant(kWarpLanes * warps), one, one, /*dynamicSharedMemorySize=*/{},
-        /*asyncTokenType=*/{}, /*asyncDependencies=*/{},
-        /*workgroupAttributions=*/{}, /*privateAttributions=*/{},
-        /*clusterSizeX=*/{}, /*clusterSizeY=*/{}, /*clusterSizeZ=*/{}, symbol,
-        symbol);
+    auto launch = launchTiles(b, loc, kernelName(op, "qc_linear"), featureCount,
+                              warps, tokenCount, tokens, kWarpLanes * warps);
 
     Block &body = launch.getBody().front();
     b.setInsertionPointToStart(&body);
@@ -399,16 +391,8 @@ struct QCWarpContractionsPass
                                        : "qc_linear_columns_t" +
                                              std::to_string(tileTokens));
     Value one = constant(1);
-    auto launch = gpu::LaunchOp::create(
-        b, loc,
-        arith::CeilDivUIOp::create(b, loc, featureCount,
-                                   constant(blockFeatures)),
-        arith::CeilDivUIOp::create(b, loc, tokenCount, constant(tileTokens)),
-        one, constant(threads), one, one, /*dynamicSharedMemorySize=*/{},
-        /*asyncTokenType=*/{}, /*asyncDependencies=*/{},
-        /*workgroupAttributions=*/{partialsType}, /*privateAttributions=*/{},
-        /*clusterSizeX=*/{}, /*clusterSizeY=*/{}, /*clusterSizeZ=*/{}, symbol,
-        symbol);
+    auto launch = launchTiles(b, loc, symbol, featureCount, blockFeatures,
+                              tokenCount, tileTokens, threads, {partialsType});
     b.setInsertionPointToStart(&launch.getBody().front());
     Value partials = launch.getWorkgroupAttributions().front();
     Value tid = launch.getThreadIds().x;

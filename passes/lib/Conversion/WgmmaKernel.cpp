@@ -86,24 +86,14 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
   auto workgroup = gpu::AddressSpaceAttr::get(
       ctx, gpu::GPUDialect::getWorkgroupAddressSpace());
 
-  FlatSymbolRefAttr symbol = kernelName(op, namePrefix);
   Value one = math.constant(b, 1);
   // Blocks of the same features are neighbours in the grid (x = tokens):
   // they run together and share their weights in L2, which are then read
   // from memory once; a weight matrix larger than L2 is otherwise streamed
   // once per row of token tiles.
-  auto launch = gpu::LaunchOp::create(
-      b, loc,
-      arith::CeilDivUIOp::create(b, loc, tokenCount,
-                                 math.constant(b, tile.tokens)),
-      arith::CeilDivUIOp::create(b, loc, featureCount,
-                                 math.constant(b, tile.features)),
-      one, math.constant(b, threads), one, one,
-      arith::ConstantIntOp::create(b, loc, b.getI32Type(), sharedBytes),
-      /*asyncTokenType=*/{}, /*asyncDependencies=*/{},
-      /*workgroupAttributions=*/{}, /*privateAttributions=*/{},
-      /*clusterSizeX=*/{}, /*clusterSizeY=*/{}, /*clusterSizeZ=*/{}, symbol,
-      symbol);
+  auto launch = launchTiles(b, loc, kernelName(op, namePrefix), tokenCount,
+                            tile.tokens, featureCount, tile.features, threads,
+                            /*workgroup=*/{}, sharedBytes);
   Block &body = launch.getBody().front();
   b.setInsertionPointToStart(&body);
   Value tid = launch.getThreadIds().x;
@@ -319,16 +309,9 @@ Value mlir::qc::buildDequantizedWeights(OpBuilder &b, Location loc,
   // A thread per 8 consecutive k of a feature: 16-byte stores along rows.
   int64_t chunksPerRow = depth / kChunk;
   Value chunks = math.mul(b, features, chunksPerRow);
-  Value one = math.constant(b, 1);
-  FlatSymbolRefAttr symbol = kernelName(op, "qc_dequantize");
-  auto launch = gpu::LaunchOp::create(
-      b, loc,
-      arith::CeilDivUIOp::create(b, loc, chunks, math.constant(b, kWarpgroup)),
-      one, one, math.constant(b, kWarpgroup), one, one,
-      /*dynamicSharedMemorySize=*/{}, /*asyncTokenType=*/{},
-      /*asyncDependencies=*/{}, /*workgroupAttributions=*/{},
-      /*privateAttributions=*/{}, /*clusterSizeX=*/{}, /*clusterSizeY=*/{},
-      /*clusterSizeZ=*/{}, symbol, symbol);
+  auto launch =
+      launchTiles(b, loc, kernelName(op, "qc_dequantize"), chunks, kWarpgroup,
+                  /*extentY=*/{}, 1, kWarpgroup);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&launch.getBody().front());
   Value chunk = math.add(b, math.mul(b, launch.getBlockIds().x, kWarpgroup),
