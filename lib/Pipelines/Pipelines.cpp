@@ -162,6 +162,7 @@ void mlir::qc::buildGPUToLLVMPipeline(OpPassManager &pm,
   if (nvidia) {
     kernels.addPass(createConvertNVGPUToNVVMPass());
     kernels.addPass(createConvertGpuOpsToNVVMOps());
+    kernels.addPass(createQCGridConstantKernelArgs());
     kernels.addPass(createConvertNVVMToLLVMPass());
   } else {
     ConvertAMDGPUToROCDLPassOptions amdgpu;

@@ -7,6 +7,7 @@
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a}))" | FileCheck %s --check-prefix=WGMMADEFAULT
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a wgmma-dequantize=0}))" | FileCheck %s --check-prefix=KEEPDIRECT
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a wgmma-wide-min-features=64}))" | FileCheck %s --check-prefix=WIDE
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-tensor-core-contractions{chip=sm_90a wgmma-tma=0}))" | FileCheck %s --check-prefix=CPASYNC
 
 // A linear layer with int8 weights dequantized in the payload and f16
 // activations. The host picks the tensor-core kernel for 16 tokens or more
@@ -120,7 +121,7 @@
 // WGMMA: %[[MIN:.*]] = arith.constant 32 : index
 // WGMMA: arith.cmpi uge, %{{.*}}, %[[MIN]]
 // WGMMA: gpu.launch
-// WGMMA-SAME: threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) dynamic_shared_memory_size %c37888_i32 module(@qc_linear_wgmma_16_64) function(@qc_linear_wgmma_16_64)
+// WGMMA-SAME: threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) dynamic_shared_memory_size %c37912_i32 module(@qc_linear_wgmma_16_64) function(@qc_linear_wgmma_16_64)
 // WGMMA: %[[RAW:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // WGMMA: memref.extract_aligned_pointer_as_index %[[RAW]]
 // WGMMA: %[[BUF:.*]] = memref.view %[[RAW]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<18432xf16, #gpu.address_space<workgroup>>
@@ -137,7 +138,7 @@
 // WGMMA-NEXT: %[[WGBASE:.*]] = arith.addi %[[BASE]], %[[WGROWS64]] : i64
 // WGMMA: %[[ZERO:.*]] = llvm.mlir.zero : !llvm.struct<(f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)>
 // WGMMA: %[[SUMS:.*]] = scf.for {{.*}} iter_args(%[[ACC:.*]] = %[[ZERO]])
-// WGMMA-NEXT: nvgpu.device_async_wait %[[GROUP]] {numGroups = 0 : i32}
+// WGMMA: nvgpu.device_async_wait %[[GROUP]] {numGroups = 0 : i32}
 // WGMMA-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
 // WGMMA-NEXT: gpu.barrier
 // Descriptors: the buffers' base (with the swizzle fields) + the stage's
@@ -189,9 +190,11 @@
 // WGMMADEFAULT: arith.truncf %{{.*}} : f32 to f16
 // WGMMADEFAULT: vector.store %{{.*}}, %[[W]][%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<?x64xf16>, vector<8xf16>
 // WGMMADEFAULT: gpu.terminator
+// WGMMADEFAULT: memref.extract_strided_metadata %[[W]]
+// WGMMADEFAULT: call @mgpuTensorMapEncodeF16Swizzle128B
 // WGMMADEFAULT: function(@qc_linear_wgmma_16_64)
 // WGMMADEFAULT-NOT: memref.load %[[Q]]
-// WGMMADEFAULT: nvgpu.device_async_copy %[[W]]
+// WGMMADEFAULT: nvvm.cp.async.bulk.tensor.shared.cluster.global
 // WGMMADEFAULT-NOT: memref.load %[[Q]]
 // WGMMADEFAULT: gpu.terminator
 // WGMMADEFAULT-NEXT: }
@@ -245,16 +248,59 @@ func.func @int8_linear(%x: memref<?x64xf16>, %q: memref<16x64xi8>, %s: memref<16
 // DEFAULT: function(@qc_linear_staged_64_64) workgroup(%{{.*}} : memref<4x64x40xf16, 3>, %{{.*}} : memref<4x64x40xf16, 3>)
 // DEFAULT: nvgpu.device_async_wait %{{.*}} {numGroups = 2 : i32}
 // On sm_90a by default: 64 tokens x 64 features a block, 6 buffers
-// (6 x 128 rows x 128 bytes + 1 KiB), both operands by cp.async (4 chunks a
-// thread each), m64n64k16.
-// WGMMADEFAULT: dynamic_shared_memory_size %c99328_i32 module(@qc_linear_wgmma_64_64) function(@qc_linear_wgmma_64_64)
-// WGMMADEFAULT-NOT: vector.store
-// WGMMADEFAULT: scf.for
-// WGMMADEFAULT: nvgpu.device_async_wait %{{.*}} {numGroups = 3 : i32}
+// (6 x (128 rows x 128 bytes + an 8-byte mbarrier) + 1 KiB), both operands
+// by TMA: the host encodes a tensor map per operand (boxes of 64 rows x 64
+// k) into a stack slot and passes its value; thread 0 initializes the
+// barriers, then issues slices 0-3 (each: expect 16 KiB, two box copies
+// at k = 64 slice, row = the tile's first), then one slice per iteration
+// after the barrier; every thread waits for its slice's phase.
+// WGMMADEFAULT-SAME: %[[X:.*]]: memref<?x64xf16>, %[[WF:.*]]: memref<64x64xf16>
+// Each slot is inserted at the start of the entry block: the weights' first.
+// WGMMADEFAULT: %[[WSLOT:.*]] = llvm.alloca %{{.*}} x !llvm.array<16 x i64> {alignment = 64 : i64}
+// WGMMADEFAULT: %[[XSLOT:.*]] = llvm.alloca %{{.*}} x !llvm.array<16 x i64> {alignment = 64 : i64}
+// WGMMADEFAULT: %[[XBASE:.*]], %{{.*}}, %[[XSIZES:.*]]:2, %[[XSTRIDES:.*]]:2 = memref.extract_strided_metadata %[[X]]
+// WGMMADEFAULT: %[[XROWS:.*]] = arith.index_castui %[[XSIZES]]#0 : index to i64
+// WGMMADEFAULT: call @mgpuTensorMapEncodeF16Swizzle128B(%[[XSLOT]], %{{.*}}, %[[XROWS]], %{{.*}}, %{{.*}}, %c64_i64{{.*}}, %c64_i64{{.*}})
+// WGMMADEFAULT-NEXT: %[[XMAP:.*]] = llvm.load %[[XSLOT]] {alignment = 64 : i64} : !llvm.ptr -> !llvm.array<16 x i64>
+// WGMMADEFAULT: memref.extract_strided_metadata %[[WF]]
+// WGMMADEFAULT: call @mgpuTensorMapEncodeF16Swizzle128B(%[[WSLOT]],
+// WGMMADEFAULT-NEXT: %[[WMAP:.*]] = llvm.load %[[WSLOT]]
+// WGMMADEFAULT: dynamic_shared_memory_size %c99376_i32 module(@qc_linear_wgmma_64_64) function(@qc_linear_wgmma_64_64)
+// WGMMADEFAULT: %[[XADDR:.*]] = builtin.unrealized_conversion_cast %[[XMAP]] : !llvm.array<16 x i64> to !llvm.ptr {qc.kernel_argument_address}
+// WGMMADEFAULT: %[[WADDR:.*]] = builtin.unrealized_conversion_cast %[[WMAP]] : !llvm.array<16 x i64> to !llvm.ptr {qc.kernel_argument_address}
+// WGMMADEFAULT: %[[LEADER:.*]] = arith.cmpi eq, %{{.*}}, %c0{{.*}} : index
+// WGMMADEFAULT: scf.if %[[LEADER]] {
+// WGMMADEFAULT-COUNT-6: nvvm.mbarrier.init %{{.*}}, %c1_i32{{.*}} : !llvm.ptr<3>, i32
+// WGMMADEFAULT: nvvm.fence.mbarrier.init
+// WGMMADEFAULT-NEXT: }
+// WGMMADEFAULT-NEXT: gpu.barrier
+// WGMMADEFAULT-COUNT-4: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c16384_i32
+// WGMMADEFAULT-NOT: nvgpu.device_async_copy
+// WGMMADEFAULT: scf.for %[[I:.*]] =
+// WGMMADEFAULT: gpu.barrier
+// WGMMADEFAULT: scf.if
+// WGMMADEFAULT: nvvm.mbarrier.arrive.expect_tx %[[FULL:.*]], %c16384_i32
+// WGMMADEFAULT: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[XADDR]], %[[FULL]], box[%[[K:.*]], %{{.*}}] : !llvm.ptr<7>, !llvm.ptr
+// WGMMADEFAULT: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[WADDR]], %[[FULL]], box[%[[K]], %{{.*}}] : !llvm.ptr<7>, !llvm.ptr
+// WGMMADEFAULT: }
+// WGMMADEFAULT: nvvm.mbarrier.try_wait.parity %{{.*}}, %{{.*}}, %c10000000_i32 : !llvm.ptr<3>, i32, i32
 // WGMMADEFAULT-COUNT-4: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>
-// WGMMADEFAULT-COUNT-8: nvgpu.device_async_copy
+// WGMMADEFAULT-NOT: nvgpu.device_async_copy
 // WGMMADEFAULT-NOT: vector.store
-// WGMMADEFAULT: scf.yield
+// WGMMADEFAULT: nvvm.wgmma.wait.group.sync.aligned 1
+// WGMMADEFAULT-NEXT: scf.yield
+// With wgmma-tma=0, both operands by cp.async (4 chunks a thread each).
+// CPASYNC-LABEL: func.func @f16_linear(
+// CPASYNC-NOT: mgpuTensorMapEncodeF16Swizzle128B
+// CPASYNC: dynamic_shared_memory_size %c99376_i32 module(@qc_linear_wgmma_64_64) function(@qc_linear_wgmma_64_64)
+// CPASYNC-NOT: vector.store
+// CPASYNC-NOT: nvvm.mbarrier
+// CPASYNC: scf.for
+// CPASYNC: nvgpu.device_async_wait %{{.*}} {numGroups = 3 : i32}
+// CPASYNC-COUNT-4: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>
+// CPASYNC-COUNT-8: nvgpu.device_async_copy
+// CPASYNC-NOT: vector.store
+// CPASYNC: scf.yield
 // A layer of at least wgmma-wide-min-features (here 64) features takes the
 // wide tile from 128 tokens on: two warpgroups (256 threads) over 128 tokens
 // x 256 features, 4 buffers of 384 rows (+ 1 KiB), m64n256k16; the default
@@ -264,7 +310,7 @@ func.func @int8_linear(%x: memref<?x64xf16>, %q: memref<16x64xi8>, %s: memref<16
 // WIDE: arith.cmpi uge, %[[T]], %c64
 // WIDE: %[[C128:.*]] = arith.constant 128 : index
 // WIDE: arith.cmpi uge, %[[T]], %[[C128]]
-// WIDE: threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) dynamic_shared_memory_size %c197632_i32 module(@qc_linear_wgmma_wide_64_64) function(@qc_linear_wgmma_wide_64_64)
+// WIDE: threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) dynamic_shared_memory_size %c197664_i32 module(@qc_linear_wgmma_wide_64_64) function(@qc_linear_wgmma_wide_64_64)
 // WIDE: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 256, k = 16>
 // WIDE: } else {
 // WIDE: function(@qc_linear_wgmma_64_64)

@@ -8,6 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "TensorMaps.h"
+
 #include "qc/Conversion/Passes.h"
 
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
@@ -136,10 +138,20 @@ struct QCMapKernelsToGPUPass
           launches = true;
         else if (!isa<scf::YieldOp, memref::AllocOp, memref::DeallocOp>(
                      inner) &&
-                 !isPure(&inner))
+                 !isPure(&inner) && !makesTensorMap(inner))
           return false;
       }
     return launches;
+  }
+
+  /// A step of buildTensorMap: the host encodes a TMA map into a stack slot
+  /// and passes its value to the launch.
+  static bool makesTensorMap(Operation &op) {
+    if (auto call = dyn_cast<func::CallOp>(op))
+      return call.getCallee() == kTensorMapEncoder;
+    if (auto load = dyn_cast<LLVM::LoadOp>(op))
+      return load.getAddr().getDefiningOp<LLVM::AllocaOp>() != nullptr;
+    return isa<LLVM::AllocaOp>(op);
   }
 
   /// A constant table read inside a kernel is read from the device module:

@@ -230,11 +230,11 @@ struct QCTensorCoreContractionsPass
           wide = atLeast(wgmmaWideMinTokens);
           b.setInsertionPoint(wide.thenBlock()->getTerminator());
           buildWgmmaKernel(b, loc, op, factors, sizes, WgmmaTile::wide(),
-                           "qc_linear_wgmma_wide", rows);
+                           "qc_linear_wgmma_wide", rows, wgmmaTma);
           b.setInsertionPoint(wide.elseBlock()->getTerminator());
         }
         buildWgmmaKernel(b, loc, op, factors, sizes, wgmmaTile(),
-                         "qc_linear_wgmma", rows);
+                         "qc_linear_wgmma", rows, wgmmaTma);
       } else {
         buildStagedMmaKernel(b, loc, op, factors, sizes, stagedTile());
       }

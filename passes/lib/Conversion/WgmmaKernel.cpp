@@ -38,6 +38,7 @@
 #include "WgmmaKernel.h"
 
 #include "StagedMmaKernel.h"
+#include "TensorMaps.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -49,11 +50,14 @@ using namespace mlir::qc;
 
 namespace {
 
-constexpr int64_t kChunk = 8;       ///< f16 per 16-byte copy
-constexpr int64_t kRowBytes = 128;  ///< one swizzled row: 64 f16 of K
-constexpr int64_t kPeriod = 1024;   ///< bytes of the swizzle pattern (8 rows)
-constexpr int64_t kWarpgroup = 128; ///< threads
-constexpr int64_t kStepBytes = 32;  ///< 16 f16 of K: one instruction's k
+constexpr int64_t kChunk = 8;        ///< f16 per 16-byte copy
+constexpr int64_t kRowBytes = 128;   ///< one swizzled row: 64 f16 of K
+constexpr int64_t kPeriod = 1024;    ///< bytes of the swizzle pattern (8 rows)
+constexpr int64_t kWarpgroup = 128;  ///< threads
+constexpr int64_t kStepBytes = 32;   ///< 16 f16 of K: one instruction's k
+constexpr int64_t kBarrierBytes = 8; ///< an mbarrier (one per stage)
+/// try_wait's suspend-time hint (ns), as CUTLASS's pipelines use.
+constexpr int64_t kWaitHintNanoseconds = 0x989680;
 
 /// The constant fields of a shared-memory matrix descriptor: 128-byte
 /// swizzle (bits 62-63 = 1), 1024 bytes between 8-row groups (bits 32-45,
@@ -65,13 +69,16 @@ constexpr uint64_t kDescriptorFields =
 } // namespace
 
 int64_t mlir::qc::wgmmaSharedBytes(const WgmmaTile &tile) {
-  return tile.stages * (tile.tokens + tile.features) * kRowBytes + kPeriod;
+  return tile.stages *
+             ((tile.tokens + tile.features) * kRowBytes + kBarrierBytes) +
+         kPeriod;
 }
 
 void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
                                 linalg::GenericOp op, const Factors &factors,
                                 ArrayRef<Value> sizes, const WgmmaTile &tile,
-                                StringRef namePrefix, Value weightRows) {
+                                StringRef namePrefix, Value weightRows,
+                                bool tma) {
   MLIRContext *ctx = b.getContext();
   IndexMath math{loc};
   Value tokenCount = sizes[0], featureCount = sizes[1];
@@ -87,6 +94,16 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
       ctx, gpu::GPUDialect::getWorkgroupAddressSpace());
 
   Value one = math.constant(b, 1);
+  Value rowsCopied[2] = {copiedRows(op, factors.activation, 0),
+                         weightRows ? weightRows
+                                    : copiedRows(op, factors.weight, 1)};
+  // TMA needs both operands in memory as f16 rows (not computed ones).
+  tma = tma && rowsCopied[0] && rowsCopied[1];
+  Value maps[2];
+  if (tma) {
+    maps[0] = buildTensorMap(b, loc, rowsCopied[0], tile.tokens);
+    maps[1] = buildTensorMap(b, loc, rowsCopied[1], tile.features);
+  }
   // Blocks of the same features are neighbours in the grid (x = tokens):
   // they run together and share their weights in L2, which are then read
   // from memory once; a weight matrix larger than L2 is otherwise streamed
@@ -113,15 +130,15 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
                        kPeriod);
   Value buffers = memref::ViewOp::create(
       b, loc,
-      MemRefType::get({(sharedBytes - kPeriod) / 2}, f16,
+      MemRefType::get({tile.stages * stageBytes / 2}, f16,
                       MemRefLayoutAttrInterface{}, workgroup),
       raw, pad, ValueRange{});
+  Value aligned = math.add(b, address, pad);
   Value descriptorBase = arith::OrIOp::create(
       b, loc,
       arith::ConstantIntOp::create(b, loc, i64,
                                    static_cast<int64_t>(kDescriptorFields)),
-      arith::IndexCastUIOp::create(b, loc, i64,
-                                   math.div(b, math.add(b, address, pad), 16)));
+      arith::IndexCastUIOp::create(b, loc, i64, math.div(b, aligned, 16)));
 
   struct Side {
     Value factor;
@@ -132,13 +149,77 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
     bool tokens;
   };
   Side sides[2] = {
-      {factors.activation, copiedRows(op, factors.activation, 0), tile.tokens,
-       0, firstToken, arith::SubIOp::create(b, loc, tokenCount, one),
-       /*tokens=*/true},
-      {factors.weight,
-       weightRows ? weightRows : copiedRows(op, factors.weight, 1),
-       tile.features, tokenBytes, firstFeature,
+      {factors.activation, rowsCopied[0], tile.tokens, 0, firstToken,
+       arith::SubIOp::create(b, loc, tokenCount, one), /*tokens=*/true},
+      {factors.weight, rowsCopied[1], tile.features, tokenBytes, firstFeature,
        arith::SubIOp::create(b, loc, featureCount, one), /*tokens=*/false}};
+
+  // With TMA, thread 0 fills a stage by two box copies whose bytes complete
+  // the stage's mbarrier (kept after the buffers); every thread waits on it.
+  Type i32 = b.getI32Type();
+  auto shared = LLVM::LLVMPointerType::get(
+      ctx, static_cast<unsigned>(NVVM::NVVMMemorySpace::Shared));
+  auto sharedPointer = [&](OpBuilder &sb, Value byteAddress) -> Value {
+    Value integer = arith::IndexCastUIOp::create(sb, loc, i64, byteAddress);
+    return LLVM::IntToPtrOp::create(sb, loc, shared, integer,
+                                    LLVM::DereferenceableAttr());
+  };
+  auto toI32 = [&](OpBuilder &sb, Value index) -> Value {
+    return arith::IndexCastUIOp::create(sb, loc, i32, index);
+  };
+  Value barriers =
+      math.add(b, aligned, math.constant(b, tile.stages * stageBytes));
+  auto barrier = [&](OpBuilder &sb, Value stage) {
+    return sharedPointer(
+        sb, math.add(sb, barriers, math.mul(sb, stage, kBarrierBytes)));
+  };
+  Value mapAddresses[2];
+  Value leader;
+  if (tma) {
+    for (int side = 0; side < 2; ++side)
+      mapAddresses[side] = kernelArgumentAddress(b, loc, maps[side]);
+    leader = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid,
+                                   math.constant(b, 0));
+    auto init = scf::IfOp::create(b, loc, leader, /*withElseRegion=*/false);
+    OpBuilder ib = init.getThenBodyBuilder();
+    for (int64_t stage = 0; stage < tile.stages; ++stage)
+      NVVM::MBarrierInitOp::create(
+          ib, loc, barrier(ib, math.constant(ib, stage)),
+          arith::ConstantIntOp::create(ib, loc, i32, 1), /*predicate=*/Value());
+    // The initialized barriers are visible to the async proxy (TMA).
+    NVVM::FenceMbarrierInitOp::create(ib, loc);
+    gpu::BarrierOp::create(b, loc);
+  }
+  auto issueSlice = [&](OpBuilder &sb, Value slice, Value stage) {
+    Value inRange = arith::AndIOp::create(
+        sb, loc, leader,
+        arith::CmpIOp::create(sb, loc, arith::CmpIPredicate::ult, slice,
+                              math.constant(sb, slices)));
+    auto issue = scf::IfOp::create(sb, loc, inRange, /*withElseRegion=*/false);
+    OpBuilder ib = issue.getThenBodyBuilder();
+    Value full = barrier(ib, stage);
+    NVVM::MBarrierArriveExpectTxOp::create(
+        ib, loc, /*res=*/Type(), full,
+        arith::ConstantIntOp::create(ib, loc, i32, stageBytes),
+        NVVM::MemScopeKind::CTA, /*relaxed=*/false, /*predicate=*/Value());
+    Value k = toI32(ib, math.mul(ib, slice, WgmmaTile::kDepth));
+    Value stageStart = math.add(ib, aligned, math.mul(ib, stage, stageBytes));
+    auto cluster = LLVM::LLVMPointerType::get(
+        ctx, static_cast<unsigned>(NVVM::NVVMMemorySpace::SharedCluster));
+    for (int side = 0; side < 2; ++side) {
+      Value destination = LLVM::AddrSpaceCastOp::create(
+          ib, loc, cluster,
+          sharedPointer(ib, math.add(ib, stageStart,
+                                     math.constant(ib, sides[side].offset))));
+      NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
+          ib, loc, destination, mapAddresses[side],
+          ValueRange{k, toI32(ib, sides[side].first)}, full,
+          /*im2colOffsets=*/ValueRange(), /*multicastMask=*/Value(),
+          /*l2CacheHint=*/Value(), NVVM::TMALoadMode::TILE,
+          /*isCTAOnly=*/false, /*group=*/NVVM::CTAGroupKindAttr(),
+          /*predicate=*/Value());
+    }
+  };
 
   // Thread t copies chunk t mod 8 of rows t / 8, t / 8 + 16, ...: every row
   // it touches is the same modulo 8, so its swizzled chunk is one value.
@@ -197,6 +278,10 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
   Value lastSlice = math.constant(b, slices - 1);
   Value group;
   for (int64_t s = 0; s + 2 < tile.stages; ++s) {
+    if (tma) {
+      issueSlice(b, math.constant(b, s), math.constant(b, s));
+      continue;
+    }
     SmallVector<PendingStore> pending;
     group = stageSlice(
         b, arith::MinUIOp::create(b, loc, math.constant(b, s), lastSlice),
@@ -224,16 +309,27 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
         // Slice i is in shared memory (this thread's copies, then every
         // thread's through the barrier) and visible to the async proxy.
         // Past the barrier every thread has waited for the multiplies of
-        // slice i - 2, so its buffer is refilled below.
-        nvgpu::DeviceAsyncWaitOp::create(lb, loc, group,
-                                         lb.getI32IntegerAttr(tile.stages - 3));
-        NVVM::FenceProxyOp::create(
-            lb, loc,
-            NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
-            NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
-        gpu::BarrierOp::create(lb, loc);
-
+        // slice i - 2, so its buffer is refilled (below, or here by TMA).
         Value stage = math.rem(lb, i, tile.stages);
+        Value next = math.add(lb, i, math.constant(lb, tile.stages - 2));
+        if (tma) {
+          gpu::BarrierOp::create(lb, loc);
+          issueSlice(lb, next, math.rem(lb, next, tile.stages));
+          Value phase =
+              toI32(lb, math.rem(lb, math.div(lb, i, tile.stages), 2));
+          NVVM::MBarrierTryWaitParityOp::create(
+              lb, loc, barrier(lb, stage), phase,
+              arith::ConstantIntOp::create(lb, loc, i32, kWaitHintNanoseconds));
+        } else {
+          nvgpu::DeviceAsyncWaitOp::create(
+              lb, loc, group, lb.getI32IntegerAttr(tile.stages - 3));
+          NVVM::FenceProxyOp::create(
+              lb, loc,
+              NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+              NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+          gpu::BarrierOp::create(lb, loc);
+        }
+
         Value stageStart = arith::IndexCastUIOp::create(
             lb, loc, i64, math.mul(lb, stage, stageBytes / 16));
         Value acc = accs.front();
@@ -263,11 +359,12 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
         }
         NVVM::WgmmaGroupSyncAlignedOp::create(lb, loc);
         // The copies of slice i + stages - 2 overlap the multiplies.
-        Value next = math.add(lb, i, math.constant(lb, tile.stages - 2));
-        SmallVector<PendingStore> pending;
-        stageSlice(lb, arith::MinUIOp::create(lb, loc, next, lastSlice),
-                   math.rem(lb, next, tile.stages), pending);
-        storePending(lb, pending);
+        if (!tma) {
+          SmallVector<PendingStore> pending;
+          stageSlice(lb, arith::MinUIOp::create(lb, loc, next, lastSlice),
+                     math.rem(lb, next, tile.stages), pending);
+          storePending(lb, pending);
+        }
         // Slice i's multiplies stay in flight into the next iteration.
         NVVM::WgmmaWaitGroupSyncOp::create(lb, loc, 1);
         scf::YieldOp::create(lb, loc, acc);

@@ -29,23 +29,25 @@ struct WgmmaTile {
   static WgmmaTile wide() { return {128, 256, 4}; }
 };
 
-/// Dynamic shared memory the kernel asks for: the buffers, plus 1 KiB to
-/// align them to the swizzle pattern's 1024-byte period.
+/// Dynamic shared memory the kernel asks for: the buffers and their
+/// mbarriers, plus 1 KiB to align them to the swizzle pattern's 1024-byte
+/// period.
 int64_t wgmmaSharedBytes(const WgmmaTile &tile);
 
 /// Builds at `b` a gpu.launch (kernel `namePrefix`_<N>_<K>) computing the
 /// contraction `op` (with
 /// `factors`, loop sizes `sizes`, K a multiple of 64) by tiles of `tile`:
-/// cp.async (f16 rows read as they are) or registers (computed rows) fill
-/// swizzled shared memory `stages - 2` slices ahead of the warpgroup's
-/// wgmma.mma_async m64nNk16 (f16 x f16 + f32), one slice's multiplies in
-/// flight while the next are issued.
+/// TMA (`tma` and both operands f16 rows in memory: tensor maps made on
+/// the host, one mbarrier per stage), cp.async (f16 rows read as they are)
+/// or registers (computed rows) fill swizzled shared memory `stages - 2`
+/// slices ahead of the warpgroup's wgmma.mma_async m64nNk16 (f16 x f16 +
+/// f32), one slice's multiplies in flight while the next are issued.
 /// `weightRows`, when given, is an f16 [features, K] buffer holding the
 /// weight factor, copied instead of the payload's.
 void buildWgmmaKernel(OpBuilder &b, Location loc, linalg::GenericOp op,
                       const Factors &factors, ArrayRef<Value> sizes,
                       const WgmmaTile &tile, StringRef namePrefix,
-                      Value weightRows = {});
+                      Value weightRows, bool tma);
 
 /// Builds at `b` an f16 [features, K] allocation and a gpu.launch
 /// (`qc_dequantize_<N>_<K>`) that fills it with the weight factor of `op`

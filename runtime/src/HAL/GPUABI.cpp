@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 
 using namespace qc;
@@ -149,6 +150,20 @@ void mgpuMemset16(void *dst, unsigned short value, size_t count,
                   void * /*stream*/) {
   if (GPUDevice *d = device("mgpuMemset16"))
     d->abiMemset(dst, value, count, 2);
+}
+
+/// Not in MLIR's wrappers (whose mgpuTensorMapEncodeTiledMemref returns a
+/// map in device memory): kernels take the map by value (a grid-constant
+/// parameter), so it is written to the caller's 128-byte, 64-byte-aligned
+/// slot.
+void mgpuTensorMapEncodeF16Swizzle128B(void *map, int64_t address, int64_t rows,
+                                       int64_t columns, int64_t rowStrideBytes,
+                                       int64_t boxRows, int64_t boxColumns) {
+  if (GPUDevice *d = device("mgpuTensorMapEncodeF16Swizzle128B"))
+    d->abiTensorMapEncode(map, {reinterpret_cast<void *>(address), rows,
+                                columns, rowStrideBytes, boxRows, boxColumns});
+  else
+    std::memset(map, 0, 128);
 }
 
 void *mgpuEventCreate() { return &eventToken; }

@@ -164,6 +164,10 @@ void *GPUDevice::abiModuleGetFunction(void *module, const char *name) {
 void GPUDevice::abiLaunchKernel(void *function, const intptr_t grid[3],
                                 const intptr_t block[3], int32_t sharedBytes,
                                 void **params, void **extra) {
+  // After a failure the step's results are void, and a kernel could fault
+  // on what failed (a tensor map left zero): the rest is skipped.
+  if (hasPendingError())
+    return;
   if (!function) {
     recordError(Status::error("mgpuLaunchKernel: no kernel (its lookup "
                               "failed)"));
@@ -238,4 +242,42 @@ void GPUDevice::abiSetDefaultDevice(int32_t ordinal) {
                               std::to_string(ordinal) +
                               " but the runtime runs on GPU " +
                               std::to_string(ordinal_)));
+}
+
+void GPUDevice::abiTensorMapEncode(void *map, const TensorMap2D &t) {
+  constexpr size_t kMapBytes = 128;
+  std::memset(map, 0, kMapBytes);
+  // What cuTensorMapEncodeTiled requires of an f16, 128-byte-swizzled map,
+  // checked here to name the field.
+  constexpr int64_t kHalfBytes = 2, kSwizzleBytes = 128, kMaxBox = 256;
+  auto address = reinterpret_cast<uintptr_t>(t.address);
+  std::string problem;
+  if (address % 16)
+    problem = "the matrix's address is not 16-byte aligned";
+  else if (t.rows <= 0 || t.columns <= 0)
+    problem = "the matrix is empty";
+  else if (t.rowStrideBytes % 16 || t.rowStrideBytes < t.columns * kHalfBytes)
+    problem = "the row stride is not a multiple of 16 bytes covering a row";
+  else if (t.boxRows <= 0 || t.boxRows > kMaxBox || t.boxColumns <= 0 ||
+           t.boxColumns * kHalfBytes > kSwizzleBytes)
+    problem = "the box is not 1-256 rows of at most 128 bytes";
+  Status s = problem.empty() ? makeCurrent() : Status::error(problem);
+  if (s)
+    s = encodeTensorMap(map, t);
+  if (!s) {
+    std::memset(map, 0, kMapBytes);
+    recordError(std::move(s).withContext(
+        "mgpuTensorMapEncodeF16Swizzle128B (" + std::to_string(t.rows) + " x " +
+        std::to_string(t.columns) + " f16, row stride " +
+        std::to_string(t.rowStrideBytes) + " bytes, box " +
+        std::to_string(t.boxRows) + " x " + std::to_string(t.boxColumns) +
+        ")"));
+  }
+}
+
+Status GPUDevice::encodeTensorMap(void * /*map*/,
+                                  const TensorMap2D & /*tensor*/) {
+  return Status::error("TMA tensor maps need an NVIDIA GPU (sm_90 or newer); "
+                       "this is " +
+                       name());
 }

@@ -47,6 +47,15 @@ public:
   void abiMemcpy(void *dst, const void *src, size_t bytes);
   void abiMemset(void *dst, uint32_t value, size_t count, unsigned width);
   void abiSetDefaultDevice(int32_t ordinal);
+  /// Encodes into `map` (128 bytes) the TMA tensor map of an f16 matrix
+  /// read in boxes of `boxRows` x `boxColumns`, 128-byte swizzled; rows
+  /// past the matrix read as zeros. A failure is recorded and leaves the
+  /// map zero (the step's launches are then skipped).
+  struct TensorMap2D {
+    void *address;
+    int64_t rows, columns, rowStrideBytes, boxRows, boxColumns;
+  };
+  void abiTensorMapEncode(void *map, const TensorMap2D &tensor);
 
   /// An error unless this device can run code compiled for `chip`.
   virtual Status checkChip(const std::string &chip) const = 0;
@@ -79,6 +88,9 @@ protected:
   /// Managed memory (host-shared memrefs); not capturable.
   virtual StatusOr<void *> allocateShared(size_t bytes) = 0;
   virtual Status releaseShared(void *pointer) = 0;
+  /// Encodes a checked TensorMap2D (cuTensorMapEncodeTiled); an error on
+  /// devices without TMA.
+  virtual Status encodeTensorMap(void *map, const TensorMap2D &tensor);
 
   /// Releases the staging memory; the backends call it before they destroy
   /// their stream and context.

@@ -10,6 +10,8 @@
 #include "FakeGPU/FakeGPU.h"
 #include "TestPackage.h"
 
+#include <algorithm>
+#include <cstring>
 #include <dlfcn.h>
 #include <limits>
 #include <map>
@@ -17,6 +19,21 @@
 using namespace qc;
 using namespace qc::runtime;
 using namespace qc::runtime::test;
+
+// The runtime's mgpu ABI (GPUABI.cpp), as kernels.so calls it.
+extern "C" void *mgpuModuleLoad(void *data, size_t size);
+extern "C" void mgpuModuleUnload(void *module);
+extern "C" void *mgpuModuleGetFunction(void *module, const char *name);
+extern "C" void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                                 intptr_t gridZ, intptr_t blockX,
+                                 intptr_t blockY, intptr_t blockZ, int32_t smem,
+                                 void *stream, void **params, void **extra,
+                                 size_t paramsCount);
+extern "C" void mgpuTensorMapEncodeF16Swizzle128B(void *map, int64_t address,
+                                                  int64_t rows, int64_t columns,
+                                                  int64_t rowStrideBytes,
+                                                  int64_t boxRows,
+                                                  int64_t boxColumns);
 
 namespace {
 
@@ -294,6 +311,91 @@ TEST_F(FakeGPUTest, KernelErrorsFailTheStep) {
             "CUDA_ERROR_NOT_FOUND 500 (a fake driver error)");
   // Reported once, not left behind for the next step.
   EXPECT_TRUE(package->device().takeError());
+}
+
+TEST_F(FakeGPUTest, TensorMapsAreEncodedByTheDriverAndCheckedFirst) {
+  PackageDir dir("cuda:sm_90a", QC_FAKE_GPU_KERNELS);
+  std::unique_ptr<Package> package = load(dir);
+  ASSERT_TRUE(package);
+  Device &device = package->device();
+  StatusOr<void *> rows = device.allocate(100 * 512 * 2);
+  ASSERT_TRUE(rows) << rows.status().message();
+  auto address = reinterpret_cast<int64_t>(*rows);
+  alignas(64) uint8_t map[128];
+
+  // A 100 x 256 f16 matrix with rows 1024 bytes apart, boxes of 64 x 64:
+  // the driver gets the dimensions innermost first, the one row stride, an
+  // f16 128-byte-swizzled map with zero fill.
+  mgpuTensorMapEncodeF16Swizzle128B(map, address, 100, 256, 1024, 64, 64);
+  ASSERT_TRUE(device.takeError());
+  fakegpu::TensorMap encoded;
+  std::memcpy(&encoded, map, sizeof encoded);
+  EXPECT_EQ(encoded.magic, fakegpu::kTensorMapMagic);
+  EXPECT_EQ(encoded.address, *rows);
+  EXPECT_EQ(encoded.dims[0], 256u);
+  EXPECT_EQ(encoded.dims[1], 100u);
+  EXPECT_EQ(encoded.stride, 1024u);
+  EXPECT_EQ(encoded.box[0], 64u);
+  EXPECT_EQ(encoded.box[1], 64u);
+  EXPECT_EQ(encoded.dataType, 6);
+  EXPECT_EQ(encoded.swizzle, 3);
+  EXPECT_EQ(encoded.oobFill, 0);
+
+  // What TMA cannot take is refused before the driver sees it, naming the
+  // field, and the map is left zero.
+  auto refusal = [&](int64_t at, int64_t stride, int64_t boxRows,
+                     int64_t boxColumns) {
+    std::memset(map, 0xff, sizeof map);
+    mgpuTensorMapEncodeF16Swizzle128B(map, at, 100, 256, stride, boxRows,
+                                      boxColumns);
+    EXPECT_TRUE(
+        std::all_of(map, map + sizeof map, [](uint8_t b) { return b == 0; }));
+    return std::string(device.takeError().message());
+  };
+  const std::string prefix = "mgpuTensorMapEncodeF16Swizzle128B (100 x 256 "
+                             "f16, row stride ";
+  EXPECT_EQ(refusal(address + 8, 1024, 64, 64),
+            prefix + "1024 bytes, box 64 x 64): the matrix's address is not "
+                     "16-byte aligned");
+  EXPECT_EQ(refusal(address, 500, 64, 64),
+            prefix + "500 bytes, box 64 x 64): the row stride is not a "
+                     "multiple of 16 bytes covering a row");
+  EXPECT_EQ(refusal(address, 1024, 512, 64),
+            prefix + "1024 bytes, box 512 x 64): the box is not 1-256 rows "
+                     "of at most 128 bytes");
+  EXPECT_EQ(refusal(address, 1024, 64, 128),
+            prefix + "1024 bytes, box 64 x 128): the box is not 1-256 rows "
+                     "of at most 128 bytes");
+  // The driver's own refusal (memory it does not know) is reported too.
+  alignas(16) static uint8_t host[1024];
+  EXPECT_EQ(refusal(reinterpret_cast<int64_t>(host), 1024, 64, 64),
+            prefix + "1024 bytes, box 64 x 64): cuTensorMapEncodeTiled: "
+                     "CUDA_ERROR_FAKE 1 (a fake driver error)");
+
+  // After a failure the rest of the step is skipped (a kernel would fault
+  // on the zero map), until the runtime has taken the error.
+  static uint64_t ran = 0;
+  static const fakegpu::Kernel kernels[] = {
+      {"count", [](const uint64_t *, uint64_t) { ++ran; }, 0}};
+  static const fakegpu::Image image{fakegpu::kMagic, 1, kernels};
+  void *module =
+      mgpuModuleLoad(const_cast<fakegpu::Image *>(&image), sizeof image);
+  void *count = mgpuModuleGetFunction(module, "count");
+  ASSERT_TRUE(count);
+  auto launch = [&] {
+    mgpuLaunchKernel(count, 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr, nullptr, 0);
+    ASSERT_TRUE(device.synchronize());
+  };
+  mgpuTensorMapEncodeF16Swizzle128B(map, address + 8, 100, 256, 1024, 64, 64);
+  launch();
+  EXPECT_EQ(ran, 0u);
+  EXPECT_NE(device.takeError().message().find("not 16-byte aligned"),
+            std::string::npos);
+  launch();
+  EXPECT_EQ(ran, 1u);
+  EXPECT_TRUE(device.takeError());
+  mgpuModuleUnload(module);
+  device.release(*rows);
 }
 
 } // namespace

@@ -84,6 +84,26 @@ def QCHoistKernelAllocas
   }];
 }
 
+def QCGridConstantKernelArgs
+    : Pass<"qc-grid-constant-kernel-args", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Pass kernel arguments used by address as grid constants";
+  let description = [{
+    A kernel that needs the address of a by-value argument (a TMA tensor
+    map: 128 bytes, named by address by `cp.async.bulk.tensor`) marks it
+    inside its gpu.launch with an `unrealized_conversion_cast` to
+    `!llvm.ptr` carrying `qc.kernel_argument_address`. After the kernel is
+    an NVVM `llvm.func`, this makes each marked argument a pointer with
+    `llvm.byval` (its value type), `llvm.align = 64` and
+    `nvvm.grid_constant`, and the marker casts that argument: NVPTX then
+    passes the value in a 64-byte-aligned parameter and the kernel reads it
+    in place (`cvta.param`). Launches are unchanged: they pass the value.
+    Marking anything but an argument of an NVVM kernel, or using a marked
+    argument by value too, is an error.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::NVVM::NVVMDialect"];
+}
+
 def QCWarpContractions : Pass<"qc-warp-contractions", "::mlir::func::FuncOp"> {
   let summary = "Matmul-like kernels as one warp per output column";
   let description = [{
@@ -254,6 +274,9 @@ def QCTensorCoreContractions
     Option<"wgmmaStages", "wgmma-stages", "int64_t", /*default=*/"6",
            "sm_90a: shared-memory buffers of 64-deep K slices in the wgmma "
            "kernel">,
+    Option<"wgmmaTma", "wgmma-tma", "bool", /*default=*/"true",
+           "sm_90a: the wgmma kernel's f16 operands travel by TMA (tensor "
+           "maps made on the host, mbarriers) instead of cp.async">,
   ];
 }
 

@@ -92,6 +92,7 @@ public:
   Status takeError();
   /// Keeps `error` unless an earlier one is pending.
   void recordError(Status error);
+  bool hasPendingError() const { return !pendingError_.isOk(); }
 
 protected:
   explicit Device(DeviceKind kind) : kind_(kind) {}

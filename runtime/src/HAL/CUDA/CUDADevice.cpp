@@ -81,6 +81,7 @@ protected:
   Status releaseShared(void *pointer) override {
     return d_.check(d_.cuMemFree_v2(devicePointer(pointer)), "cuMemFree");
   }
+  Status encodeTensorMap(void *map, const TensorMap2D &tensor) override;
 
 private:
   CUstream stream() const { return static_cast<CUstream>(stream_); }
@@ -303,6 +304,27 @@ Status CUDADevice::launch(void *function, const intptr_t grid[3],
                                     unsigned(block[2]), unsigned(sharedBytes),
                                     stream(), params, extra),
                   "cuLaunchKernel");
+}
+
+Status CUDADevice::encodeTensorMap(void *map, const TensorMap2D &t) {
+  if (!d_.cuTensorMapEncodeTiled)
+    return Status::error("the CUDA driver has no cuTensorMapEncodeTiled (TMA "
+                         "needs CUDA 12.0 or newer)");
+  if (major_ < 9)
+    return Status::error(name_ + " has no TMA (sm_90 or newer)");
+  // Innermost dimension first; the row stride is the one stride given.
+  const uint64_t dims[2] = {uint64_t(t.columns), uint64_t(t.rows)};
+  const uint64_t strides[1] = {uint64_t(t.rowStrideBytes)};
+  const unsigned box[2] = {unsigned(t.boxColumns), unsigned(t.boxRows)};
+  const unsigned elementStrides[2] = {1, 1};
+  // Out-of-bounds rows are filled with zeros (FLOAT_OOB_FILL_NONE).
+  return d_.check(d_.cuTensorMapEncodeTiled(
+                      map, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, t.address, dims,
+                      strides, box, elementStrides,
+                      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                      CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+                  "cuTensorMapEncodeTiled");
 }
 
 StatusOr<void *> CUDADevice::allocateAsync(size_t bytes) {

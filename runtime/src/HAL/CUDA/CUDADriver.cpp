@@ -85,6 +85,7 @@ StatusOr<const Driver *> load() {
   QC_OPTIONAL(cuGraphLaunch);
   QC_OPTIONAL(cuGraphExecDestroy);
   QC_OPTIONAL(cuGraphDestroy);
+  QC_OPTIONAL(cuTensorMapEncodeTiled);
 #undef QC_REQUIRED
 #undef QC_OPTIONAL
   if (!missing.empty()) {

@@ -358,4 +358,34 @@ CUresult cuGraphDestroy(void *graph) {
   return kSuccess;
 }
 
+// The real driver's rules for a rank-2 tiled map (cuda.h): 16-byte-aligned
+// global address and strides, dimensions and boxes in range, a box row
+// within the swizzle span; a pure host function (no context needed).
+CUresult cuTensorMapEncodeTiled(void *map, int dataType, unsigned rank,
+                                void *address, const uint64_t *dims,
+                                const uint64_t *strides, const unsigned *box,
+                                const unsigned *elementStrides, int interleave,
+                                int swizzle, int l2Promotion, int oobFill) {
+  static_assert(sizeof(TensorMap) <= 128);
+  constexpr unsigned kSwizzleBytes[] = {0, 32, 64, 128};
+  constexpr unsigned kElementBytes = 2; // the one data type used: f16
+  if (rank != 2 || dataType != 6 || interleave != 0 || swizzle < 0 ||
+      swizzle > 3 || reinterpret_cast<uintptr_t>(address) % 16 ||
+      !inside(deviceMemory, address))
+    return kInvalidValue;
+  for (int i = 0; i < 2; ++i)
+    if (dims[i] == 0 || dims[i] > (uint64_t(1) << 32) || box[i] == 0 ||
+        box[i] > 256 || elementStrides[i] != 1)
+      return kInvalidValue;
+  if (strides[0] % 16 || strides[0] < dims[0] * kElementBytes ||
+      (swizzle && box[0] * kElementBytes > kSwizzleBytes[swizzle]))
+    return kInvalidValue;
+  TensorMap m{kTensorMapMagic, address,          {dims[0], dims[1]},
+              strides[0],      {box[0], box[1]}, dataType,
+              swizzle,         l2Promotion,      oobFill};
+  std::memset(map, 0, 128);
+  std::memcpy(map, &m, sizeof m);
+  return kSuccess;
+}
+
 } // extern "C"

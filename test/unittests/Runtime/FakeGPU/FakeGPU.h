@@ -43,6 +43,16 @@ struct Stats {
   uint64_t releaseThreshold = 0;
 };
 
+/// What the fake cuTensorMapEncodeTiled writes into a 128-byte map.
+struct TensorMap {
+  uint64_t magic;
+  const void *address;
+  uint64_t dims[2], stride;
+  unsigned box[2];
+  int dataType, swizzle, l2Promotion, oobFill;
+};
+constexpr uint64_t kTensorMapMagic = 0x5143544d41503031ull;
+
 } // namespace fakegpu
 
 extern "C" fakegpu::Stats *fakeCudaStats();
