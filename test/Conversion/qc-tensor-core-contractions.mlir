@@ -121,7 +121,7 @@
 // WGMMA: %[[MIN:.*]] = arith.constant 32 : index
 // WGMMA: arith.cmpi uge, %{{.*}}, %[[MIN]]
 // WGMMA: gpu.launch
-// WGMMA-SAME: threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) dynamic_shared_memory_size %c37936_i32 module(@qc_linear_wgmma_16_64) function(@qc_linear_wgmma_16_64)
+// WGMMA-SAME: threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) dynamic_shared_memory_size %c37912_i32 module(@qc_linear_wgmma_16_64) function(@qc_linear_wgmma_16_64)
 // WGMMA: %[[RAW:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // WGMMA: memref.extract_aligned_pointer_as_index %[[RAW]]
 // WGMMA: %[[BUF:.*]] = memref.view %[[RAW]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<18432xf16, #gpu.address_space<workgroup>>
@@ -248,16 +248,12 @@ func.func @int8_linear(%x: memref<?x64xf16>, %q: memref<16x64xi8>, %s: memref<16
 // DEFAULT: function(@qc_linear_staged_64_64) workgroup(%{{.*}} : memref<4x64x40xf16, 3>, %{{.*}} : memref<4x64x40xf16, 3>)
 // DEFAULT: nvgpu.device_async_wait %{{.*}} {numGroups = 2 : i32}
 // On sm_90a by default: 64 tokens x 64 features a block, 6 buffers
-// (6 x (128 rows x 128 bytes + two 8-byte mbarriers) + 1 KiB), both
-// operands by TMA: the host encodes a tensor map per operand (boxes of 64
-// rows x 64 k) into a stack slot and passes its value. The block is a
-// multiplying warpgroup and a producing one (256 threads): thread 0 makes
-// each stage's `full` (1 arrival + bytes) and `empty` (128 arrivals)
-// barriers; thread 128 loops over the slices, waiting on `empty` once a
-// stage is reused, expecting 16 KiB on `full` and issuing two box copies
-// at k = 64 slice, row = the tile's first; the multiplying threads wait on
-// `full` and, once slice i - 1's multiplies are done, arrive on its
-// `empty`.
+// (6 x (128 rows x 128 bytes + an 8-byte mbarrier) + 1 KiB), both operands
+// by TMA: the host encodes a tensor map per operand (boxes of 64 rows x 64
+// k) into a stack slot and passes its value; thread 0 initializes the
+// barriers, then issues slices 0-3 (each: expect 16 KiB, two box copies
+// at k = 64 slice, row = the tile's first), then one slice per iteration
+// after the barrier; every thread waits for its slice's phase.
 // WGMMADEFAULT-SAME: %[[X:.*]]: memref<?x64xf16>, %[[WF:.*]]: memref<64x64xf16>
 // Each slot is inserted at the start of the entry block: the weights' first.
 // WGMMADEFAULT: %[[WSLOT:.*]] = llvm.alloca %{{.*}} x !llvm.array<16 x i64> {alignment = 64 : i64}
@@ -269,48 +265,34 @@ func.func @int8_linear(%x: memref<?x64xf16>, %q: memref<16x64xi8>, %s: memref<16
 // WGMMADEFAULT: memref.extract_strided_metadata %[[WF]]
 // WGMMADEFAULT: call @mgpuTensorMapEncodeF16Swizzle128B(%[[WSLOT]],
 // WGMMADEFAULT-NEXT: %[[WMAP:.*]] = llvm.load %[[WSLOT]]
-// WGMMADEFAULT: threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) dynamic_shared_memory_size %c99424_i32 module(@qc_linear_wgmma_64_64) function(@qc_linear_wgmma_64_64)
+// WGMMADEFAULT: dynamic_shared_memory_size %c99376_i32 module(@qc_linear_wgmma_64_64) function(@qc_linear_wgmma_64_64)
 // WGMMADEFAULT: %[[XADDR:.*]] = builtin.unrealized_conversion_cast %[[XMAP]] : !llvm.array<16 x i64> to !llvm.ptr {qc.kernel_argument_address}
 // WGMMADEFAULT: %[[WADDR:.*]] = builtin.unrealized_conversion_cast %[[WMAP]] : !llvm.array<16 x i64> to !llvm.ptr {qc.kernel_argument_address}
-// WGMMADEFAULT: %[[FIRST:.*]] = arith.cmpi eq, %[[TID:.*]], %c0{{.*}} : index
-// WGMMADEFAULT: scf.if %[[FIRST]] {
+// WGMMADEFAULT: %[[LEADER:.*]] = arith.cmpi eq, %{{.*}}, %c0{{.*}} : index
+// WGMMADEFAULT: scf.if %[[LEADER]] {
 // WGMMADEFAULT-COUNT-6: nvvm.mbarrier.init %{{.*}}, %c1_i32{{.*}} : !llvm.ptr<3>, i32
 // WGMMADEFAULT: nvvm.fence.mbarrier.init
 // WGMMADEFAULT-NEXT: }
 // WGMMADEFAULT-NEXT: gpu.barrier
-// WGMMADEFAULT: %[[PRODUCING:.*]] = arith.cmpi uge, %[[TID]], %c128{{.*}} : index
-// WGMMADEFAULT-NEXT: scf.if %[[PRODUCING]] {
-// WGMMADEFAULT: %[[LEADER:.*]] = arith.cmpi eq, %[[TID]], %c128{{.*}} : index
-// WGMMADEFAULT-NEXT: scf.if %[[LEADER]] {
-// WGMMADEFAULT: scf.for %[[S:[^ ]*]] =
-// WGMMADEFAULT: %[[REUSED:.*]] = arith.cmpi uge, %[[S]], %c6{{.*}} : index
-// WGMMADEFAULT-NEXT: scf.if %[[REUSED]] {
-// WGMMADEFAULT: nvvm.mbarrier.try_wait.parity
-// WGMMADEFAULT: }
+// WGMMADEFAULT-COUNT-4: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c16384_i32
+// WGMMADEFAULT-NOT: nvgpu.device_async_copy
+// WGMMADEFAULT: scf.for %[[I:.*]] =
+// WGMMADEFAULT: gpu.barrier
+// WGMMADEFAULT: scf.if
 // WGMMADEFAULT: nvvm.mbarrier.arrive.expect_tx %[[FULL:.*]], %c16384_i32
 // WGMMADEFAULT: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[XADDR]], %[[FULL]], box[%[[K:.*]], %{{.*}}] : !llvm.ptr<7>, !llvm.ptr
 // WGMMADEFAULT: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[WADDR]], %[[FULL]], box[%[[K]], %{{.*}}] : !llvm.ptr<7>, !llvm.ptr
-// WGMMADEFAULT: } else {
-// WGMMADEFAULT-NOT: gpu.barrier
-// WGMMADEFAULT: scf.for %[[I:[^ ]*]] =
-// WGMMADEFAULT-NOT: gpu.barrier
+// WGMMADEFAULT: }
 // WGMMADEFAULT: nvvm.mbarrier.try_wait.parity %{{.*}}, %{{.*}}, %c10000000_i32 : !llvm.ptr<3>, i32, i32
 // WGMMADEFAULT-COUNT-4: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>
 // WGMMADEFAULT-NOT: nvgpu.device_async_copy
 // WGMMADEFAULT-NOT: vector.store
 // WGMMADEFAULT: nvvm.wgmma.wait.group.sync.aligned 1
-// WGMMADEFAULT-NEXT: %[[DONE:.*]] = arith.cmpi uge, %[[I]], %c1{{.*}} : index
-// WGMMADEFAULT-NEXT: scf.if %[[DONE]] {
-// WGMMADEFAULT: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
-// WGMMADEFAULT-NEXT: }
 // WGMMADEFAULT-NEXT: scf.yield
-// WGMMADEFAULT: nvvm.wgmma.wait.group.sync.aligned 0
-// WGMMADEFAULT: memref.store
-// WGMMADEFAULT: gpu.terminator
 // With wgmma-tma=0, both operands by cp.async (4 chunks a thread each).
 // CPASYNC-LABEL: func.func @f16_linear(
 // CPASYNC-NOT: mgpuTensorMapEncodeF16Swizzle128B
-// CPASYNC: threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) dynamic_shared_memory_size %c99424_i32 module(@qc_linear_wgmma_64_64) function(@qc_linear_wgmma_64_64)
+// CPASYNC: dynamic_shared_memory_size %c99376_i32 module(@qc_linear_wgmma_64_64) function(@qc_linear_wgmma_64_64)
 // CPASYNC-NOT: vector.store
 // CPASYNC-NOT: nvvm.mbarrier
 // CPASYNC: scf.for
@@ -328,9 +310,7 @@ func.func @int8_linear(%x: memref<?x64xf16>, %q: memref<16x64xi8>, %s: memref<16
 // WIDE: arith.cmpi uge, %[[T]], %c64
 // WIDE: %[[C128:.*]] = arith.constant 128 : index
 // WIDE: arith.cmpi uge, %[[T]], %[[C128]]
-// WIDE: threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c384{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) dynamic_shared_memory_size %c197696_i32 module(@qc_linear_wgmma_wide_64_64) function(@qc_linear_wgmma_wide_64_64)
-// WIDE: nvvm.setmaxregister  decrease 40
-// WIDE: nvvm.setmaxregister  increase 232
+// WIDE: threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) dynamic_shared_memory_size %c197664_i32 module(@qc_linear_wgmma_wide_64_64) function(@qc_linear_wgmma_wide_64_64)
 // WIDE: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 256, k = 16>
 // WIDE: } else {
 // WIDE: function(@qc_linear_wgmma_64_64)

@@ -55,10 +55,7 @@ constexpr int64_t kRowBytes = 128;   ///< one swizzled row: 64 f16 of K
 constexpr int64_t kPeriod = 1024;    ///< bytes of the swizzle pattern (8 rows)
 constexpr int64_t kWarpgroup = 128;  ///< threads
 constexpr int64_t kStepBytes = 32;   ///< 16 f16 of K: one instruction's k
-constexpr int64_t kBarrierBytes = 8; ///< an mbarrier (two per stage)
-/// Registers a thread of the producing / a multiplying warpgroup keeps when
-/// two warpgroups multiply (3 x 128 threads share 64 Ki registers).
-constexpr int32_t kProducerRegisters = 40, kConsumerRegisters = 232;
+constexpr int64_t kBarrierBytes = 8; ///< an mbarrier (one per stage)
 /// try_wait's suspend-time hint (ns), as CUTLASS's pipelines use.
 constexpr int64_t kWaitHintNanoseconds = 0x989680;
 
@@ -73,7 +70,7 @@ constexpr uint64_t kDescriptorFields =
 
 int64_t mlir::qc::wgmmaSharedBytes(const WgmmaTile &tile) {
   return tile.stages *
-             ((tile.tokens + tile.features) * kRowBytes + 2 * kBarrierBytes) +
+             ((tile.tokens + tile.features) * kRowBytes + kBarrierBytes) +
          kPeriod;
 }
 
@@ -102,10 +99,6 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
                                     : copiedRows(op, factors.weight, 1)};
   // TMA needs both operands in memory as f16 rows (not computed ones).
   tma = tma && rowsCopied[0] && rowsCopied[1];
-  // With TMA a warpgroup more, after the multiplying ones, produces.
-  int64_t consumers = threads;
-  if (tma)
-    threads += kWarpgroup;
   Value maps[2];
   if (tma) {
     maps[0] = buildTensorMap(b, loc, rowsCopied[0], tile.tokens);
@@ -161,12 +154,8 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
       {factors.weight, rowsCopied[1], tile.features, tokenBytes, firstFeature,
        arith::SubIOp::create(b, loc, featureCount, one), /*tokens=*/false}};
 
-  // With TMA the block is warp-specialized: one thread of the last
-  // warpgroup fills stage s % stages with slice s by two box copies whose
-  // bytes complete the stage's `full` mbarrier, once every multiplying
-  // thread has arrived on its `empty` mbarrier (done with slice s -
-  // stages); the multiplying warpgroups wait on `full`. No block-wide
-  // barrier: the producer runs up to `stages` slices ahead.
+  // With TMA, thread 0 fills a stage by two box copies whose bytes complete
+  // the stage's mbarrier (kept after the buffers); every thread waits on it.
   Type i32 = b.getI32Type();
   auto shared = LLVM::LLVMPointerType::get(
       ctx, static_cast<unsigned>(NVVM::NVVMMemorySpace::Shared));
@@ -178,109 +167,59 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
   auto toI32 = [&](OpBuilder &sb, Value index) -> Value {
     return arith::IndexCastUIOp::create(sb, loc, i32, index);
   };
-  auto i32Constant = [&](OpBuilder &sb, int64_t v) -> Value {
-    return arith::ConstantIntOp::create(sb, loc, i32, v);
-  };
-  // A stage's barriers follow the buffers: `full`, then `empty`.
   Value barriers =
       math.add(b, aligned, math.constant(b, tile.stages * stageBytes));
-  auto barrier = [&](OpBuilder &sb, Value stage, int64_t which) {
+  auto barrier = [&](OpBuilder &sb, Value stage) {
     return sharedPointer(
-        sb,
-        math.add(sb,
-                 math.add(sb, barriers, math.mul(sb, stage, 2 * kBarrierBytes)),
-                 math.constant(sb, which * kBarrierBytes)));
+        sb, math.add(sb, barriers, math.mul(sb, stage, kBarrierBytes)));
   };
-  auto full = [&](OpBuilder &sb, Value stage) { return barrier(sb, stage, 0); };
-  auto empty = [&](OpBuilder &sb, Value stage) {
-    return barrier(sb, stage, 1);
-  };
-  // Waits for the phase that use `slice / stages - behind` of a stage's
-  // barrier completes.
-  auto waitPhase = [&](OpBuilder &sb, Value at, Value slice, int64_t behind) {
-    Value use = math.div(sb, slice, tile.stages);
-    if (behind)
-      use = arith::SubIOp::create(sb, loc, use, math.constant(sb, behind));
-    NVVM::MBarrierTryWaitParityOp::create(
-        sb, loc, at, toI32(sb, math.rem(sb, use, 2)),
-        i32Constant(sb, kWaitHintNanoseconds));
-  };
-  scf::IfOp roles;
+  Value mapAddresses[2];
+  Value leader;
   if (tma) {
-    Value mapAddresses[2];
     for (int side = 0; side < 2; ++side)
       mapAddresses[side] = kernelArgumentAddress(b, loc, maps[side]);
-    Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid,
-                                        math.constant(b, 0));
-    auto init = scf::IfOp::create(b, loc, first, /*withElseRegion=*/false);
+    leader = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid,
+                                   math.constant(b, 0));
+    auto init = scf::IfOp::create(b, loc, leader, /*withElseRegion=*/false);
     OpBuilder ib = init.getThenBodyBuilder();
-    for (int64_t stage = 0; stage < tile.stages; ++stage) {
-      Value at = math.constant(ib, stage);
-      NVVM::MBarrierInitOp::create(ib, loc, full(ib, at), i32Constant(ib, 1),
-                                   /*predicate=*/Value());
-      NVVM::MBarrierInitOp::create(ib, loc, empty(ib, at),
-                                   i32Constant(ib, consumers),
-                                   /*predicate=*/Value());
-    }
+    for (int64_t stage = 0; stage < tile.stages; ++stage)
+      NVVM::MBarrierInitOp::create(
+          ib, loc, barrier(ib, math.constant(ib, stage)),
+          arith::ConstantIntOp::create(ib, loc, i32, 1), /*predicate=*/Value());
     // The initialized barriers are visible to the async proxy (TMA).
     NVVM::FenceMbarrierInitOp::create(ib, loc);
     gpu::BarrierOp::create(b, loc);
-
-    Value producing = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
-                                            tid, math.constant(b, consumers));
-    roles = scf::IfOp::create(b, loc, producing, /*withElseRegion=*/true);
-    OpBuilder pb(roles.thenBlock()->getTerminator());
-    // Two multiplying warpgroups (m64n256: 128 accumulators a thread) need
-    // more registers than an even split of the file gives 384 threads.
-    if (tile.warpgroups() > 1)
-      NVVM::SetMaxRegisterOp::create(pb, loc, kProducerRegisters,
-                                     NVVM::SetMaxRegisterAction::decrease);
-    Value leader = arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::eq, tid,
-                                         math.constant(pb, consumers));
-    auto lead = scf::IfOp::create(pb, loc, leader, /*withElseRegion=*/false);
-    OpBuilder lb(lead.thenBlock()->getTerminator());
+  }
+  auto issueSlice = [&](OpBuilder &sb, Value slice, Value stage) {
+    Value inRange = arith::AndIOp::create(
+        sb, loc, leader,
+        arith::CmpIOp::create(sb, loc, arith::CmpIPredicate::ult, slice,
+                              math.constant(sb, slices)));
+    auto issue = scf::IfOp::create(sb, loc, inRange, /*withElseRegion=*/false);
+    OpBuilder ib = issue.getThenBodyBuilder();
+    Value full = barrier(ib, stage);
+    NVVM::MBarrierArriveExpectTxOp::create(
+        ib, loc, /*res=*/Type(), full,
+        arith::ConstantIntOp::create(ib, loc, i32, stageBytes),
+        NVVM::MemScopeKind::CTA, /*relaxed=*/false, /*predicate=*/Value());
+    Value k = toI32(ib, math.mul(ib, slice, WgmmaTile::kDepth));
+    Value stageStart = math.add(ib, aligned, math.mul(ib, stage, stageBytes));
     auto cluster = LLVM::LLVMPointerType::get(
         ctx, static_cast<unsigned>(NVVM::NVVMMemorySpace::SharedCluster));
-    scf::ForOp::create(
-        lb, loc, math.constant(lb, 0), math.constant(lb, slices), one,
-        ValueRange{}, [&](OpBuilder &fb, Location, Value s, ValueRange) {
-          Value stage = math.rem(fb, s, tile.stages);
-          Value reused =
-              arith::CmpIOp::create(fb, loc, arith::CmpIPredicate::uge, s,
-                                    math.constant(fb, tile.stages));
-          auto wait = scf::IfOp::create(fb, loc, reused, false);
-          OpBuilder wb(wait.thenBlock()->getTerminator());
-          waitPhase(wb, empty(wb, stage), s, /*behind=*/1);
-          Value filled = full(fb, stage);
-          NVVM::MBarrierArriveExpectTxOp::create(
-              fb, loc, /*res=*/Type(), filled, i32Constant(fb, stageBytes),
-              NVVM::MemScopeKind::CTA, /*relaxed=*/false,
-              /*predicate=*/Value());
-          Value k = toI32(fb, math.mul(fb, s, WgmmaTile::kDepth));
-          Value stageStart =
-              math.add(fb, aligned, math.mul(fb, stage, stageBytes));
-          for (int side = 0; side < 2; ++side) {
-            Value destination = LLVM::AddrSpaceCastOp::create(
-                fb, loc, cluster,
-                sharedPointer(fb,
-                              math.add(fb, stageStart,
-                                       math.constant(fb, sides[side].offset))));
-            NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
-                fb, loc, destination, mapAddresses[side],
-                ValueRange{k, toI32(fb, sides[side].first)}, filled,
-                /*im2colOffsets=*/ValueRange(), /*multicastMask=*/Value(),
-                /*l2CacheHint=*/Value(), NVVM::TMALoadMode::TILE,
-                /*isCTAOnly=*/false, /*group=*/NVVM::CTAGroupKindAttr(),
-                /*predicate=*/Value());
-          }
-          scf::YieldOp::create(fb, loc);
-        });
-    // The multiplying warpgroups run the rest of the kernel.
-    b.setInsertionPoint(roles.elseBlock()->getTerminator());
-    if (tile.warpgroups() > 1)
-      NVVM::SetMaxRegisterOp::create(b, loc, kConsumerRegisters,
-                                     NVVM::SetMaxRegisterAction::increase);
-  }
+    for (int side = 0; side < 2; ++side) {
+      Value destination = LLVM::AddrSpaceCastOp::create(
+          ib, loc, cluster,
+          sharedPointer(ib, math.add(ib, stageStart,
+                                     math.constant(ib, sides[side].offset))));
+      NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
+          ib, loc, destination, mapAddresses[side],
+          ValueRange{k, toI32(ib, sides[side].first)}, full,
+          /*im2colOffsets=*/ValueRange(), /*multicastMask=*/Value(),
+          /*l2CacheHint=*/Value(), NVVM::TMALoadMode::TILE,
+          /*isCTAOnly=*/false, /*group=*/NVVM::CTAGroupKindAttr(),
+          /*predicate=*/Value());
+    }
+  };
 
   // Thread t copies chunk t mod 8 of rows t / 8, t / 8 + 16, ...: every row
   // it touches is the same modulo 8, so its swizzled chunk is one value.
@@ -339,8 +278,10 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
   Value lastSlice = math.constant(b, slices - 1);
   Value group;
   for (int64_t s = 0; s + 2 < tile.stages; ++s) {
-    if (tma)
-      break;
+    if (tma) {
+      issueSlice(b, math.constant(b, s), math.constant(b, s));
+      continue;
+    }
     SmallVector<PendingStore> pending;
     group = stageSlice(
         b, arith::MinUIOp::create(b, loc, math.constant(b, s), lastSlice),
@@ -372,7 +313,13 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
         Value stage = math.rem(lb, i, tile.stages);
         Value next = math.add(lb, i, math.constant(lb, tile.stages - 2));
         if (tma) {
-          waitPhase(lb, full(lb, stage), i, /*behind=*/0);
+          gpu::BarrierOp::create(lb, loc);
+          issueSlice(lb, next, math.rem(lb, next, tile.stages));
+          Value phase =
+              toI32(lb, math.rem(lb, math.div(lb, i, tile.stages), 2));
+          NVVM::MBarrierTryWaitParityOp::create(
+              lb, loc, barrier(lb, stage), phase,
+              arith::ConstantIntOp::create(lb, loc, i32, kWaitHintNanoseconds));
         } else {
           nvgpu::DeviceAsyncWaitOp::create(
               lb, loc, group, lb.getI32IntegerAttr(tile.stages - 3));
@@ -418,20 +365,8 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
                      math.rem(lb, next, tile.stages), pending);
           storePending(lb, pending);
         }
-        // Slice i's multiplies stay in flight into the next iteration;
-        // slice i - 1's are done, and its stage is the producer's again.
+        // Slice i's multiplies stay in flight into the next iteration.
         NVVM::WgmmaWaitGroupSyncOp::create(lb, loc, 1);
-        if (tma) {
-          Value done =
-              arith::CmpIOp::create(lb, loc, arith::CmpIPredicate::uge, i, one);
-          auto release = scf::IfOp::create(lb, loc, done, false);
-          OpBuilder rb = release.getThenBodyBuilder();
-          Value previous =
-              math.rem(rb, arith::SubIOp::create(rb, loc, i, one), tile.stages);
-          NVVM::MBarrierArriveOp::create(rb, loc, /*res=*/Type(),
-                                         empty(rb, previous), /*count=*/Value(),
-                                         NVVM::MemScopeKindAttr());
-        }
         scf::YieldOp::create(lb, loc, acc);
       });
   NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
@@ -454,8 +389,6 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
         math.add(b, columnBase, math.constant(b, j / 4 * 8 + j % 2));
     addToOutput(b, loc, out, token, feature, tokenCount, featureCount, sum);
   }
-  if (roles)
-    b.setInsertionPointAfter(roles);
   gpu::TerminatorOp::create(b, loc);
 }
 
