@@ -99,6 +99,7 @@ void mlir::qc::buildKernelsToGPUPipeline(OpPassManager &pm,
     tensorCores.wgmmaTileTokens = options.wgmmaTileTokens;
     tensorCores.wgmmaTileFeatures = options.wgmmaTileFeatures;
     tensorCores.wgmmaStages = options.wgmmaStages;
+    tensorCores.wgmmaTma = options.wgmmaTma;
     tensorCores.wgmmaDequantize = options.wgmmaDequantize;
     tensorCores.wgmmaWideMinTokens = options.wgmmaWideMinTokens;
     tensorCores.wgmmaWideMinFeatures = options.wgmmaWideMinFeatures;

@@ -164,6 +164,12 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("sm_90a: shared-memory buffers of 64-deep K slices in "
                      "the wgmma kernel"),
       llvm::cl::init(6)};
+  Option<bool> wgmmaTma{
+      *this, "wgmma-tma",
+      llvm::cl::desc("sm_90a: the wgmma kernel's f16 operands travel by TMA "
+                     "(tensor maps made on the host, mbarriers) instead of "
+                     "cp.async"),
+      llvm::cl::init(true)};
   Option<int64_t> stagedTileDepth{
       *this, "staged-tile-depth",
       llvm::cl::desc("K per shared-memory buffer of the staged kernel"),

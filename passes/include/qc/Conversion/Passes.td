@@ -205,7 +205,11 @@ def QCTensorCoreContractions
     a warpgroup per 64 tokens of a block of `wgmma-tile-tokens` x
     `wgmma-tile-features`, K staged
     64 deep through `wgmma-stages` 128-byte-swizzled buffers in dynamic
-    shared memory and multiplied by `nvvm.wgmma.mma_async`; steps of at
+    shared memory and multiplied by `nvvm.wgmma.mma_async`; with
+    `wgmma-tma` (and f16 rows in memory) thread 0 fills them by TMA from
+    tensor maps the host encodes (passed by value, see
+    qc-grid-constant-kernel-args), an mbarrier per stage, otherwise every
+    thread copies by cp.async. Steps of at
     least `wgmma-wide-min-tokens` on layers of at least
     `wgmma-wide-min-features` take a tile of 128 x 256 instead. Layers
     with quantized weights (`wgmma-dequantize`) dequantize them into an f16
