@@ -16,9 +16,12 @@
 //    128-byte swizzle the descriptors name, applied by the hardware on
 //    address bits, hence buffers aligned to 1024 bytes): the eight rows of a
 //    core matrix, and a warp's 16-byte copies, fall in distinct banks;
-//  - f16 rows read as they are travel by cp.async (16 bytes, L2 only); rows
-//    computed in registers (dequantized weights) are stored after the
-//    slice's multiplies are issued;
+//  - f16 rows read as they are travel by TMA: thread 0 issues a slice as
+//    two box copies (tensor maps made on the host, TensorMaps.h) whose
+//    bytes complete the stage's mbarrier, which every thread waits on; or
+//    by cp.async (16 bytes, L2 only; `tma` off). Rows computed in
+//    registers (dequantized weights) are stored after the slice's
+//    multiplies are issued;
 //  - the multiplies of one slice stay in flight while the next slice's are
 //    issued: a buffer is refilled once every thread has waited for the
 //    multiplies that read it, two iterations later, so `stages - 2` slices
@@ -28,7 +31,7 @@
 //    k16 steps of a slice 32 bytes apart within the swizzled rows;
 //  - shared memory written by the generic proxy (cp.async, st.shared) is
 //    made visible to wgmma's async proxy by fence.proxy.async before the
-//    barrier that publishes the slice.
+//    barrier that publishes the slice (TMA writes through the async proxy).
 //
 // The buffers (up to ~200 KiB) are dynamic shared memory; the runtime opts
 // the kernel in to more than 48 KiB at its first launch.
@@ -306,10 +309,11 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
   auto loop = scf::ForOp::create(
       b, loc, math.constant(b, 0), math.constant(b, slices), one,
       ValueRange{zero}, [&](OpBuilder &lb, Location, Value i, ValueRange accs) {
-        // Slice i is in shared memory (this thread's copies, then every
-        // thread's through the barrier) and visible to the async proxy.
         // Past the barrier every thread has waited for the multiplies of
-        // slice i - 2, so its buffer is refilled (below, or here by TMA).
+        // slice i - 2, so its buffer is refilled (here by TMA, below by
+        // cp.async). Slice i is in shared memory and visible to the async
+        // proxy once its mbarrier phase completes (TMA), or after this
+        // thread's copies and, through the barrier, every thread's.
         Value stage = math.rem(lb, i, tile.stages);
         Value next = math.add(lb, i, math.constant(lb, tile.stages - 2));
         if (tma) {
