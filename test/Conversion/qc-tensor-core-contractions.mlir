@@ -343,30 +343,16 @@ func.func @f16_linear(%x: memref<?x64xf16>, %w: memref<64x64xf16>, %out: memref<
 
 // -----
 
-// AWQ's codes are packed along features ([K, N/8] words): its dequantizing
-// threads take a word column (8 features) x 8 k each, neighbouring threads
-// neighbouring columns, so each word is loaded once; every value is
-// computed before the 8 row stores (16 bytes each, the last column's
-// guarded). Then the wgmma kernel on the buffer.
+// AWQ's codes are packed along features ([K, N/8] words): its weights are
+// not dequantized into a buffer (each word would be read once per feature)
+// and keep the direct tensor-core kernel on sm_90a.
 #x = affine_map<(t, n, k) -> (t, k)>
 #out = affine_map<(t, n, k) -> (t, n)>
 // WGMMADEFAULT-LABEL: func.func @awq_linear(
-// WGMMADEFAULT-SAME: %{{.*}}: memref<?x256xf16>, %[[Q:.*]]: memref<256x8xi32>
-// WGMMADEFAULT: %[[W:.*]] = memref.alloc(%{{.*}}) : memref<?x256xf16>
-// WGMMADEFAULT: %[[COLUMNS:.*]] = arith.ceildivui %{{.*}}, %c8{{.*}} : index
-// WGMMADEFAULT: module(@qc_dequantize_64_256) function(@qc_dequantize_64_256)
-// WGMMADEFAULT: %[[COLUMN:.*]] = arith.remui %[[CHUNK:.*]], %[[COLUMNS]] : index
-// WGMMADEFAULT-NEXT: %[[KCHUNK:.*]] = arith.divui %[[CHUNK]], %[[COLUMNS]] : index
-// WGMMADEFAULT: %[[K:.*]] = arith.muli %[[KCHUNK]], %c8{{.*}} : index
-// WGMMADEFAULT-COUNT-64: memref.load %[[Q]]
-// WGMMADEFAULT-NOT: vector.store
-// WGMMADEFAULT-COUNT-8: vector.store %{{.*}}, %[[W]][%{{.*}}, %[[K]]] {alignment = 16 : i64} : memref<?x256xf16>, vector<8xf16>
-// WGMMADEFAULT: gpu.terminator
-// WGMMADEFAULT: function(@qc_linear_wgmma_64_256)
-// WGMMADEFAULT-NOT: memref.load %[[Q]]
-// WGMMADEFAULT: gpu.terminator
-// WGMMADEFAULT: memref.dealloc %[[W]]
+// WGMMADEFAULT-NOT: qc_dequantize
+// WGMMADEFAULT-NOT: qc_linear_wgmma
 // WGMMADEFAULT: function(@qc_linear_mma_64_256)
+// WGMMADEFAULT-NOT: qc_dequantize
 func.func @awq_linear(%x: memref<?x256xf16>, %q: memref<256x8xi32>, %s: memref<2x64xf16>, %out: memref<?x64xf32>) {
   linalg.generic {indexing_maps = [#x, #out], iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%x : memref<?x256xf16>) outs(%out : memref<?x64xf32>) {

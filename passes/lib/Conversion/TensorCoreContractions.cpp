@@ -206,8 +206,11 @@ struct QCTensorCoreContractionsPass
     bool weightsCopied =
         static_cast<bool>(copiedRows(op, factors.weight, /*rowLoop=*/1));
     bool wgmma = useWgmma() && depth % WgmmaTile::kDepth == 0;
-    bool dequantize =
-        wgmma && !weightsCopied && !stagedDequantized && wgmmaDequantize;
+    // Not for weights packed along features (AWQ's [K, N/8] words): the
+    // dequantizing threads, 8 k of one feature each, would read every word
+    // 8 times over, slower than the direct kernel (benchmarks/RESULTS.md).
+    bool dequantize = wgmma && !weightsCopied && !stagedDequantized &&
+                      wgmmaDequantize && featurePacking(op) == 1;
     if (layout.nvidia && stagedMinTokens > 0 &&
         (wgmma || depth % stagedTileDepth == 0) &&
         (weightsCopied || stagedDequantized || dequantize)) {

@@ -407,15 +407,9 @@ Value mlir::qc::buildDequantizedWeights(OpBuilder &b, Location loc,
   Value rows = memref::AllocOp::create(
       b, loc, MemRefType::get({ShapedType::kDynamic, depth}, b.getF16Type()),
       ValueRange{features});
-  // A thread per 8 consecutive k of `packing` consecutive features: 16-byte
-  // stores along rows. Weights packing several features per element (AWQ's
-  // [K, N/8] words) are read once that way, neighbouring threads on
-  // neighbouring words; others take one feature a thread.
-  int64_t packing = featurePacking(op);
+  // A thread per 8 consecutive k of a feature: 16-byte stores along rows.
   int64_t chunksPerRow = depth / kChunk;
-  Value columns =
-      arith::CeilDivUIOp::create(b, loc, features, math.constant(b, packing));
-  Value chunks = math.mul(b, columns, chunksPerRow);
+  Value chunks = math.mul(b, features, chunksPerRow);
   auto launch =
       launchTiles(b, loc, kernelName(op, "qc_dequantize"), chunks, kWarpgroup,
                   /*extentY=*/{}, 1, kWarpgroup);
@@ -427,32 +421,15 @@ Value mlir::qc::buildDequantizedWeights(OpBuilder &b, Location loc,
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, chunk, chunks);
   auto guarded = scf::IfOp::create(b, loc, inside, /*withElseRegion=*/false);
   b.setInsertionPoint(guarded.thenBlock()->getTerminator());
-  Value column = arith::RemUIOp::create(b, loc, chunk, columns);
-  Value k = math.mul(b, arith::DivUIOp::create(b, loc, chunk, columns), kChunk);
-  // Every value before any store, so that the loads of a shared word are
-  // one load.
-  SmallVector<std::pair<Value, Value>> stores;
-  for (int64_t f = 0; f < packing; ++f) {
-    Value feature =
-        math.add(b, math.mul(b, column, packing), math.constant(b, f));
-    // The weight factor does not depend on the token.
-    Value values = vector::FromElementsOp::create(
-        b, loc, VectorType::get({kChunk}, b.getF16Type()),
-        halvesAt(b, loc, op, factors.weight, math.constant(b, 0), feature, k,
-                 kChunk));
-    stores.push_back({values, feature});
-  }
-  for (auto [values, feature] : stores) {
-    OpBuilder sb = b;
-    if (packing > 1) { // the last word column may overhang the features
-      Value present = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                            feature, features);
-      auto store = scf::IfOp::create(b, loc, present, /*withElseRegion=*/false);
-      sb.setInsertionPoint(store.thenBlock()->getTerminator());
-    }
-    vector::StoreOp::create(sb, loc, values, rows, ValueRange{feature, k},
-                            /*nontemporal=*/false, llvm::Align(16));
-  }
+  Value feature = math.div(b, chunk, chunksPerRow);
+  Value k = math.mul(b, math.rem(b, chunk, chunksPerRow), kChunk);
+  // The weight factor does not depend on the token.
+  Value values = vector::FromElementsOp::create(
+      b, loc, VectorType::get({kChunk}, b.getF16Type()),
+      halvesAt(b, loc, op, factors.weight, math.constant(b, 0), feature, k,
+               kChunk));
+  vector::StoreOp::create(b, loc, values, rows, ValueRange{feature, k},
+                          /*nontemporal=*/false, llvm::Align(16));
   b.setInsertionPointAfter(guarded);
   gpu::TerminatorOp::create(b, loc);
   return rows;
