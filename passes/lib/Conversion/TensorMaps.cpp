@@ -45,6 +45,7 @@ Value mlir::qc::buildTensorMap(OpBuilder &b, Location loc, Value rows,
   Value base = toI64(memref::ExtractAlignedPointerAsIndexOp::create(
       b, loc, metadata.getBaseBuffer()));
   constexpr int64_t kHalfBytes = 2;
+  constexpr int64_t kBoxColumns = 64; ///< one 128-byte swizzle row of f16
   Value address = arith::AddIOp::create(
       b, loc, base,
       arith::MulIOp::create(b, loc, toI64(metadata.getOffset()),
@@ -67,7 +68,7 @@ Value mlir::qc::buildTensorMap(OpBuilder &b, Location loc, Value rows,
   func::CallOp::create(b, loc, encoder(b, b.getInsertionBlock()->getParentOp()),
                        ValueRange{out, address, toI64(metadata.getSizes()[0]),
                                   toI64(metadata.getSizes()[1]), rowStride,
-                                  constant(boxRows), constant(64)});
+                                  constant(boxRows), constant(kBoxColumns)});
   return LLVM::LoadOp::create(b, loc, mapType, out, /*alignment=*/64);
 }
 
