@@ -124,8 +124,8 @@
 // WGMMA-SAME: threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) dynamic_shared_memory_size %c37912_i32 module(@qc_linear_wgmma_16_64) function(@qc_linear_wgmma_16_64)
 // WGMMA: %[[RAW:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // WGMMA: memref.extract_aligned_pointer_as_index %[[RAW]]
-// WGMMA: %[[BUF:.*]] = memref.view %[[RAW]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<18432xf16, #gpu.address_space<workgroup>>
 // WGMMA: %[[BASE:.*]] = arith.ori %{{.*}}, %{{.*}} : i64
+// WGMMA: %[[BUF:.*]] = memref.view %[[RAW]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<18432xf16, #gpu.address_space<workgroup>>
 // WGMMA-COUNT-4: nvgpu.device_async_copy %[[X]][%{{.*}}, %{{.*}}], %[[BUF]][%{{.*}}], 8 {bypassL1}
 // WGMMA-NOT: nvgpu.device_async_copy
 // WGMMA: memref.load %[[Q]]

@@ -131,11 +131,6 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
                        arith::SubIOp::create(b, loc, math.constant(b, kPeriod),
                                              math.rem(b, address, kPeriod)),
                        kPeriod);
-  Value buffers = memref::ViewOp::create(
-      b, loc,
-      MemRefType::get({tile.stages * stageBytes / 2}, f16,
-                      MemRefLayoutAttrInterface{}, workgroup),
-      raw, pad, ValueRange{});
   Value aligned = math.add(b, address, pad);
   Value descriptorBase = arith::OrIOp::create(
       b, loc,
@@ -224,13 +219,22 @@ void mlir::qc::buildWgmmaKernel(OpBuilder &b, Location loc,
     }
   };
 
-  // Thread t copies chunk t mod 8 of rows t / 8, t / 8 + 16, ...: every row
-  // it touches is the same modulo 8, so its swizzled chunk is one value.
-  Value chunk = math.rem(b, tid, kChunk);
-  Value firstRow = math.div(b, tid, kChunk);
-  Value swizzled = math.mul(
-      b, arith::XOrIOp::create(b, loc, chunk, math.rem(b, firstRow, 8)),
-      kChunk);
+  // Without TMA, thread t copies chunk t mod 8 of rows t / 8, t / 8 + 16,
+  // ... into the buffers: every row it touches is the same modulo 8, so
+  // its swizzled chunk is one value.
+  Value buffers, chunk, firstRow, swizzled;
+  if (!tma) {
+    buffers = memref::ViewOp::create(
+        b, loc,
+        MemRefType::get({tile.stages * stageBytes / 2}, f16,
+                        MemRefLayoutAttrInterface{}, workgroup),
+        raw, pad, ValueRange{});
+    chunk = math.rem(b, tid, kChunk);
+    firstRow = math.div(b, tid, kChunk);
+    swizzled = math.mul(
+        b, arith::XOrIOp::create(b, loc, chunk, math.rem(b, firstRow, 8)),
+        kChunk);
+  }
   struct PendingStore {
     Value value;
     Value at;

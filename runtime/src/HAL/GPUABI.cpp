@@ -163,7 +163,7 @@ void mgpuTensorMapEncodeF16Swizzle128B(void *map, int64_t address, int64_t rows,
     d->abiTensorMapEncode(map, {reinterpret_cast<void *>(address), rows,
                                 columns, rowStrideBytes, boxRows, boxColumns});
   else
-    std::memset(map, 0, 128);
+    std::memset(map, 0, GPUDevice::kTensorMapBytes);
 }
 
 void *mgpuEventCreate() { return &eventToken; }

@@ -245,8 +245,6 @@ void GPUDevice::abiSetDefaultDevice(int32_t ordinal) {
 }
 
 void GPUDevice::abiTensorMapEncode(void *map, const TensorMap2D &t) {
-  constexpr size_t kMapBytes = 128;
-  std::memset(map, 0, kMapBytes);
   // What cuTensorMapEncodeTiled requires of an f16, 128-byte-swizzled map,
   // checked here to name the field.
   constexpr int64_t kHalfBytes = 2, kSwizzleBytes = 128, kMaxBox = 256;
@@ -265,7 +263,7 @@ void GPUDevice::abiTensorMapEncode(void *map, const TensorMap2D &t) {
   if (s)
     s = encodeTensorMap(map, t);
   if (!s) {
-    std::memset(map, 0, kMapBytes);
+    std::memset(map, 0, kTensorMapBytes);
     recordError(std::move(s).withContext(
         "mgpuTensorMapEncodeF16Swizzle128B (" + std::to_string(t.rows) + " x " +
         std::to_string(t.columns) + " f16, row stride " +

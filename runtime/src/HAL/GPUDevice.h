@@ -51,6 +51,7 @@ public:
   /// read in boxes of `boxRows` x `boxColumns`, 128-byte swizzled; rows
   /// past the matrix read as zeros. A failure is recorded and leaves the
   /// map zero (the step's launches are then skipped).
+  static constexpr size_t kTensorMapBytes = 128;
   struct TensorMap2D {
     void *address;
     int64_t rows, columns, rowStrideBytes, boxRows, boxColumns;
