@@ -82,6 +82,14 @@ std::string mlir::qc::defaultGPUToolkit(StringRef chip) {
 void mlir::qc::buildKernelsToGPUPipeline(OpPassManager &pm,
                                          const GPUPipelineOptions &options) {
   addBufferization(pm);
+  if (isNVIDIAChip(options.chip)) {
+    QCAwqMmaContractionsOptions awq;
+    awq.maxTokens = options.awqMmaMaxTokens;
+    awq.tileTokens = options.awqMmaTileTokens;
+    awq.warps = options.awqMmaWarps;
+    awq.unroll = options.awqMmaUnroll;
+    pm.addNestedPass<func::FuncOp>(createQCAwqMmaContractions(awq));
+  }
   if (options.tensorCoreMinTokens > 0) {
     QCTensorCoreContractionsOptions tensorCores;
     tensorCores.chip = options.chip;
@@ -112,6 +120,7 @@ void mlir::qc::buildKernelsToGPUPipeline(OpPassManager &pm,
   warp.columnUnroll = options.columnUnroll;
   warp.columnTileUnroll = options.columnTileUnroll;
   warp.columnTokens = options.columnTokens;
+  warp.rowThreads = options.rowThreads;
   pm.addNestedPass<func::FuncOp>(createQCWarpContractions(warp));
   pm.addNestedPass<func::FuncOp>(createQCParallelDimsFirst());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());

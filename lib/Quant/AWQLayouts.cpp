@@ -236,4 +236,68 @@ StatusOr<AwqGemmWeight> llmAwqToGemm(const LlmAwqWeight &weight) {
   return packAwqGemm(codes);
 }
 
+//===----------------------------------------------------------------------===//
+// Tensor-core decode layout
+//===----------------------------------------------------------------------===//
+
+AwqMmaSlot awqMmaSlot(int64_t n, int64_t k) {
+  const int64_t g = n % 8, high = (n % kAwqMmaTileFeatures) / 8;
+  const int64_t inBlock = k % kAwqMmaTileDepth;
+  const int64_t lane = 4 * g + inBlock / 16;
+  return {n / kAwqMmaTileFeatures,
+          2 * kAwqMmaTileDepth * (k / kAwqMmaTileDepth) + 4 * lane +
+              (inBlock % 16) / 4,
+          int((k % 2) * 4 + ((k % 4) / 2) * 2 + high)};
+}
+
+namespace {
+
+Status checkMmaShape(size_t words, int64_t n, int64_t k) {
+  if (n <= 0 || k <= 0 || n % kAwqMmaTileFeatures != 0 ||
+      k % kAwqMmaTileDepth != 0)
+    return Status::error("AWQ mma layout needs N a multiple of 16 and K of "
+                         "64, got N=" +
+                         std::to_string(n) + ", K=" + std::to_string(k));
+  if (words != size_t(n / kAwqPack) * size_t(k))
+    return Status::error("AWQ qweight of " + std::to_string(words) +
+                         " words for N=" + std::to_string(n) +
+                         ", K=" + std::to_string(k));
+  return Status::ok();
+}
+
+} // namespace
+
+StatusOr<std::vector<int32_t>> awqGemmToMma(std::span<const int32_t> qweight,
+                                            int64_t n, int64_t k) {
+  QC_RETURN_IF_ERROR(checkMmaShape(qweight.size(), n, k));
+  const int64_t columns = n / kAwqPack, rowWords = 2 * k;
+  std::vector<uint32_t> out(qweight.size(), 0);
+  for (int64_t kk = 0; kk < k; ++kk)
+    for (int64_t nn = 0; nn < n; ++nn) {
+      uint32_t word = uint32_t(qweight[kk * columns + nn / kAwqPack]);
+      uint32_t code = (word >> (4 * kAwqNibbleOf[nn % kAwqPack])) & 15u;
+      AwqMmaSlot slot = awqMmaSlot(nn, kk);
+      out[slot.row * rowWords + slot.word] |= code << (4 * slot.nibble);
+    }
+  return std::vector<int32_t>(out.begin(), out.end());
+}
+
+StatusOr<std::vector<int32_t>> awqMmaToGemm(std::span<const int32_t> qweight,
+                                            int64_t n, int64_t k) {
+  QC_RETURN_IF_ERROR(checkMmaShape(qweight.size(), n, k));
+  const int64_t columns = n / kAwqPack, rowWords = 2 * k;
+  std::vector<uint32_t> out(qweight.size(), 0);
+  for (int64_t kk = 0; kk < k; ++kk)
+    for (int64_t nn = 0; nn < n; ++nn) {
+      AwqMmaSlot slot = awqMmaSlot(nn, kk);
+      uint32_t code =
+          (uint32_t(qweight[slot.row * rowWords + slot.word]) >>
+           (4 * slot.nibble)) &
+          15u;
+      out[kk * columns + nn / kAwqPack] |=
+          code << (4 * kAwqNibbleOf[nn % kAwqPack]);
+    }
+  return std::vector<int32_t>(out.begin(), out.end());
+}
+
 } // namespace qc::quant

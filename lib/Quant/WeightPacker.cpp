@@ -4,6 +4,7 @@
 
 #include "qc/Quant/AWQ.h"
 #include "qc/Quant/AWQCheckpoint.h"
+#include "qc/Quant/AWQLayouts.h"
 #include "qc/Quant/BnBCheckpoint.h"
 #include "qc/Quant/DynamicMap.h"
 #include "qc/Quant/Half.h"
@@ -141,11 +142,19 @@ StatusOr<Int8RowWeight> quantizeInt8WeightOnly(const WeightMatrix &w) {
 // The fill functions write the storage tensors of `out` (a packedLayout) from
 // the library's structures; quantization and import share them.
 
-void fillAwq(std::vector<PackedTensor> &out, const AwqGemmWeight &w) {
-  out.front().bytes = toBytes(w.qweight);
+Status fillAwq(std::vector<PackedTensor> &out, const AwqGemmWeight &w,
+               const QuantSchemeDesc &s) {
+  if (s.awqMma) {
+    QC_ASSIGN_OR_RETURN(std::vector<int32_t> mma,
+                        awqGemmToMma(w.qweight, w.outFeatures, w.inFeatures));
+    out.front().bytes = toBytes(mma);
+  } else {
+    out.front().bytes = toBytes(w.qweight);
+  }
   if (out.size() == 3)
     out[1].bytes = toBytes(w.qzeros);
   out.back().bytes = toBytes(w.scales);
+  return Status::ok();
 }
 
 void fillBnb4(std::vector<PackedTensor> &out, const Bnb4Weight &w) {
@@ -189,7 +198,8 @@ std::string describeScheme(const QuantSchemeDesc &s) {
   switch (s.kind) {
   case Kind::AWQ:
     return "awq(group_size=" + std::to_string(s.groupSize) +
-           (s.zeroPoint ? ", zero_point)" : ", symmetric)");
+           (s.zeroPoint ? ", zero_point" : ", symmetric") +
+           (s.awqMma ? ", mma)" : ")");
   case Kind::BnB4:
     return "bnb4(" + std::string(bnb4TypeName(s.bnbType)) +
            ", block_size=" + std::to_string(s.blockSize) +
@@ -232,7 +242,18 @@ StatusOr<std::vector<PackedTensor>> packedLayout(const QuantSchemeDesc &s,
   switch (s.kind) {
   case Kind::AWQ: {
     const int64_t groups = k / s.groupSize;
-    out.push_back({"qweight", DType::I32, {k, n / kAwqPack}, {}});
+    if (s.awqMma) {
+      if (n % kAwqMmaTileFeatures != 0 || k % kAwqMmaTileDepth != 0)
+        return Status::error("AWQ mma layout needs N a multiple of 16 and K "
+                             "of 64, got " +
+                             shapeOf(n, k));
+      out.push_back({"qweight",
+                     DType::I32,
+                     {n / kAwqMmaTileFeatures, k * kAwqMmaTileFeatures / 8},
+                     {}});
+    } else {
+      out.push_back({"qweight", DType::I32, {k, n / kAwqPack}, {}});
+    }
     if (s.zeroPoint)
       out.push_back({"qzeros", DType::I32, {groups, n / kAwqPack}, {}});
     out.push_back({"scales", DType::F16, {groups, n}, {}});
@@ -327,7 +348,7 @@ StatusOr<std::vector<PackedTensor>> quantizeWeight(const WeightMatrix &w,
                         s.zeroPoint ? awqQuantizeRtn(w, s.groupSize)
                                     : awqQuantizeSymmetric(w, s.groupSize));
     QC_ASSIGN_OR_RETURN(AwqGemmWeight gemm, packAwqGemm(codes));
-    fillAwq(out, gemm);
+    QC_RETURN_IF_ERROR(fillAwq(out, gemm, s));
     break;
   }
   case Kind::BnB4: {
@@ -395,7 +416,17 @@ importAwq(const TensorLookup &lookup, const std::string &m,
                            ": AWQ without zero point is only supported "
                            "in the gemm layout, not " +
                            std::string(version));
+    // The checkpoint stores GEMM; the mma layout is converted from it.
+    PackedTensor &qweight = out.front();
+    const std::vector<int64_t> storedShape = qweight.shape;
+    qweight.shape = {k, n / kAwqPack};
     QC_RETURN_IF_ERROR(copyStored(lookup, m, out));
+    qweight.shape = storedShape;
+    if (s.awqMma) {
+      QC_ASSIGN_OR_RETURN(std::vector<int32_t> mma,
+                          awqGemmToMma(fromBytes<int32_t>(qweight.bytes), n, k));
+      qweight.bytes = toBytes(mma);
+    }
     if (lookup(m + ".qzeros")) {
       QC_ASSIGN_OR_RETURN(const TensorRef *zeros,
                           requireTensor(lookup, m + ".qzeros", DType::I32,
@@ -413,7 +444,7 @@ importAwq(const TensorLookup &lookup, const std::string &m,
     return Status::error(m + ".qweight: holds a " +
                          shapeOf(w.outFeatures, w.inFeatures) +
                          " layer, expected " + shapeOf(n, k));
-  fillAwq(out, w);
+  QC_RETURN_IF_ERROR(fillAwq(out, w, s));
   return out;
 }
 
@@ -518,6 +549,9 @@ dequantizePacked(std::span<const PackedTensor> packed, const QuantSchemeDesc &s,
     AwqGemmWeight w{n,           k,
                     s.groupSize, fromBytes<int32_t>(packed[0].bytes),
                     {},          fromBytes<uint16_t>(packed.back().bytes)};
+    if (s.awqMma) {
+      QC_ASSIGN_OR_RETURN(w.qweight, awqMmaToGemm(w.qweight, n, k));
+    }
     if (s.zeroPoint)
       w.qzeros = fromBytes<int32_t>(packed[1].bytes);
     else

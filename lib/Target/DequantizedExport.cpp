@@ -27,6 +27,7 @@ mlir::qc::describeScheme(QuantSchemeAttrInterface scheme) {
     d.kind = Desc::Kind::AWQ;
     d.groupSize = awq.getGroupSize();
     d.zeroPoint = awq.getZeroPoint();
+    d.awqMma = awq.getLayout() == AWQLayout::Mma;
   } else if (auto bnb = dyn_cast<BnB4Attr>(scheme)) {
     d.kind = Desc::Kind::BnB4;
     d.bnbType = bnb.getType() == BnB4Type::NF4 ? ::qc::quant::Bnb4Type::NF4

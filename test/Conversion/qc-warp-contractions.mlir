@@ -219,26 +219,34 @@ func.func @max_reduction(%x: memref<?x64xf32>, %out: memref<?x16xf32>) {
 // -----
 
 // A row reduction with an elementwise output (add_rms_norm: the residual
-// sum and its sum of squares): one warp per row, lanes striding the row;
-// the residual is stored as computed, the sum of squares combined by xor
-// shuffles and added by lane 0.
+// sum and its sum of squares): one block per row of as many threads as the
+// row has elements (64: two warps), threads striding the row; the residual
+// is stored as computed, each warp's sum of squares combined by xor
+// shuffles and left in shared memory by its first lane, then thread 0 adds
+// the warps' sums in warp order to the output.
 #rc = affine_map<(t, c) -> (t, c)>
 #r = affine_map<(t, c) -> (t)>
 // CHECK-LABEL: func.func @add_rms_sums(
 // CHECK-SAME: %[[A:.*]]: memref<?x64xf32>, %[[B:.*]]: memref<?x64xf32>, %[[SUM:.*]]: memref<?x64xf32>, %[[SQ:.*]]: memref<?xf32>)
-// CHECK: gpu.launch
-// CHECK: %[[LANE:.*]] = arith.remui
-// CHECK: %[[ROW:.*]] = arith.addi
-// CHECK: %[[VALID:.*]] = arith.cmpi ult, %[[ROW]]
-// CHECK: scf.for %[[C:.*]] = %[[LANE]] to %{{.*}} step %{{.*}} iter_args(%[[P:.*]] = %{{.*}}) -> (f32)
+// CHECK: %[[ROWS:.*]] = memref.dim %[[A]]
+// CHECK: gpu.launch blocks(%[[ROW:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %{{.*}}, {{.*}}) threads(%[[TID:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %{{.*}}, {{.*}}) module(@qc_row_reduction_64) function(@qc_row_reduction_64) workgroup(%[[PART:.*]] : memref<2xf32, 3>)
+// CHECK: %[[LANE:.*]] = arith.remui %[[TID]]
+// CHECK: %[[WARP:.*]] = arith.divui %[[TID]]
+// CHECK: %[[P:.*]] = scf.for %[[C:.*]] = %[[TID]] to %{{.*}} step %{{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (f32)
 // CHECK: %[[S:.*]] = arith.addf
-// CHECK: arith.addf %[[P]]
-// CHECK: scf.if %[[VALID]]
-// CHECK-NEXT: memref.store %[[S]], %[[SUM]][%[[ROW]], %[[C]]]
+// CHECK: arith.addf %[[ACC]]
+// CHECK: memref.store %[[S]], %[[SUM]][%[[ROW]], %[[C]]]
 // CHECK-COUNT-5: gpu.shuffle {{ *}}xor
 // CHECK: scf.if
-// CHECK: memref.load %[[SQ]][%[[ROW]]]
-// CHECK: memref.store %{{.*}}, %[[SQ]][%[[ROW]]]
+// CHECK-NEXT: memref.store %{{.*}}, %[[PART]][%[[WARP]]]
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: %[[W0:.*]] = memref.load %[[PART]][%{{.*}}]
+// CHECK: %[[W1:.*]] = memref.load %[[PART]][%{{.*}}]
+// CHECK: %[[BOTH:.*]] = arith.addf %[[W0]], %[[W1]]
+// CHECK: %[[OLD:.*]] = memref.load %[[SQ]][%[[ROW]]]
+// CHECK: %[[NEW:.*]] = arith.addf %[[OLD]], %[[BOTH]]
+// CHECK: memref.store %[[NEW]], %[[SQ]][%[[ROW]]]
 // CHECK-NOT: linalg.generic
 func.func @add_rms_sums(%a: memref<?x64xf32>, %b: memref<?x64xf32>, %sum: memref<?x64xf32>, %sq: memref<?xf32>) {
   linalg.generic {indexing_maps = [#rc, #rc, #rc, #r], iterator_types = ["parallel", "reduction"]}

@@ -58,23 +58,37 @@
 // CHECK: gpu.terminator
 // CHECK: bufferization.to_tensor %[[OUT]]
 //
-// Greedy decoding's argmax on GPU targets: a 32-lane warp per row; each lane
-// keeps the first maximum of its strided slice of the vocabulary (16), five
-// xor shuffles of (value, index) pairs combine them preferring the larger
-// value, then the lower index on ties; lane 0 stores (0 if no value beat
-// -inf, as the CPU's scan).
+// Greedy decoding's argmax on GPU targets, parallel at one row: a first
+// kernel's warps each scan a chunk of 512 of a row (4 loads per lane per
+// iteration, indices clamped to the row), keeping the first maximum; five
+// xor shuffles of (value, index) pairs combine the lanes preferring the
+// larger value, then the lower index on ties, and lane 0 leaves the chunk's
+// pair in two buffers; a second kernel's warp per row combines the chunks'
+// pairs the same way and lane 0 stores the index (0 if no value beat -inf,
+// as the CPU's scan).
 // CHECK-LABEL: func.func @qc_argmax(
 // CHECK-SAME: %[[LOGITS:.*]]: memref<?x16xf32>, %[[TOKENS:.*]]: memref<?xi32>)
 // CHECK: %[[ROWS:.*]] = memref.dim %[[LOGITS]]
-// CHECK: gpu.launch blocks(%[[ROW:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[ROWS]], {{.*}}) threads(%[[L:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C32:.*]], {{.*}})
-// CHECK: scf.for %[[V:.*]] = %[[L]] to %{{.*}} step %{{.*}} iter_args
-// CHECK: memref.load %[[LOGITS]][%[[ROW]], %[[V]]]
+// CHECK: %[[VALUES:.*]] = memref.alloc(%[[ROWS]]) : memref<?x1xf32>
+// CHECK: %[[INDICES:.*]] = memref.alloc(%[[ROWS]]) : memref<?x1xi32>
+// CHECK: gpu.launch blocks(%[[ROW:.*]], %[[CB:.*]], %{{.*}}) in (%{{.*}} = %[[ROWS]], {{.*}}) threads(%[[T:[^,]*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c128, {{.*}})
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+// CHECK-COUNT-4: memref.load %[[LOGITS]][%[[ROW]], %{{.*}}]
 // CHECK: arith.cmpf ogt
 // CHECK: arith.cmpf oeq
 // CHECK: arith.cmpi ult
 // CHECK-COUNT-10: gpu.shuffle {{ *}}xor
 // CHECK: scf.if
-// CHECK: memref.store %{{.*}}, %[[TOKENS]][%[[ROW]]]
+// CHECK: memref.store %{{.*}}, %[[VALUES]][%[[ROW]], %[[CHUNK:.*]]]
+// CHECK: memref.store %{{.*}}, %[[INDICES]][%[[ROW]], %[[CHUNK]]]
+// CHECK: gpu.terminator
+// CHECK: gpu.launch blocks(%[[ROW2:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[ROWS]], {{.*}}) threads(%[[L:[^,]*]], %{{.*}}, %{{.*}})
+// CHECK: scf.for %[[C:.*]] = %[[L]] to %{{.*}} step %{{.*}} iter_args
+// CHECK: memref.load %[[VALUES]][%[[ROW2]], %[[C]]]
+// CHECK: memref.load %[[INDICES]][%[[ROW2]], %[[C]]]
+// CHECK-COUNT-10: gpu.shuffle {{ *}}xor
+// CHECK: scf.if
+// CHECK: memref.store %{{.*}}, %[[TOKENS]][%[[ROW2]]]
 // CHECK: gpu.terminator
 func.func @forward(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %cache: !cache) -> (tensor<?x16xf32>, !cache) {
   %emb = qc.weight "emb" : tensor<16x8xf32>

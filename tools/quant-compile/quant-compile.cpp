@@ -57,6 +57,12 @@ cl::opt<std::string>
            cl::desc("Target: cpu, or a GPU: sm_80, sm_90a (CUDA), gfx90a, "
                     "gfx942 (HIP)"),
            cl::init("cpu"));
+cl::opt<std::string> weightLayouts(
+    "weight-layouts",
+    cl::desc("Store quantized weights in the layouts of this target's "
+             "kernels (default: --target's; a CPU package with a GPU's "
+             "layouts checks them on any machine)"),
+    cl::value_desc("cpu|sm_80|sm_90a|gfx90a|gfx942"), cl::init(""));
 cl::opt<bool> noWeights(
     "no-weights",
     cl::desc("Write the kernels and manifest only, no weights.safetensors "
@@ -277,6 +283,17 @@ int main(int argc, char **argv) {
     emitError(cliLoc) << "unknown --gpu-format '" << gpuFormat
                       << "' (expected bin or isa)";
     return 1;
+  }
+  if (gpu || !weightLayouts.empty()) {
+    // The package stores quantized weights in the order its kernels read.
+    PassManager pm(&context);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return 1;
+    mlir::qc::QCWeightLayoutsOptions layouts;
+    layouts.chip = weightLayouts.empty() ? target : weightLayouts;
+    pm.addPass(mlir::qc::createQCWeightLayouts(layouts));
+    if (failed(pm.run(**module)))
+      return 1;
   }
   mlir::qc::GPUPipelineOptions gpuPipeline;
   gpuPipeline.blockSize = blockSize;

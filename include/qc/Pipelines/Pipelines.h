@@ -92,6 +92,32 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("Tokens per block of the packed-feature linear kernels "
                      "for steps of more than one token"),
       llvm::cl::init(4)};
+  Option<int64_t> rowThreads{
+      *this, "row-threads",
+      llvm::cl::desc("Threads per row of the row reductions (norms' sums of "
+                     "squares, LLM.int8's row absmax)"),
+      llvm::cl::init(1024)};
+  // AWQ layers of few tokens on tensor cores (qc-awq-mma-contractions).
+  Option<int64_t> awqMmaMaxTokens{
+      *this, "awq-mma-max-tokens",
+      llvm::cl::desc("Steps of at most this many tokens run AWQ layers "
+                     "stored in the mma layout on the tensor-core decode "
+                     "kernel (0: never)"),
+      llvm::cl::init(16)};
+  Option<int64_t> awqMmaTileTokens{
+      *this, "awq-mma-tile-tokens",
+      llvm::cl::desc("Tokens per block of the AWQ tensor-core decode kernel"),
+      llvm::cl::init(16)};
+  Option<int64_t> awqMmaWarps{
+      *this, "awq-mma-warps",
+      llvm::cl::desc("Warps per block of the AWQ tensor-core decode kernel, "
+                     "splitting K"),
+      llvm::cl::init(8)};
+  Option<int64_t> awqMmaUnroll{
+      *this, "awq-mma-unroll",
+      llvm::cl::desc("64-deep blocks of K each warp of the AWQ tensor-core "
+                     "decode kernel loads per iteration"),
+      llvm::cl::init(4)};
   // The tensor-core kernels' shape (qc-tensor-core-contractions).
   Option<int64_t> tensorCoreTileTokens{
       *this, "tensor-core-tile-tokens",

@@ -22,6 +22,17 @@
 // Needs N % 4 == 0 and K % 64 == 0. Zeros are recovered on import as
 // round(-scaled_zeros / scale) and must reproduce scaled_zeros exactly.
 //
+// quantc's tensor-core decode layout ("mma", the qc.awq attribute's
+// layout = mma; qzeros and scales stay as in GEMM):
+//   qweight int32 [N/16, 2K]  row f holds features 16f .. 16f+15
+// The code of feature n at input k sits in row n/16, word
+// 128*(k/64) + 4*(4*(n%8) + (k%64)/16) + (k%16)/4, nibble
+// (k%2)*4 + ((k%4)/2)*2 + (n%16)/8: lane L = 4g + t of a warp loads words
+// 4L .. 4L+3 of a 64-deep block (16 bytes), and word s is the A operand of
+// mma.sync m16n8k16 number s (rows g and g+8, k slots 2t, 2t+1, 2t+8, 2t+9
+// holding k = 16t + 4s + 0..3), nibbles i and i+4 one biased half2 after a
+// shift by 4i. Needs N % 16 == 0 and K % 64 == 0.
+//
 // All conversions are bit-exact both ways; padding is ignored on import.
 //
 //===----------------------------------------------------------------------===//
@@ -33,6 +44,7 @@
 #include "qc/Support/Status.h"
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace qc::quant {
@@ -66,6 +78,25 @@ StatusOr<AwqCodes> unpackAwqGemv(const AwqGemvWeight &weight);
 
 StatusOr<LlmAwqWeight> packLlmAwq(const AwqCodes &codes);
 StatusOr<AwqCodes> unpackLlmAwq(const LlmAwqWeight &weight);
+
+inline constexpr int64_t kAwqMmaTileFeatures = 16;
+inline constexpr int64_t kAwqMmaTileDepth = 64;
+
+/// Where the mma layout stores the code of feature `n` at input `k`.
+struct AwqMmaSlot {
+  int64_t row;  ///< n / 16
+  int64_t word; ///< within the row's 2K words
+  int nibble;
+};
+AwqMmaSlot awqMmaSlot(int64_t n, int64_t k);
+
+/// GEMM qweight [K, N/8] <-> mma qweight [N/16, 2K].
+StatusOr<std::vector<int32_t>> awqGemmToMma(std::span<const int32_t> qweight,
+                                            int64_t outFeatures,
+                                            int64_t inFeatures);
+StatusOr<std::vector<int32_t>> awqMmaToGemm(std::span<const int32_t> qweight,
+                                            int64_t outFeatures,
+                                            int64_t inFeatures);
 
 /// Imports into the canonical layout.
 StatusOr<AwqGemmWeight> awqGemvToGemm(const AwqGemvWeight &weight);

@@ -52,6 +52,8 @@ struct QuantSchemeDesc {
   // AWQ (always 4-bit).
   int64_t groupSize = 128;
   bool zeroPoint = true;
+  /// qweight in the tensor-core decode layout (AWQLayouts.h) instead of GEMM.
+  bool awqMma = false;
   // bitsandbytes 4-bit.
   Bnb4Type bnbType = Bnb4Type::NF4;
   int64_t blockSize = 64;

@@ -65,8 +65,9 @@ struct ConvertQCToLinalgPass
     b.setInsertionPointToStart(entry);
     Value l = entry->getArgument(0), o = entry->getArgument(1);
     if (warpAttention) {
-      // GPUs: a warp per row rather than a thread scanning the vocabulary.
-      buildWarpArgmax(b, loc, l, o);
+      // GPUs: warps over chunks of each row rather than a thread scanning
+      // the vocabulary.
+      buildSplitArgmax(b, loc, l, o);
       func::ReturnOp::create(b, loc);
       return;
     }

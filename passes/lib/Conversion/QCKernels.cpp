@@ -254,6 +254,41 @@ static Value awqNibble(OpBuilder &b, Location loc, Value packed, Value n) {
       b, loc, arith::ShRUIOp::create(b, loc, packed, shift), mask);
 }
 
+/// The code of feature n at input k in the mma layout (AWQLayouts.h): row
+/// n / 16, word 128 (k / 64) + 4 (4 (n % 8) + (k % 64) / 16) + (k % 16) / 4,
+/// nibble (k % 2) 4 + ((k % 4) / 2) 2 + (n % 16) / 8.
+static Value awqMmaCode(OpBuilder &b, Location loc, Value qweight, Value n,
+                        Value k) {
+  auto c = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto add = [&](Value x, Value y) -> Value {
+    return arith::AddIOp::create(b, loc, x, y);
+  };
+  auto mul = [&](Value x, int64_t y) -> Value {
+    return arith::MulIOp::create(b, loc, x, c(y));
+  };
+  auto div = [&](Value x, int64_t y) -> Value {
+    return arith::DivUIOp::create(b, loc, x, c(y));
+  };
+  auto rem = [&](Value x, int64_t y) -> Value {
+    return arith::RemUIOp::create(b, loc, x, c(y));
+  };
+  Value inBlock = rem(k, 64);
+  Value lane = add(mul(rem(n, 8), 4), div(inBlock, 16));
+  Value word =
+      add(add(mul(div(k, 64), 128), mul(lane, 4)), div(rem(inBlock, 16), 4));
+  Value nibble = add(add(mul(rem(k, 2), 4), mul(div(rem(k, 4), 2), 2)),
+                     div(rem(n, 16), 8));
+  Value shift = arith::IndexCastOp::create(b, loc, b.getI32Type(),
+                                           mul(nibble, 4));
+  Value packed =
+      tensor::ExtractOp::create(b, loc, qweight, ValueRange{div(n, 16), word});
+  return arith::AndIOp::create(
+      b, loc, arith::ShRUIOp::create(b, loc, packed, shift),
+      arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(15)));
+}
+
 /// The value and bits of biasedHalf's bias: 1024.0 in f16.
 constexpr int64_t kHalfCodeBias = 1024;
 constexpr int64_t kHalfCodeBiasBits = 0x6400;
@@ -285,8 +320,13 @@ Value KernelBuilder::dequantize(ArrayRef<Value> s, QWeightType qtype, Value n,
     // w = (q - z) * s in fp16, as AutoAWQ dequantizes.
     Value g = arith::DivUIOp::create(b, loc, k, index(awq.getGroupSize()));
     Value col = arith::DivUIOp::create(b, loc, n, index(8));
-    Value q = awqNibble(
-        b, loc, tensor::ExtractOp::create(b, loc, s[0], ValueRange{k, col}), n);
+    Value q =
+        awq.getLayout() == AWQLayout::Mma
+            ? awqMmaCode(b, loc, s[0], n, k)
+            : awqNibble(b, loc,
+                        tensor::ExtractOp::create(b, loc, s[0],
+                                                  ValueRange{k, col}),
+                        n);
     Value z =
         awq.getZeroPoint()
             ? biasedHalf(awqNibble(
@@ -402,7 +442,7 @@ Value KernelBuilder::linear(Value x, ValueRange weight, QWeightType qtype,
   }
   maps.push_back(outMap);
   SmallVector<Value> storage(weight.begin(), weight.end());
-  Value acc =
+  auto contraction =
       linalg::GenericOp::create(
           b, loc, accInit.getType(), inputs, accInit, maps,
           {IteratorType::parallel, IteratorType::parallel,
@@ -428,8 +468,11 @@ Value KernelBuilder::linear(Value x, ValueRange weight, QWeightType qtype,
                 nb, nloc,
                 arith::AddFOp::create(nb, nloc, args.back(), prod, fm)
                     .getResult());
-          })
-          .getResult(0);
+          });
+  // GPU lowerings pick kernels that know the weight's storage by it.
+  if (qtype)
+    contraction->setAttr(kQuantizedWeightAttr, TypeAttr::get(qtype));
+  Value acc = contraction.getResult(0);
 
   // Round to the result type, then add the bias in that type (torch adds the
   // bias to the rounded product in F.linear's addmm epilogue).

@@ -278,8 +278,8 @@ Value KernelBuilder::warpAttention(const PagedCache &cache, int64_t layer,
                                            /*writable=*/true);
 }
 
-void mlir::qc::buildWarpArgmax(OpBuilder &b, Location loc, Value logits,
-                               Value out) {
+void mlir::qc::buildSplitArgmax(OpBuilder &b, Location loc, Value logits,
+                                Value out) {
   auto index = [&](OpBuilder &ib, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ib, loc, v);
   };
@@ -287,13 +287,11 @@ void mlir::qc::buildWarpArgmax(OpBuilder &b, Location loc, Value logits,
     return arith::ConstantOp::create(ib, loc, ib.getI32IntegerAttr(v));
   };
   int64_t vocab = cast<MemRefType>(logits.getType()).getDimSize(1);
-  Value one = index(b, 1);
-  auto launch =
-      gpu::LaunchOp::create(b, loc, memref::DimOp::create(b, loc, logits, 0),
-                            one, one, index(b, kWarpLanes), one, one);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(&launch.getBody().front());
-  Value row = launch.getBlockIds().x, lane = launch.getThreadIds().x;
+  // A warp scans a chunk of the row with `unroll` loads in flight per lane;
+  // `warps` warps per block of the first kernel.
+  constexpr int64_t unroll = 4, steps = 4, warps = 4;
+  constexpr int64_t chunk = kWarpLanes * unroll * steps;
+  int64_t chunks = llvm::divideCeil(vocab, chunk);
   // (v, i) replaced by (w, j) when w is larger, or equal at a lower index.
   auto combine = [&](OpBuilder &cb, Value v, Value i, Value w, Value j) {
     Value larger =
@@ -307,33 +305,102 @@ void mlir::qc::buildWarpArgmax(OpBuilder &b, Location loc, Value logits,
         arith::SelectOp::create(cb, loc, take, w, v),
         arith::SelectOp::create(cb, loc, take, j, i));
   };
-  // Each lane's first maximum of its strided slice; index `vocab` means
-  // none yet (a row of NaN or -inf gives 0, as the sequential scan does).
+  auto warpCombine = [&](OpBuilder &cb, Value v, Value i) {
+    for (int32_t offset = kWarpLanes / 2; offset > 0; offset /= 2) {
+      auto shuffle = [&](Value x) -> Value {
+        return gpu::ShuffleOp::create(cb, loc, x, offset, kWarpLanes,
+                                      gpu::ShuffleMode::XOR)
+            .getShuffleResult();
+      };
+      std::tie(v, i) = combine(cb, v, i, shuffle(v), shuffle(i));
+    }
+    return std::pair<Value, Value>(v, i);
+  };
+  auto isZero = [&](OpBuilder &cb, Value x) {
+    return arith::CmpIOp::create(cb, loc, arith::CmpIPredicate::eq, x,
+                                 index(cb, 0));
+  };
+  Value rows = memref::DimOp::create(b, loc, logits, 0);
+  // Each chunk's first maximum; index `vocab` means none yet (a row of NaN
+  // or -inf gives 0, as the sequential scan does).
+  Value values = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic, chunks}, b.getF32Type()),
+      ValueRange{rows});
+  Value indices = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic, chunks}, b.getI32Type()),
+      ValueRange{rows});
   Value lowest = arith::ConstantOp::create(
       b, loc, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
-  auto scan = scf::ForOp::create(
-      b, loc, lane, index(b, vocab), index(b, kWarpLanes),
+  Value one = index(b, 1);
+  {
+    auto scan = gpu::LaunchOp::create(
+        b, loc, rows, index(b, llvm::divideCeil(chunks, warps)), one,
+        index(b, kWarpLanes * warps), one, one);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&scan.getBody().front());
+    Value row = scan.getBlockIds().x, tid = scan.getThreadIds().x;
+    Value lane = arith::RemUIOp::create(b, loc, tid, index(b, kWarpLanes));
+    Value c = arith::AddIOp::create(
+        b, loc,
+        arith::MulIOp::create(b, loc, scan.getBlockIds().y, index(b, warps)),
+        arith::DivUIOp::create(b, loc, tid, index(b, kWarpLanes)));
+    Value first = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, c, index(b, chunk)), lane);
+    // Indices past the row read its last element again: a repeat of the
+    // same (value, index) changes no maximum.
+    auto loop = scf::ForOp::create(
+        b, loc, index(b, 0), index(b, chunk), index(b, kWarpLanes * unroll),
+        ValueRange{lowest, i32c(b, vocab)},
+        [&](OpBuilder &sb, Location sl, Value offset, ValueRange best) {
+          SmallVector<Value> xs, is;
+          for (int64_t u = 0; u < unroll; ++u) {
+            Value v = arith::MinUIOp::create(
+                sb, sl,
+                arith::AddIOp::create(
+                    sb, sl, first,
+                    arith::AddIOp::create(sb, sl, offset,
+                                          index(sb, u * kWarpLanes))),
+                index(sb, vocab - 1));
+            xs.push_back(
+                memref::LoadOp::create(sb, sl, logits, ValueRange{row, v}));
+            is.push_back(
+                arith::IndexCastOp::create(sb, sl, sb.getI32Type(), v));
+          }
+          Value bv = best[0], bi = best[1];
+          for (int64_t u = 0; u < unroll; ++u)
+            std::tie(bv, bi) = combine(sb, bv, bi, xs[u], is[u]);
+          scf::YieldOp::create(sb, sl, ValueRange{bv, bi});
+        });
+    auto [v, i] = warpCombine(b, loop.getResult(0), loop.getResult(1));
+    Value store = arith::AndIOp::create(
+        b, loc, isZero(b, lane),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, c,
+                              index(b, chunks)));
+    auto ifOp = scf::IfOp::create(b, loc, store, /*withElseRegion=*/false);
+    OpBuilder ib = ifOp.getThenBodyBuilder();
+    memref::StoreOp::create(ib, loc, v, values, ValueRange{row, c});
+    memref::StoreOp::create(ib, loc, i, indices, ValueRange{row, c});
+    gpu::TerminatorOp::create(b, loc);
+  }
+  // A warp per row combines its chunks' pairs.
+  auto reduce = gpu::LaunchOp::create(b, loc, rows, one, one,
+                                      index(b, kWarpLanes), one, one);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&reduce.getBody().front());
+  Value row = reduce.getBlockIds().x, lane = reduce.getThreadIds().x;
+  auto loop = scf::ForOp::create(
+      b, loc, lane, index(b, chunks), index(b, kWarpLanes),
       ValueRange{lowest, i32c(b, vocab)},
-      [&](OpBuilder &sb, Location sl, Value v, ValueRange best) {
-        Value x = memref::LoadOp::create(sb, sl, logits, ValueRange{row, v});
-        Value i = arith::IndexCastOp::create(sb, sl, sb.getI32Type(), v);
-        auto [bv, bi] = combine(sb, best[0], best[1], x, i);
+      [&](OpBuilder &sb, Location sl, Value c, ValueRange best) {
+        auto [bv, bi] = combine(
+            sb, best[0], best[1],
+            memref::LoadOp::create(sb, sl, values, ValueRange{row, c}),
+            memref::LoadOp::create(sb, sl, indices, ValueRange{row, c}));
         scf::YieldOp::create(sb, sl, ValueRange{bv, bi});
       });
-  Value v = scan.getResult(0), i = scan.getResult(1);
-  for (int32_t offset = kWarpLanes / 2; offset > 0; offset /= 2) {
-    auto shuffle = [&](Value x) -> Value {
-      return gpu::ShuffleOp::create(b, loc, x, offset, kWarpLanes,
-                                    gpu::ShuffleMode::XOR)
-          .getShuffleResult();
-    };
-    std::tie(v, i) = combine(b, v, i, shuffle(v), shuffle(i));
-  }
-  auto first =
-      scf::IfOp::create(b, loc,
-                        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                              lane, index(b, 0)),
-                        /*withElseRegion=*/false);
+  auto [v, i] = warpCombine(b, loop.getResult(0), loop.getResult(1));
+  auto first = scf::IfOp::create(b, loc, isZero(b, lane),
+                                 /*withElseRegion=*/false);
   OpBuilder ib = first.getThenBodyBuilder();
   Value none = arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::eq, i,
                                      i32c(ib, vocab));

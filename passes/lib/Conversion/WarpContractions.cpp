@@ -89,14 +89,16 @@ struct QCWarpContractionsPass
   void runOnOperation() override {
     if (columnLanes < 0 || (columnLanes && kWarpLanes % columnLanes != 0) ||
         columnWarps < 1 || columnUnroll < 1 || columnTileUnroll < 1 ||
-        columnTokens < 1) {
+        columnTokens < 1 || rowThreads < kWarpLanes ||
+        rowThreads % kWarpLanes != 0 || rowThreads > 1024) {
       getOperation().emitError()
           << "qc-warp-contractions: column-lanes must be 0 or divide 32 and "
              "column-warps, column-unroll, column-tile-unroll and "
-             "column-tokens be at least 1, got "
+             "column-tokens be at least 1, and row-threads a multiple of 32 "
+             "up to 1024, got "
           << int64_t(columnLanes) << ", " << int64_t(columnWarps) << ", "
           << int64_t(columnUnroll) << ", " << int64_t(columnTileUnroll) << ", "
-          << int64_t(columnTokens);
+          << int64_t(columnTokens) << ", " << int64_t(rowThreads);
       return signalPassFailure();
     }
     SmallVector<linalg::GenericOp> contractions, rowReductions;
@@ -117,8 +119,11 @@ struct QCWarpContractionsPass
   }
 
   /// A [row, r] reduction (rms_norm's sums of squares, LLM.int8's row
-  /// absmax) as one warp per row: lanes stride r, partial results combine
-  /// by xor shuffles; outputs indexed by (row, r) are stored as computed.
+  /// absmax) as one block per row: its `rowThreads` threads stride r (a
+  /// decode step has one row, so a warp alone would walk the whole row with
+  /// a load in flight at a time), partial results combine by xor shuffles
+  /// within each warp, then in shared memory in warp order (deterministic);
+  /// outputs indexed by (row, r) are stored as computed.
   void rewriteRowReduction(linalg::GenericOp op,
                            ArrayRef<std::optional<Combine>> outputs) {
     OpBuilder b(op);
@@ -128,67 +133,91 @@ struct QCWarpContractionsPass
     };
     SmallVector<Value> sizes = loopSizes(b, loc, op);
     Value rows = sizes[0], depth = sizes[1];
-    Value one = constant(1);
-    auto launch = gpu::LaunchOp::create(
-        b, loc, arith::CeilDivUIOp::create(b, loc, rows, constant(warps)), one,
-        one, constant(kWarpLanes * warps), one, one);
-    b.setInsertionPointToStart(&launch.getBody().front());
-    Value tid = launch.getThreadIds().x;
-    Value lane = arith::RemUIOp::create(b, loc, tid, constant(kWarpLanes));
-    Value row = arith::AddIOp::create(
-        b, loc,
-        arith::MulIOp::create(b, loc, launch.getBlockIds().x, constant(warps)),
-        arith::DivUIOp::create(b, loc, tid, constant(kWarpLanes)));
-    Value rowInRange =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, rows);
-    Value loadRow = arith::MinUIOp::create(
-        b, loc, row, arith::SubIOp::create(b, loc, rows, one));
-
-    SmallVector<Value> inits;
+    // No more threads than a static row has elements (whole warps).
+    int64_t staticDepth =
+        cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges()[1];
+    int64_t threads =
+        ShapedType::isDynamic(staticDepth)
+            ? int64_t(rowThreads)
+            : std::min<int64_t>(rowThreads,
+                                llvm::alignTo(staticDepth, kWarpLanes));
+    int64_t rowWarps = threads / kWarpLanes;
     SmallVector<unsigned> accumulated;
+    SmallVector<Type> partialTypes;
     for (auto [i, combine] : llvm::enumerate(outputs)) {
       if (!combine)
         continue;
       accumulated.push_back(i);
-      Type type =
-          cast<MemRefType>(op.getDpsInits()[i].getType()).getElementType();
-      inits.push_back(
-          arith::ConstantOp::create(b, loc, identity(b, type, *combine)));
+      partialTypes.push_back(MemRefType::get(
+          {rowWarps},
+          cast<MemRefType>(op.getDpsInits()[i].getType()).getElementType(),
+          MemRefLayoutAttrInterface{}, b.getI64IntegerAttr(3)));
     }
+    auto launch =
+        launchTiles(b, loc, kernelName(op, "qc_row_reduction"), rows, 1,
+                    /*extentY=*/Value(), 1, threads, partialTypes);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    Value row = launch.getBlockIds().x;
+    Value tid = launch.getThreadIds().x;
+    Value lane = arith::RemUIOp::create(b, loc, tid, constant(kWarpLanes));
+    Value warp = arith::DivUIOp::create(b, loc, tid, constant(kWarpLanes));
+
+    SmallVector<Value> inits;
+    for (unsigned i : accumulated)
+      inits.push_back(arith::ConstantOp::create(
+          b, loc, identity(b, getElementTypeOrSelf(op.getDpsInits()[i]),
+                           *outputs[i])));
     auto loop = scf::ForOp::create(
-        b, loc, lane, depth, constant(kWarpLanes), inits,
+        b, loc, tid, depth, constant(threads), inits,
         [&](OpBuilder &lb, Location ll, Value k, ValueRange partials) {
           SmallVector<Value> args;
           unsigned next = 0;
           for (const std::optional<Combine> &combine : outputs)
             args.push_back(combine ? partials[next++] : Value());
           SmallVector<Value> results =
-              clonePayload(lb, ll, op, {loadRow, k}, args,
+              clonePayload(lb, ll, op, {row, k}, args,
                            /*reducedIndex=*/std::nullopt);
           SmallVector<Value> yielded;
           for (auto [i, combine] : llvm::enumerate(outputs)) {
-            Value v = results[i];
-            if (combine) {
-              yielded.push_back(v);
-              continue;
-            }
-            auto ifOp = scf::IfOp::create(lb, ll, rowInRange,
-                                          /*withElseRegion=*/false);
-            OpBuilder ib = ifOp.getThenBodyBuilder();
-            memref::StoreOp::create(ib, ll, v, op.getDpsInits()[i],
-                                    ValueRange{row, k});
+            if (combine)
+              yielded.push_back(results[i]);
+            else
+              memref::StoreOp::create(lb, ll, results[i], op.getDpsInits()[i],
+                                      ValueRange{row, k});
           }
           scf::YieldOp::create(lb, ll, yielded);
         });
 
-    Value isFirstLane = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                              lane, constant(0));
-    Value store = arith::AndIOp::create(b, loc, isFirstLane, rowInRange);
+    // Each warp's first lane leaves the warp's result in shared memory.
+    auto isZero = [&](Value v) {
+      return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, v,
+                                   constant(0));
+    };
+    SmallVector<Value> warpResults;
+    for (auto [n, i] : llvm::enumerate(accumulated))
+      warpResults.push_back(
+          warpAllReduce(b, loc, *outputs[i], loop.getResult(n)));
+    {
+      auto ifOp = scf::IfOp::create(b, loc, isZero(lane),
+                                    /*withElseRegion=*/false);
+      OpBuilder ib = ifOp.getThenBodyBuilder();
+      for (auto [n, v] : llvm::enumerate(warpResults))
+        memref::StoreOp::create(ib, loc, v,
+                                launch.getWorkgroupAttributions()[n], warp);
+    }
+    gpu::BarrierOp::create(b, loc);
+    auto ifOp = scf::IfOp::create(b, loc, isZero(tid), /*withElseRegion=*/false);
+    OpBuilder ib = ifOp.getThenBodyBuilder();
     for (auto [n, i] : llvm::enumerate(accumulated)) {
       Combine combine = *outputs[i];
-      Value v = warpAllReduce(b, loc, combine, loop.getResult(n));
-      auto ifOp = scf::IfOp::create(b, loc, store, /*withElseRegion=*/false);
-      OpBuilder ib = ifOp.getThenBodyBuilder();
+      Value partials = launch.getWorkgroupAttributions()[n];
+      Value v;
+      for (int64_t w = 0; w < rowWarps; ++w) {
+        Value p = memref::LoadOp::create(
+            ib, loc, partials, arith::ConstantIndexOp::create(ib, loc, w)
+                                   .getResult());
+        v = w ? apply(ib, loc, combine, v, p) : p;
+      }
       Value out = op.getDpsInits()[i];
       Value old = memref::LoadOp::create(ib, loc, out, ValueRange{row});
       memref::StoreOp::create(ib, loc, apply(ib, loc, combine, old, v), out,

@@ -40,7 +40,8 @@ mlir::qc::buildQuantScheme(MLIRContext *ctx, const QCQuantizeOptions &o,
   Attribute scheme;
   if (method == "awq") {
     scheme =
-        AWQAttr::getChecked(emitError, ctx, o.bits, o.groupSize, o.zeroPoint);
+        AWQAttr::getChecked(emitError, ctx, o.bits, o.groupSize, o.zeroPoint,
+                            AWQLayout::Gemm);
   } else if (method == "bnb4") {
     std::optional<BnB4Type> type = symbolizeBnB4Type(o.bnb4bitQuantType);
     if (!type)

@@ -43,7 +43,7 @@ static RankedTensorType tensorOf(ArrayRef<int64_t> shape, Type elementType) {
 
 LogicalResult AWQAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                               unsigned bits, int64_t groupSize,
-                              bool zeroPoint) {
+                              bool zeroPoint, AWQLayout layout) {
   if (bits != 4)
     return emitError() << "AWQ supports only 4-bit weights, got bits = "
                        << bits;
@@ -66,6 +66,12 @@ AWQAttr::verifyWeightShape(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "AWQ needs N (output features) to be a multiple of "
                           "8 to pack eight int4 values per i32, got N = "
                        << n;
+  if (getLayout() == AWQLayout::Mma &&
+      (n % kMmaTileFeatures != 0 || k % kMmaTileDepth != 0))
+    return emitError() << "AWQ layout mma needs N (output features) to be a "
+                          "multiple of "
+                       << kMmaTileFeatures << " and K (input features) of "
+                       << kMmaTileDepth << ", got N = " << n << ", K = " << k;
   return success();
 }
 
@@ -74,7 +80,13 @@ void AWQAttr::getStorageComponents(
   MLIRContext *ctx = getContext();
   auto i32 = IntegerType::get(ctx, 32);
   int64_t groups = k / getGroupSize();
-  out.push_back({"qweight", tensorOf({k, n / 8}, i32), 1});
+  if (getLayout() == AWQLayout::Mma)
+    out.push_back({"qweight",
+                   tensorOf({n / kMmaTileFeatures, k * kMmaTileFeatures / 8},
+                            i32),
+                   0});
+  else
+    out.push_back({"qweight", tensorOf({k, n / 8}, i32), 1});
   if (getZeroPoint())
     out.push_back({"qzeros", tensorOf({groups, n / 8}, i32), 1});
   out.push_back({"scales", tensorOf({groups, n}, Float16Type::get(ctx)), 1});

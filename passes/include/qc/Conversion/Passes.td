@@ -104,6 +104,48 @@ def QCGridConstantKernelArgs
                            "::mlir::NVVM::NVVMDialect"];
 }
 
+def QCAwqMmaContractions : Pass<"qc-awq-mma-contractions",
+                                 "::mlir::func::FuncOp"> {
+  let summary = "AWQ linear layers of few tokens on tensor cores, at the "
+                "weights' memory rate";
+  let description = [{
+    Gives each bufferized AWQ contraction whose weight is stored in the mma
+    layout (`#qc.awq<..., layout = mma>`, read from the generic's
+    `qc.quantized_weight` attribute, so the kernel is chosen by what the
+    weight is) and whose activations are f16 a kernel for steps of at most
+    `max-tokens` tokens, `qc_linear_awq_mma_<N>_<K>`, chosen on the host;
+    the generic stays for larger steps (the later passes map it).
+
+    A block owns 16 output features and `tile-tokens` tokens (n8 tiles);
+    its `warps` warps split K in 64-deep blocks (split-K, so a 4096-wide
+    layer fills every SM), `unroll` blocks loaded before any is used. Per
+    64-deep block a lane loads 16 bytes of codes — the A operands of four
+    mma.sync m16n8k16 with the features as rows — and, per tile of 8
+    tokens, the 16 consecutive activations of its k slots (a permutation of
+    K that both operands share). A shift and an and/or per pair of codes
+    make biased halves (0x6400 | q is 1024 + q), an f16x2 subtract of the
+    biased zero point and multiply by the scale give w = (q - z) * s
+    exactly as AutoAWQ rounds it; the tensor cores multiply and accumulate
+    in f32. The warps' sums meet in shared memory in warp order
+    (deterministic) and are added to the output.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::memref::MemRefDialect"];
+  let options = [
+    Option<"maxTokens", "max-tokens", "int64_t", /*default=*/"16",
+           "Steps of at most this many tokens take the kernel (0: never)">,
+    Option<"tileTokens", "tile-tokens", "int64_t", /*default=*/"16",
+           "Tokens per block (a multiple of 8)">,
+    Option<"warps", "warps", "int64_t", /*default=*/"8",
+           "Warps per block, splitting K">,
+    Option<"unroll", "unroll", "int64_t", /*default=*/"4",
+           "64-deep blocks of K each warp loads per iteration">,
+  ];
+}
+
 def QCWarpContractions : Pass<"qc-warp-contractions", "::mlir::func::FuncOp"> {
   let summary = "Matmul-like kernels as one warp per output column";
   let description = [{
@@ -137,9 +179,11 @@ def QCWarpContractions : Pass<"qc-warp-contractions", "::mlir::func::FuncOp"> {
 
     Row reductions — [parallel (row), reduction] generics whose row-indexed
     outputs accumulate by add or max (rms_norm and add_rms_norm's sums of
-    squares, LLM.int8's row absmax) — get the same mapping: a warp per row,
-    lanes striding the row, xor shuffles combining the lanes; outputs
-    indexed by (row, column) are stored as they are computed.
+    squares, LLM.int8's row absmax) — get a block of `row-threads` threads
+    per row (a decode step has one row: a single warp would walk it with one
+    load in flight at a time), threads striding the row, xor shuffles
+    combining each warp, then the warps' results in shared memory in warp
+    order; outputs indexed by (row, column) are stored as they are computed.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect"];
@@ -163,6 +207,9 @@ def QCWarpContractions : Pass<"qc-warp-contractions", "::mlir::func::FuncOp"> {
            /*default=*/"8",
            "Packed-feature weights: steps of K per loop iteration (tiles of "
            "column-tokens)">,
+    Option<"rowThreads", "row-threads", "int64_t", /*default=*/"1024",
+           "Row reductions: threads per row (a multiple of 32, at most "
+           "1024)">,
     Option<"columnTokens", "column-tokens", "int64_t", /*default=*/"4",
            "Packed-feature weights: tokens per block of steps of more than "
            "one token">,

@@ -27,11 +27,17 @@ struct PagedCache {
   int64_t blockSize = 16;
 };
 
+/// On the linalg.generic of a quantized linear layer: its !qc.qweight type
+/// (scheme and storage layout), which the payload's captured loads follow.
+inline constexpr llvm::StringLiteral kQuantizedWeightAttr =
+    "qc.quantized_weight";
+
 /// Writes out[row] = the first index of each row's maximum of `logits`
-/// (memref<?xVxf32>; torch.argmax) as one GPU warp per row: the lanes
-/// stride the row, then xor shuffles combine their (value, index) pairs,
-/// preferring the lower index on ties.
-void buildWarpArgmax(OpBuilder &b, Location loc, Value logits, Value out);
+/// (memref<?xVxf32>; torch.argmax) as two GPU kernels, parallel at one row:
+/// warps scan chunks of 512 of a row (4 loads in flight per lane) and
+/// combine their lanes' (value, index) pairs by xor shuffles, preferring the
+/// lower index on ties; then a warp per row combines the chunks' pairs.
+void buildSplitArgmax(OpBuilder &b, Location loc, Value logits, Value out);
 
 class KernelBuilder {
 public:

@@ -67,6 +67,32 @@ def QCQuantize : Pass<"qc-quantize", "::mlir::ModuleOp"> {
   ];
 }
 
+def QCWeightLayouts : Pass<"qc-weight-layouts", "::mlir::ModuleOp"> {
+  let summary = "Choose each quantized weight's storage layout for the target";
+  let description = [{
+    The package's weight layout is the compiler's decision: a quantized
+    weight is stored in the order its kernels read it. For NVIDIA chips
+    (`chip=sm_80|sm_90a`) AWQ weights take `layout = mma`, the order of the
+    tensor-core decode kernel's fragments (a lane's 16-byte load is the A
+    operands of four mma.sync m16n8k16), where their shape allows it (N a
+    multiple of 16, K of 64); the weights of one `qc.fused_linear` change
+    together or not at all, so that they stay stackable. The package writer
+    packs the codes in the layout the type names. Other chips and schemes
+    keep their layouts; an unknown chip is an error.
+
+    ```mlir
+    %w = qc.weight "l.q_proj" : !qc.qweight<256x256xf16, #qc.awq<bits = 4, group_size = 128, zero_point = true>>
+    // --qc-weight-layouts="chip=sm_90a":
+    %w = qc.weight "l.q_proj" : !qc.qweight<256x256xf16, #qc.awq<bits = 4, group_size = 128, zero_point = true, layout = mma>>
+    ```
+  }];
+  let dependentDialects = ["::mlir::qc::QCDialect"];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"cpu\"",
+           "Target: cpu, sm_80, sm_90a, gfx90a or gfx942">,
+  ];
+}
+
 def QCFuse : Pass<"qc-fuse", "::mlir::func::FuncOp"> {
   let summary = "Fuse residual add + rms_norm and rope + KV-cache write";
   let description = [{

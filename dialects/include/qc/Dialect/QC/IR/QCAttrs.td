@@ -46,6 +46,19 @@ def QC_Int8Mode : I32EnumAttr<"Int8Mode", "int8 weight quantization mode", [
   let genSpecializedAttr = 0;
 }
 
+def QC_AWQLayout : I32EnumAttr<"AWQLayout", "storage layout of AWQ int4 codes", [
+    I32EnumAttrCase<"Gemm", 0, "gemm">,
+    I32EnumAttrCase<"Mma", 1, "mma">]> {
+  let cppNamespace = "::mlir::qc";
+  let genSpecializedAttr = 0;
+}
+
+// Omitted from the assembly when it is the default, gemm.
+class QC_AWQLayoutParameterBase : EnumParameter<QC_AWQLayout> {
+  let defaultValue = "::mlir::qc::AWQLayout::Gemm";
+}
+def QC_AWQLayoutParameter : QC_AWQLayoutParameterBase;
+
 def QC_RopeType : I32EnumAttr<"RopeType", "rotary embedding scaling type", [
     I32EnumAttrCase<"Default", 0, "default">,
     I32EnumAttrCase<"Linear", 1, "linear">,
@@ -71,12 +84,30 @@ def QC_AWQAttr : QC_Attr<"AWQ", "awq",
     Without zero points (`zero_point = false`) the format is symmetric,
     `w = (q - 8) * s`, and `qzeros` is absent.
 
+    `layout = mma` (chosen by `qc-weight-layouts` for NVIDIA targets) stores
+    the codes instead in the order of the tensor-core decode kernel's
+    fragments: `qweight` i32 [N/16, 2K], row f holding features
+    16f .. 16f+15, so that each lane's 16-byte load is the A operands of
+    four `mma.sync` m16n8k16 (features as rows) and one shift plus one
+    `lop3` turns two of its codes into a biased half2. Word
+    `128 * (k / 64) + 4 * (4 * (n % 8) + (k % 64) / 16) + (k % 16) / 4` of
+    the row holds k's code of feature n in nibble
+    `(k % 2) * 4 + ((k % 4) / 2) * 2 + (n % 16) / 8`. It needs N to be a
+    multiple of 16 and K of 64; `qzeros` and `scales` keep the gemm layout.
+
     ```mlir
     #qc.awq<bits = 4, group_size = 128, zero_point = true>
+    #qc.awq<bits = 4, group_size = 128, zero_point = true, layout = mma>
     ```
   }];
   let parameters = (ins "unsigned":$bits, "int64_t":$group_size,
-                        "bool":$zero_point);
+                        "bool":$zero_point,
+                        QC_AWQLayoutParameter:$layout);
+  let extraClassDeclaration = [{
+    /// The mma layout's tile: features per row, K per lane load.
+    static constexpr int64_t kMmaTileFeatures = 16;
+    static constexpr int64_t kMmaTileDepth = 64;
+  }];
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }
