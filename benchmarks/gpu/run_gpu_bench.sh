@@ -5,7 +5,9 @@
 #     (torch.matmul) and torch's int4 kernel (_weight_int4pack_mm); every
 #     kernel timed by ncu with cold caches;
 #   * decode tokens/s of a Llama-2-7B-shaped model (random weights) against
-#     HF transformers generate.
+#     a torch model with a static KV cache in a CUDA graph (cuBLAS fp16 and
+#     torch's int4 kernel; torch_graph_decode.py) and HF transformers
+#     generate.
 #
 # Build here (packages without weights, from sparse shape-only checkpoints):
 #   bash benchmarks/gpu/run_gpu_bench.sh build
@@ -13,7 +15,8 @@
 #   bash benchmarks/gpu/run_gpu_bench.sh run
 # QC_BENCH_PARTS="linear" or "7b" and QC_BENCH_FORMATS="f16 int8" (at
 # build) limit both to those parts and formats (small enough to travel
-# beside the GPU check's packages).
+# beside the GPU check's packages); "7b step" adds a per-kernel breakdown
+# of one batch-1 decode step of each format (step_breakdown.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=.gbench
@@ -38,6 +41,7 @@ if [[ "${1:-}" == build ]]; then
   echo "${FORMATS[*]}" > $B/formats
   for f in "${FORMATS[@]}"; do
     for m in $PARTS; do
+      [[ $m == step ]] && continue
       build/bin/quant-compile $SHAPES/$m --target=$TARGET --cpu=x86-64-v3 \
         --no-weights $(quant_flags $f) -o $B/$m-$f
     done
@@ -69,7 +73,7 @@ has_part linear && for f in "${FORMATS[@]}"; do
   python3 benchmarks/gpu/fill_random_weights.py $B/linear-$f
   for m in 1 16 64 256; do
     ids=$(seq -s, 1 $m)
-    QC_CUDA_GRAPHS=0 $NCU -k 'regex:qc_(linear_(mma_|staged_|wgmma_(wide_)?|columns_(t[0-9]+_)?)?|dequantize_)(4096_4096|14336_4096)' \
+    QC_CUDA_GRAPHS=0 $NCU -k 'regex:qc_(linear_(mma_|awq_mma_|staged_|wgmma_(wide_)?|columns_(t[0-9]+_)?)?|dequantize_)(4096_4096|14336_4096)' \
       $B/bin/quant-run $B/linear-$f --prompt-ids $ids --max-new-tokens 1 \
       --ignore-eos > $RAW/ours_${f}_M$m.csv 2>> $RAW/errors.txt
   done
@@ -88,10 +92,23 @@ for f in "${FORMATS[@]}"; do
     $B/bin/quant-bench decode $B/7b-$f --batch $batch --prompt-len 128 \
       --new-tokens 32 --repeat 2 | tee -a $OUT/decode.txt
   done
+  if has_part step; then
+    # Every kernel of a 16-token prompt and one decode step, timed alone.
+    QC_CUDA_GRAPHS=0 $NCU_BIN --clock-control none --print-units base --csv \
+      --metrics gpu__time_duration.sum,dram__bytes.sum \
+      $B/bin/quant-run $B/7b-$f --prompt-ids $(seq -s, 1 16) \
+      --max-new-tokens 2 --ignore-eos > $RAW/step_$f.csv 2>> $RAW/errors.txt
+    python3 benchmarks/gpu/step_breakdown.py $RAW/step_$f.csv 32 "7B-shaped $f" \
+      | tee -a $OUT/step.md
+  fi
   rm $B/7b-$f/weights.safetensors
 done
 mkdir -p $B/7b-hf && cp $B/7b-config.json $B/7b-hf/config.json
 for batch in 1 16; do
+  for w in f16 int4; do
+    python3 benchmarks/gpu/torch_graph_decode.py $B/7b-hf --batch $batch \
+      --prompt-len 128 --new-tokens 32 --weights $w | tee -a $OUT/decode.txt
+  done
   python3 benchmarks/gpu/hf_generate.py $B/7b-hf --batch $batch --prompt-len 128 \
     --new-tokens 32 | tee -a $OUT/decode.txt
 done

@@ -35,7 +35,7 @@ def main():
     for path in glob.glob(os.path.join(d, "ours_*_M*.csv")):
         fmt, m = re.match(r"ours_(\w+)_M(\d+)\.csv", os.path.basename(path)).groups()
         for name, ts in kernel_times(path).items():
-            g = re.match(r"qc_(?:linear_(mma_|staged_|wgmma_(?:wide_)?|"
+            g = re.match(r"qc_(?:linear_(mma_|awq_mma_|staged_|wgmma_(?:wide_)?|"
                          r"columns_(?:t\d+_)?)?|(dequantize_))(\d+)_(\d+)",
                          name)
             if g:
@@ -49,6 +49,8 @@ def main():
                     f"(qc_linear_{kind}*)" if kind and kind.startswith("columns_t")
                     else {
                     "mma_": "tensor cores, direct loads (qc_linear_mma_*)",
+                    "awq_mma_": "tensor cores, AWQ codes in fragment order "
+                                "(qc_linear_awq_mma_*)",
                     "staged_": "tensor cores, staged in shared memory "
                                "(qc_linear_staged_*)",
                     "wgmma_": "wgmma, staged in swizzled shared memory "

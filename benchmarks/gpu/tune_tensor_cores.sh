@@ -49,7 +49,7 @@ NCU="$NCU_BIN --clock-control none --print-units base --csv --metrics gpu__time_
     p=${p%/}
     python3 benchmarks/gpu/fill_random_weights.py $p > /dev/null
     for m in ${QC_TUNE_M:-1 16 64 256}; do
-      QC_CUDA_GRAPHS=0 $NCU -k 'regex:qc_(linear_(mma_|staged_|wgmma_(wide_)?|columns_(t[0-9]+_)?)?|dequantize_)(4096_4096|14336_4096)' \
+      QC_CUDA_GRAPHS=0 $NCU -k 'regex:qc_(linear_(mma_|awq_mma_|staged_|wgmma_(wide_)?|columns_(t[0-9]+_)?)?|dequantize_)(4096_4096|14336_4096)' \
         $B/bin/quant-run $p --prompt-ids $(seq -s, 1 $m) --max-new-tokens 1 \
         --ignore-eos 2>/dev/null | python3 -c '
 import csv, statistics, sys

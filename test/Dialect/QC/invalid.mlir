@@ -29,6 +29,20 @@ func.func @awq_n(%w: !qc.qweight<12x128xf16, #qc.awq<bits = 4, group_size = 128,
 
 // -----
 
+// expected-error @+1 {{AWQ layout mma needs N (output features) to be a multiple of 16 and K (input features) of 64, got N = 8, K = 128}}
+func.func @awq_mma_n(%w: !qc.qweight<8x128xf16, #qc.awq<bits = 4, group_size = 128, zero_point = true, layout = mma>>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{AWQ layout mma needs N (output features) to be a multiple of 16 and K (input features) of 64, got N = 16, K = 96}}
+func.func @awq_mma_k(%w: !qc.qweight<16x96xf16, #qc.awq<bits = 4, group_size = 32, zero_point = true, layout = mma>>) {
+  return
+}
+
+// -----
+
 // expected-error @+1 {{bnb4 block_size must be a power of two between 32 and 4096, got 48}}
 func.func @bnb_block(%w: !qc.qweight<8x96xf16, #qc.bnb4<type = nf4, block_size = 48, double_quant = false>>) {
   return

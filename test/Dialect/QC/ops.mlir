@@ -62,11 +62,15 @@ func.func @decoder_layer(%tokens: tensor<?xi32>, %positions: tensor<?xi32>,
 // CHECK-LABEL: func.func @schemes
 // CHECK-SAME: !qc.qweight<64x256xbf16, #qc.bnb4<type = fp4, block_size = 128, double_quant = false>>
 // CHECK-SAME: !qc.qweight<8x128xf32, #qc.awq<bits = 4, group_size = 128, zero_point = false>>
+// CHECK-SAME: !qc.qweight<16x128xf16, #qc.awq<bits = 4, group_size = 64, zero_point = true, layout = mma>>
+// CHECK-SAME: !qc.qweight<8x128xf16, #qc.awq<bits = 4, group_size = 64, zero_point = true>>
 // CHECK-SAME: !qc.qweight<3x5xf16, #qc.int8<mode = weight_only>>
 // CHECK-SAME: !qc.qweight<3x5xf16, #qc.int8<mode = llm_int8>>
 func.func @schemes(
     %a: !qc.qweight<64x256xbf16, #qc.bnb4<type = fp4, block_size = 128, double_quant = false>>,
     %b: !qc.qweight<8x128xf32, #qc.awq<bits = 4, group_size = 128, zero_point = false>>,
+    %m: !qc.qweight<16x128xf16, #qc.awq<bits = 4, group_size = 64, zero_point = true, layout = mma>>,
+    %g: !qc.qweight<8x128xf16, #qc.awq<bits = 4, group_size = 64, zero_point = true, layout = gemm>>,
     %c: !qc.qweight<3x5xf16, #qc.int8<mode = weight_only, threshold = 0.0>>,
     %d: !qc.qweight<3x5xf16, #qc.int8<mode = llm_int8>>) {
   return

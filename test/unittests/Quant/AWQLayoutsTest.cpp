@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 
 #include <random>
+#include <tuple>
 
 using namespace qc;
 using namespace qc::quant;
@@ -149,6 +150,63 @@ TEST(AwqLayoutsTest, RoundTripsRandomCodes) {
     ASSERT_TRUE(again.isOk());
     EXPECT_EQ(again->qweight, llm->qweight);
   }
+}
+
+// The mma layout is the order of mma.sync m16n8k16's A fragments (PTX ISA,
+// "Matrix Fragments for mma.m16n8k16" with .f16): lane 4g + t holds
+// a0 = (row g, cols 2t, 2t+1), a1 = (row g+8, cols 2t, 2t+1),
+// a2 = (row g, cols 2t+8, 2t+9), a3 = (row g+8, cols 2t+8, 2t+9). Rows are
+// the tile's 16 features; column slot j of instruction s of a 64-deep block
+// holds k = 16 (j % 8) / 2 + 4s + (j % 2) + 2 (j / 8), a permutation of K
+// the activations follow. The decode kernel turns nibbles i and i + 4 of
+// word s into register a_i (low and high half), so each code must sit
+// where that derivation puts it.
+TEST(AwqLayoutsTest, MmaLayoutIsTheFragmentOrder) {
+  for (int64_t n = 0; n < 32; ++n)
+    for (int64_t k = 0; k < 256; ++k) {
+      int64_t row = n % 16, g = row % 8;
+      int64_t inBlock = k % 64, t = inBlock / 16, s = (inBlock % 16) / 4;
+      int64_t e = inBlock % 4;
+      int64_t slot = 2 * t + (e % 2) + 8 * (e / 2);
+      int64_t reg = (row >= 8 ? 1 : 0) + (slot >= 8 ? 2 : 0);
+      int64_t half = slot % 2;
+      AwqMmaSlot at = awqMmaSlot(n, k);
+      SCOPED_TRACE(testing::Message() << "n=" << n << " k=" << k);
+      EXPECT_EQ(at.row, n / 16);
+      EXPECT_EQ(at.word, 128 * (k / 64) + 4 * (4 * g + t) + s);
+      EXPECT_EQ(at.nibble, reg + 4 * half);
+    }
+}
+
+TEST(AwqLayoutsTest, MmaLayoutRoundTrips) {
+  for (auto [n, k, g] : {std::tuple<int64_t, int64_t, int64_t>{16, 64, 64},
+                         {48, 128, 32},
+                         {32, 384, 128}}) {
+    AwqCodes c = randomCodes(n, k, g, static_cast<uint32_t>(n * k));
+    auto gemm = packAwqGemm(c);
+    ASSERT_TRUE(gemm.isOk());
+    auto mma = awqGemmToMma(gemm->qweight, n, k);
+    ASSERT_TRUE(mma.isOk()) << mma.status().message();
+    ASSERT_EQ(mma->size(), gemm->qweight.size());
+    // Every code lands in its own nibble: the layout is a permutation.
+    std::vector<uint8_t> seen(mma->size() * 8, 0);
+    for (int64_t nn = 0; nn < n; ++nn)
+      for (int64_t kk = 0; kk < k; ++kk) {
+        AwqMmaSlot at = awqMmaSlot(nn, kk);
+        size_t bit = size_t(at.row * 2 * k + at.word) * 8 + at.nibble;
+        EXPECT_EQ(seen[bit]++, 0);
+        EXPECT_EQ((uint32_t((*mma)[at.row * 2 * k + at.word]) >>
+                   (4 * at.nibble)) & 15u,
+                  c.q[nn * k + kk]);
+      }
+    auto back = awqMmaToGemm(*mma, n, k);
+    ASSERT_TRUE(back.isOk());
+    EXPECT_EQ(*back, gemm->qweight);
+  }
+  std::vector<int32_t> words(8 * 64 / 8);
+  EXPECT_FALSE(awqGemmToMma(words, 8, 64).isOk());
+  EXPECT_FALSE(awqMmaToGemm(words, 16, 32).isOk());
+  EXPECT_FALSE(awqGemmToMma(std::vector<int32_t>(3), 16, 64).isOk());
 }
 
 TEST(AwqLayoutsTest, RejectsBadInput) {

@@ -414,6 +414,54 @@ TEST(WeightPackerTest, ImportsSymmetricAwq) {
       "only supported in the gemm layout");
 }
 
+// The mma layout (AWQ weights for NVIDIA kernels) stores the same codes as
+// GEMM, permuted: fresh quantizations and imports (asymmetric GEMM and GEMV
+// checkpoints, symmetric GEMM) convert back to GEMM's bytes, and
+// dequantize to the same weights.
+TEST(WeightPackerTest, PacksAwqInTheMmaLayout) {
+  std::vector<float> values = makeWeights(DType::F16, kN * kK, 7);
+  WeightMatrix w{values, kN, kK, DType::F16, "w"};
+  for (bool zeroPoint : {true, false}) {
+    SCOPED_TRACE(zeroPoint);
+    QuantSchemeDesc gemm = awq(64, zeroPoint), mma = gemm;
+    mma.awqMma = true;
+    EXPECT_EQ(describeScheme(mma), zeroPoint
+                                       ? "awq(group_size=64, zero_point, mma)"
+                                       : "awq(group_size=64, symmetric, mma)");
+    auto a = quantizeWeight(w, gemm), b = quantizeWeight(w, mma);
+    ASSERT_TRUE(a.isOk() && b.isOk());
+    EXPECT_EQ((*b)[0].shape, (std::vector<int64_t>{kN / 16, 2 * kK}));
+    EXPECT_NE((*a)[0].bytes, (*b)[0].bytes);
+    std::vector<int32_t> words((*b)[0].bytes.size() / 4);
+    std::memcpy(words.data(), (*b)[0].bytes.data(), (*b)[0].bytes.size());
+    auto back = awqMmaToGemm(words, kN, kK);
+    ASSERT_TRUE(back.isOk());
+    EXPECT_EQ(bytesOf(*back), (*a)[0].bytes);
+    for (size_t i = 1; i < a->size(); ++i)
+      EXPECT_EQ((*a)[i].bytes, (*b)[i].bytes);
+    auto da = dequantizePacked(*a, gemm, kN, kK, DType::F16);
+    auto db = dequantizePacked(*b, mma, kN, kK, DType::F16);
+    ASSERT_TRUE(da.isOk() && db.isOk());
+    EXPECT_EQ(*da, *db);
+
+    Checkpoint ckpt;
+    ckpt.add("m.qweight", DType::I32, {kK, kN / 8}, (*a)[0].bytes);
+    if (zeroPoint)
+      ckpt.add("m.qzeros", DType::I32, {kK / 64, kN / 8}, (*a)[1].bytes);
+    ckpt.add("m.scales", DType::F16, {kK / 64, kN}, a->back().bytes);
+    WeightIndex index = ckpt.open();
+    auto imported = importQuantizedLinear(index, "m", mma, kN, kK, "gemm");
+    ASSERT_TRUE(imported.isOk()) << imported.status().message();
+    for (size_t i = 0; i < b->size(); ++i)
+      EXPECT_EQ((*imported)[i].bytes, (*b)[i].bytes);
+  }
+  QuantSchemeDesc mma = awq(32, true);
+  mma.awqMma = true;
+  std::vector<float> narrow = makeWeights(DType::F16, 8 * kK, 8);
+  expectError(quantizeWeight({narrow, 8, kK, DType::F16, "narrow"}, mma).status(),
+              "AWQ mma layout needs N a multiple of 16 and K of 64");
+}
+
 // bitsandbytes 4-bit (as transformers serializes it) and 8-bit checkpoints
 // import to the bytes of a fresh quantization; qc's own int8 tensors are
 // read back unchanged.
