@@ -19,7 +19,7 @@
 # of one batch-1 decode step of each format (step_breakdown.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-B=.gbench
+B=${QC_BENCH_DIR:-.gbench}
 FORMATS=(${QC_BENCH_FORMATS:-f16 awq nf4 int8})
 TARGET=${QC_BENCH_TARGET:-sm_90a}
 PARTS=${QC_BENCH_PARTS:-linear 7b}
@@ -52,6 +52,7 @@ if [[ "${1:-}" == build ]]; then
   exit 0
 fi
 
+# QC_BENCH_DIR (default .gbench) holds the packages, at build and run.
 # Every measurement is attempted even if one fails; raw ncu files go to
 # $RAW, the tables and a tarball of $RAW to $OUT.
 set +e

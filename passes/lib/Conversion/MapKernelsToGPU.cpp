@@ -53,6 +53,14 @@ struct QCMapKernelsToGPUPass
   using Base::Base;
 
   void runOnOperation() override {
+    // A block has 1 to 1024 threads (CUDA and HIP alike); 0 would divide
+    // by zero when tiling.
+    if (threads < 1 || threads > 1024) {
+      getOperation().emitError()
+          << "qc-map-kernels-to-gpu: threads must be between 1 and 1024, got "
+          << int64_t(threads);
+      return signalPassFailure();
+    }
     for (auto fn : getOperation().getOps<func::FuncOp>())
       if (!fn.isExternal() && failed(mapFunction(fn)))
         return signalPassFailure();
