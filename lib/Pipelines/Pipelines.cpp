@@ -139,6 +139,8 @@ void mlir::qc::buildKernelsToGPUPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // Each distinct kernel once: layers launch the same kernels.
+  pm.addPass(createQCDedupGPUModules());
 }
 
 void mlir::qc::buildGPUToLLVMPipeline(OpPassManager &pm,

@@ -84,6 +84,20 @@ def QCHoistKernelAllocas
   }];
 }
 
+def QCDedupGPUModules : Pass<"qc-dedup-gpu-modules", "::mlir::ModuleOp"> {
+  let summary = "Compile each distinct kernel once";
+  let description = [{
+    Kernel outlining gives every launch its own gpu.module: a 32-layer
+    model has ~20 copies of each kernel (`qc_linear_4096_4096`,
+    `qc_linear_4096_4096_0`, ...), each compiled by LLVM and ptxas into the
+    kernel library. This keeps the first of each set of modules that are
+    identical up to their own symbol names and points the other launches
+    at it, so compile time and the library's size follow the number of
+    distinct kernels, not of layers.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 def QCGridConstantKernelArgs
     : Pass<"qc-grid-constant-kernel-args", "::mlir::gpu::GPUModuleOp"> {
   let summary = "Pass kernel arguments used by address as grid constants";
