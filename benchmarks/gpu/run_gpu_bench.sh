@@ -52,7 +52,9 @@ if [[ "${1:-}" == build ]]; then
   exit 0
 fi
 
-# QC_BENCH_DIR (default .gbench) holds the packages, at build and run.
+# QC_BENCH_DIR (default .gbench) holds the packages, at build and run;
+# at run, QC_BENCH_BATCHES ("1 16") sets the decode batches and
+# QC_BENCH_HF=0 skips HF generate.
 # Every measurement is attempted even if one fails; raw ncu files go to
 # $RAW, the tables and a tarball of $RAW to $OUT.
 set +e
@@ -89,7 +91,7 @@ fi
 has_part 7b || { tar -czf $OUT/raw.tar.gz -C $B raw; exit 0; }
 for f in "${FORMATS[@]}"; do
   python3 benchmarks/gpu/fill_random_weights.py $B/7b-$f
-  for batch in 1 16; do
+  for batch in ${QC_BENCH_BATCHES:-1 16}; do
     $B/bin/quant-bench decode $B/7b-$f --batch $batch --prompt-len 128 \
       --new-tokens 32 --repeat 2 | tee -a $OUT/decode.txt
   done
@@ -105,12 +107,13 @@ for f in "${FORMATS[@]}"; do
   rm $B/7b-$f/weights.safetensors
 done
 mkdir -p $B/7b-hf && cp $B/7b-config.json $B/7b-hf/config.json
-for batch in 1 16; do
+for batch in ${QC_BENCH_BATCHES:-1 16}; do
   for w in f16 int4; do
     python3 benchmarks/gpu/torch_graph_decode.py $B/7b-hf --batch $batch \
       --prompt-len 128 --new-tokens 32 --weights $w | tee -a $OUT/decode.txt
   done
-  python3 benchmarks/gpu/hf_generate.py $B/7b-hf --batch $batch --prompt-len 128 \
-    --new-tokens 32 | tee -a $OUT/decode.txt
+  [[ ${QC_BENCH_HF:-1} == 0 ]] ||
+    python3 benchmarks/gpu/hf_generate.py $B/7b-hf --batch $batch --prompt-len 128 \
+      --new-tokens 32 | tee -a $OUT/decode.txt
 done
 tar -czf $OUT/raw.tar.gz -C $B raw

@@ -1,5 +1,6 @@
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-awq-mma-contractions{max-tokens=16 tile-tokens=16 warps=2 unroll=2}))" | FileCheck %s
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-awq-mma-contractions{max-tokens=0}))" | FileCheck %s --check-prefix=OFF
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-awq-mma-contractions{max-tokens=16},qc-tensor-core-contractions{chip=sm_90a min-tokens=16 staged-min-tokens=0}))" | FileCheck %s --check-prefix=CHAIN
 
 // An AWQ linear layer whose weight is stored in the mma layout (N = 32,
 // K = 384: 6 blocks of 64, group 128), f16 activations: steps of at most
@@ -43,6 +44,15 @@
 // CHECK: memref.store %{{.*}}, %[[OUT]]
 // CHECK: } else {
 // CHECK: linalg.generic
+// Steps of 17+ tokens reach the generic (qc.min_tokens = 17), so the
+// tensor-core pass leaves no CUDA-core form of it behind its own choice.
+// CHAIN-LABEL: func.func @awq_mma(
+// CHAIN: gpu.launch {{.*}} module(@qc_linear_awq_mma_32_384)
+// CHAIN: } else {
+// CHAIN: scf.if
+// CHAIN: gpu.launch {{.*}} module(@qc_linear_mma_32_384)
+// CHAIN-NOT: linalg.generic
+// CHAIN-LABEL: func.func @gemm_layout(
 // OFF-LABEL: func.func @awq_mma(
 // OFF-NOT: gpu.launch
 func.func @awq_mma(%x: memref<?x384xf16>, %qw: memref<2x768xi32>, %qz: memref<3x4xi32>, %s: memref<3x32xf16>, %out: memref<?x32xf32>) {

@@ -129,6 +129,8 @@ struct AwqMmaContractionsPass
         arith::ConstantIndexOp::create(b, loc, maxTokens));
     auto branch = scf::IfOp::create(b, loc, few, /*withElseRegion=*/true);
     op->moveBefore(branch.elseBlock()->getTerminator());
+    // Later passes need no kernel for fewer tokens than that.
+    op->setAttr(kMinTokensAttr, b.getI64IntegerAttr(maxTokens + 1));
     b.setInsertionPoint(branch.thenBlock()->getTerminator());
     buildKernel(b, loc, op, ops, sizes[0]);
   }

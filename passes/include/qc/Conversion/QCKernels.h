@@ -32,6 +32,11 @@ struct PagedCache {
 inline constexpr llvm::StringLiteral kQuantizedWeightAttr =
     "qc.quantized_weight";
 
+/// On a linalg.generic left in the branch of a host kernel choice: the
+/// fewest tokens a step that reaches it has (kernels for fewer would never
+/// run).
+inline constexpr llvm::StringLiteral kMinTokensAttr = "qc.min_tokens";
+
 /// Writes out[row] = the first index of each row's maximum of `logits`
 /// (memref<?xVxf32>; torch.argmax) as two GPU kernels, parallel at one row:
 /// warps scan chunks of 512 of a row (4 loads in flight per lane) and
