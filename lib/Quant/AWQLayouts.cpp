@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
 
 namespace qc::quant {
 
@@ -267,37 +268,41 @@ Status checkMmaShape(size_t words, int64_t n, int64_t k) {
 
 } // namespace
 
+namespace {
+
+/// Moves every code of an N x K layer from `from` to `to` (the other
+/// layout's words), GEMM -> mma or back.
+std::vector<int32_t> permuteCodes(std::span<const int32_t> from, int64_t n,
+                                  int64_t k, bool toMma) {
+  const int64_t columns = n / kAwqPack, rowWords = 2 * k;
+  std::vector<uint32_t> to(from.size(), 0);
+  for (int64_t kk = 0; kk < k; ++kk)
+    for (int64_t nn = 0; nn < n; ++nn) {
+      AwqMmaSlot slot = awqMmaSlot(nn, kk);
+      int64_t gemmWord = kk * columns + nn / kAwqPack;
+      int gemmShift = 4 * kAwqNibbleOf[nn % kAwqPack];
+      int64_t mmaWord = slot.row * rowWords + slot.word;
+      int mmaShift = 4 * slot.nibble;
+      auto [src, srcShift, dst, dstShift] =
+          toMma ? std::tuple(gemmWord, gemmShift, mmaWord, mmaShift)
+                : std::tuple(mmaWord, mmaShift, gemmWord, gemmShift);
+      to[dst] |= ((uint32_t(from[src]) >> srcShift) & 15u) << dstShift;
+    }
+  return std::vector<int32_t>(to.begin(), to.end());
+}
+
+} // namespace
+
 StatusOr<std::vector<int32_t>> awqGemmToMma(std::span<const int32_t> qweight,
                                             int64_t n, int64_t k) {
   QC_RETURN_IF_ERROR(checkMmaShape(qweight.size(), n, k));
-  const int64_t columns = n / kAwqPack, rowWords = 2 * k;
-  std::vector<uint32_t> out(qweight.size(), 0);
-  for (int64_t kk = 0; kk < k; ++kk)
-    for (int64_t nn = 0; nn < n; ++nn) {
-      uint32_t word = uint32_t(qweight[kk * columns + nn / kAwqPack]);
-      uint32_t code = (word >> (4 * kAwqNibbleOf[nn % kAwqPack])) & 15u;
-      AwqMmaSlot slot = awqMmaSlot(nn, kk);
-      out[slot.row * rowWords + slot.word] |= code << (4 * slot.nibble);
-    }
-  return std::vector<int32_t>(out.begin(), out.end());
+  return permuteCodes(qweight, n, k, /*toMma=*/true);
 }
 
 StatusOr<std::vector<int32_t>> awqMmaToGemm(std::span<const int32_t> qweight,
                                             int64_t n, int64_t k) {
   QC_RETURN_IF_ERROR(checkMmaShape(qweight.size(), n, k));
-  const int64_t columns = n / kAwqPack, rowWords = 2 * k;
-  std::vector<uint32_t> out(qweight.size(), 0);
-  for (int64_t kk = 0; kk < k; ++kk)
-    for (int64_t nn = 0; nn < n; ++nn) {
-      AwqMmaSlot slot = awqMmaSlot(nn, kk);
-      uint32_t code =
-          (uint32_t(qweight[slot.row * rowWords + slot.word]) >>
-           (4 * slot.nibble)) &
-          15u;
-      out[kk * columns + nn / kAwqPack] |=
-          code << (4 * kAwqNibbleOf[nn % kAwqPack]);
-    }
-  return std::vector<int32_t>(out.begin(), out.end());
+  return permuteCodes(qweight, n, k, /*toMma=*/false);
 }
 
 } // namespace qc::quant
