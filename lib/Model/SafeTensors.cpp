@@ -1,6 +1,7 @@
 //===- SafeTensors.cpp - safetensors reader and writer --------------------===//
 
 #include "qc/Model/SafeTensors.h"
+#include "qc/Model/OutputPaths.h"
 
 #include "MappedFile.h"
 #include "qc/Support/Json.h"
@@ -352,6 +353,7 @@ serializeSafeTensors(const std::vector<TensorToWrite> &tensors,
 Status writeSafeTensors(const std::string &path,
                         const std::vector<TensorToWrite> &tensors,
                         const std::map<std::string, std::string> &metadata) {
+  QC_RETURN_IF_ERROR(checkReplaceableFile(path));
   StatusOr<std::string> header = encodeHeader(tensors, metadata);
   if (!header)
     return Status(header.status()).withContext(path);

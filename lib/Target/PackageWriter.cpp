@@ -4,6 +4,7 @@
 
 #include "qc/ABI/ForwardABI.h"
 #include "qc/Dialect/QC/IR/QCOps.h"
+#include "qc/Model/SHA256.h"
 #include "qc/Model/SafeTensors.h"
 #include "qc/Model/WeightIndex.h"
 #include "qc/Quant/Half.h"
@@ -13,6 +14,7 @@
 #include "qc/Target/HostLibrary.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
 
@@ -27,8 +29,9 @@ using ::qc::DType;
 
 namespace {
 
-llvm::json::Array shapeJson(ArrayRef<int64_t> shape) {
-  llvm::json::Array out;
+/// The manifest's form of a shape: -1 for a dynamic dimension.
+std::vector<int64_t> manifestShape(ArrayRef<int64_t> shape) {
+  std::vector<int64_t> out;
   for (int64_t d : shape)
     out.push_back(ShapedType::isDynamic(d) ? int64_t(-1) : d);
   return out;
@@ -42,6 +45,18 @@ std::string mlir::qc::manifestTarget(StringRef target) {
   if (isAMDChip(target))
     return ("hip:" + target).str();
   return target.str();
+}
+
+/// Gives the LLVM-dialect kernels module a global holding `text`, the
+/// signature the runtime checks the manifest against.
+static void addKernelSignature(ModuleOp module, StringRef text) {
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  std::string bytes = text.str();
+  bytes.push_back('\0');
+  auto type = LLVM::LLVMArrayType::get(b.getI8Type(), bytes.size());
+  LLVM::GlobalOp::create(
+      b, module.getLoc(), type, /*isConstant=*/true, LLVM::Linkage::External,
+      ::qc::abi::kKernelSignatureSymbol, b.getStringAttr(bytes));
 }
 
 LogicalResult mlir::qc::writePackage(ModuleOp graph,
@@ -81,6 +96,8 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
   auto weightNames = (*kernels)->getAttrOfType<ArrayAttr>("qc.abi.weights");
   FunctionType abi = entry.getFunctionType();
   llvm::json::Array args;
+  ::qc::abi::KernelSignature signature{
+      "qc_forward_packed", "qc_argmax_packed", "qc_sample_packed", {}};
   for (auto [i, type] : llvm::enumerate(abi.getInputs())) {
     auto shaped = cast<ShapedType>(type);
     std::optional<DType> dtype = dtypeOf(shaped.getElementType());
@@ -94,7 +111,9 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
     args.push_back(
         llvm::json::Object{{"name", name},
                            {"dtype", std::string(::qc::dtypeName(*dtype))},
-                           {"shape", shapeJson(shaped.getShape())}});
+                           {"shape", manifestShape(shaped.getShape())}});
+    signature.args.push_back({name.str(), std::string(::qc::dtypeName(*dtype)),
+                              manifestShape(shaped.getShape())});
   }
 
   // Stage 2: weights, in argument order. Quantized weights are quantized
@@ -232,11 +251,17 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
       buildKernelsToGPUPipeline(pm, gpu);
       buildGPUToLLVMPipeline(pm, gpu);
     }
-    if (failed(pm.run(*kernels)) || failed(addPackedEntryPoints(*kernels)) ||
-        failed(emitHostSharedLibrary(*kernels, inPackage("kernels.so"),
+    if (failed(pm.run(*kernels)) || failed(addPackedEntryPoints(*kernels)))
+      return failure();
+    addKernelSignature(*kernels, signature.text());
+    if (failed(emitHostSharedLibrary(*kernels, inPackage("kernels.so"),
                                      options.cpu)))
       return failure();
   }
+  ::qc::StatusOr<std::string> librarySha256 =
+      ::qc::sha256File(inPackage("kernels.so"));
+  if (!librarySha256)
+    return emitError(loc) << librarySha256.status().message();
 
   // Stage 4: tokenizer files and the manifest.
   bool hasTokenizer = false;
@@ -262,7 +287,7 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
   auto logitsType = cast<ShapedType>(abi.getInput(::qc::abi::kLogits));
   llvm::json::Object manifest{
       {"format", "quantc-package"},
-      {"version", kPackageFormatVersion},
+      {"version", ::qc::abi::kPackageFormatVersion},
       {"target", manifestTarget(options.target)},
       {"model",
        llvm::json::Object{
@@ -282,9 +307,10 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
                                         *dtypeOf(cacheType.getDtype())))},
                           {"block_size", options.blockSize}}},
       {"kernels", llvm::json::Object{{"library", "kernels.so"},
-                                     {"entry", "qc_forward_packed"},
-                                     {"argmax", "qc_argmax_packed"},
-                                     {"sample", "qc_sample_packed"},
+                                     {"library_sha256", *librarySha256},
+                                     {"entry", signature.entry},
+                                     {"argmax", signature.argmax},
+                                     {"sample", signature.sample},
                                      {"args", std::move(args)}}},
       {"weights", "weights.safetensors"},
       {"tokenizer", hasTokenizer ? llvm::json::Value("tokenizer.json")

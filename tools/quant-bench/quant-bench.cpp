@@ -21,6 +21,7 @@
 
 #include "qc/Model/SafeTensors.h"
 #include "qc/Quant/Half.h"
+#include "qc/Support/CommandLine.h"
 #include "qc/runtime/ForwardRunner.h"
 
 #include <algorithm>
@@ -29,6 +30,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <random>
 #include <string>
@@ -92,11 +94,11 @@ StatusOr<std::vector<double>> readRows(const SafeTensorsFile &file,
   std::string range = spec.substr(at + 1);
   size_t dash = range.find('-');
   int64_t first = -1, end = -1;
-  if (dash != std::string::npos) {
-    first = std::atoll(range.substr(0, dash).c_str());
-    end = std::atoll(range.substr(dash + 1).c_str());
-  }
   int64_t rows = info->shape.empty() ? 0 : info->shape[0];
+  if (dash != std::string::npos &&
+      (!cli::parseInteger(range.substr(0, dash), 0, rows, first).empty() ||
+       !cli::parseInteger(range.substr(dash + 1), 0, rows, end).empty()))
+    first = end = -1;
   if (dash == std::string::npos || first < 0 || end <= first || end > rows)
     return Status::error(file.path() + ": '" + spec +
                          "': expected NAME@FIRST-END with 0 <= FIRST < END "
@@ -174,15 +176,17 @@ bool greedyContinuations(const std::string &names,
   return pass;
 }
 
-int compare(int argc, char **argv) {
-  if (argc < 4) {
-    std::cerr << "usage: quant-bench compare OUT REF [--logits A:B "
-                 "--max-rel-l2 X] [--tokens A:B] [--greedy A:B --step-logits "
-                 "C:D --max-rel-l2 X]\n";
-    return 2;
-  }
-  auto out = SafeTensorsFile::open(argv[2]);
-  auto ref = SafeTensorsFile::open(argv[3]);
+/// One check of `compare`, in command-line order.
+struct Check {
+  enum Kind { Logits, Tokens, Greedy } kind;
+  std::string pair, steps;
+  double limit = 0;
+};
+
+int compare(const std::string &outPath, const std::string &refPath,
+            const std::vector<Check> &checks) {
+  auto out = SafeTensorsFile::open(outPath);
+  auto ref = SafeTensorsFile::open(refPath);
   if (!out || !ref) {
     std::cerr << "quant-bench: error: "
               << (!out ? out.status() : ref.status()).message() << "\n";
@@ -202,24 +206,13 @@ int compare(int argc, char **argv) {
     return std::pair(std::move(*x), std::move(*y));
   };
   bool ok = true;
-  for (int i = 4; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (i + 1 >= argc) {
-      std::cerr << "quant-bench: error: " << flag << " needs a value\n";
-      return 2;
-    }
-    auto [a, b] = splitPair(argv[++i]);
-    auto xy = readPair(argv[i]);
+  for (const Check &check : checks) {
+    auto [a, b] = splitPair(check.pair);
+    auto xy = readPair(check.pair);
     if (!xy)
       return 1;
     const auto &[x, y] = *xy;
-    if (flag == "--logits") {
-      if (i + 2 >= argc || std::string(argv[i + 1]) != "--max-rel-l2") {
-        std::cerr << "quant-bench: error: --logits needs --max-rel-l2 X\n";
-        return 2;
-      }
-      double limit = std::stod(argv[i + 2]);
-      i += 2;
+    if (check.kind == Check::Logits) {
       if (x.size() != y.size()) {
         std::cout << a << " vs " << b << ": " << x.size() << " vs " << y.size()
                   << " elements: FAIL\n";
@@ -227,11 +220,11 @@ int compare(int argc, char **argv) {
         continue;
       }
       double rel = relativeL2(x.data(), y.data(), x.size());
-      bool pass = rel <= limit;
+      bool pass = rel <= check.limit;
       ok &= pass;
       std::cout << a << " vs " << b << ": relative L2 " << rel << " (limit "
-                << limit << "): " << (pass ? "ok" : "FAIL") << "\n";
-    } else if (flag == "--tokens") {
+                << check.limit << "): " << (pass ? "ok" : "FAIL") << "\n";
+    } else if (check.kind == Check::Tokens) {
       size_t same = 0;
       while (same < x.size() && same < y.size() && x[same] == y[same])
         ++same;
@@ -239,40 +232,62 @@ int compare(int argc, char **argv) {
       ok &= pass;
       std::cout << a << " vs " << b << ": " << same << " of " << y.size()
                 << " tokens equal: " << (pass ? "ok" : "FAIL") << "\n";
-    } else if (flag == "--greedy") {
-      if (i + 4 >= argc || std::string(argv[i + 1]) != "--step-logits" ||
-          std::string(argv[i + 3]) != "--max-rel-l2") {
-        std::cerr << "quant-bench: error: --greedy needs --step-logits C:D "
-                     "--max-rel-l2 X\n";
-        return 2;
-      }
-      auto [c, d] = splitPair(argv[i + 2]);
-      auto steps = readPair(argv[i + 2]);
+    } else {
+      auto [c, d] = splitPair(check.steps);
+      auto steps = readPair(check.steps);
       if (!steps)
         return 1;
-      double limit = std::stod(argv[i + 4]);
-      i += 4;
       ok &= greedyContinuations(a + " vs " + b, x, y, c + " vs " + d,
-                                steps->first, steps->second, limit);
-    } else {
-      std::cerr << "quant-bench: error: unknown flag " << flag << "\n";
-      return 2;
+                                steps->first, steps->second, check.limit);
     }
   }
   return ok ? 0 : 1;
 }
 
-int ids(int argc, char **argv) {
-  if (argc != 4) {
-    std::cerr << "usage: quant-bench ids FILE NAME\n";
-    return 2;
+/// The checks of `compare` from its options in command-line order: --logits
+/// A:B --max-rel-l2 X, --tokens A:B, --greedy A:B --step-logits C:D
+/// --max-rel-l2 X. Returns the error, if any.
+std::string pairChecks(const CLI::App &cmd, std::vector<Check> &checks) {
+  std::map<const CLI::Option *, size_t> used;
+  auto next = [&](const CLI::Option *o) { return o->results()[used[o]++]; };
+  std::vector<const CLI::Option *> order;
+  for (const CLI::Option *o : cmd.parse_order())
+    if (!o->get_positional())
+      order.push_back(o);
+  for (size_t i = 0; i < order.size(); ++i) {
+    const std::string name = order[i]->get_name();
+    auto follows = [&](size_t k, const char *what) {
+      return i + k < order.size() && order[i + k]->get_name() == what;
+    };
+    Check c;
+    if (name == "--logits") {
+      if (!follows(1, "--max-rel-l2"))
+        return "--logits needs --max-rel-l2 X after it";
+      c = {Check::Logits, next(order[i]), "", 0};
+      c.limit = std::stod(next(order[++i]));
+    } else if (name == "--tokens") {
+      c = {Check::Tokens, next(order[i]), "", 0};
+    } else if (name == "--greedy") {
+      if (!follows(1, "--step-logits") || !follows(2, "--max-rel-l2"))
+        return "--greedy needs --step-logits C:D --max-rel-l2 X after it";
+      c = {Check::Greedy, next(order[i]), next(order[i + 1]), 0};
+      c.limit = std::stod(next(order[i + 2]));
+      i += 2;
+    } else {
+      return name + " must follow --logits or --greedy";
+    }
+    checks.push_back(std::move(c));
   }
-  auto file = SafeTensorsFile::open(argv[2]);
+  return "";
+}
+
+int ids(const std::string &path, const std::string &name) {
+  auto file = SafeTensorsFile::open(path);
   if (!file) {
     std::cerr << "quant-bench: error: " << file.status().message() << "\n";
     return 1;
   }
-  auto values = readValues(**file, argv[3]);
+  auto values = readValues(**file, name);
   if (!values) {
     std::cerr << "quant-bench: error: " << values.status().message() << "\n";
     return 1;
@@ -283,33 +298,17 @@ int ids(int argc, char **argv) {
   return 0;
 }
 
-int decode(int argc, char **argv) {
-  using namespace qc::runtime;
-  if (argc < 3) {
-    std::cerr << "usage: quant-bench decode PKG [--batch B] [--prompt-len P] "
-                 "[--new-tokens N] [--repeat R] [--csv FILE]\n";
-    return 2;
-  }
+struct DecodeOptions {
+  std::string package;
   int64_t batch = 1, promptLen = 128, newTokens = 64, repeat = 3;
   std::string csv;
-  for (int i = 3; i + 1 < argc; i += 2) {
-    std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--batch")
-      batch = std::stoll(value);
-    else if (flag == "--prompt-len")
-      promptLen = std::stoll(value);
-    else if (flag == "--new-tokens")
-      newTokens = std::stoll(value);
-    else if (flag == "--repeat")
-      repeat = std::stoll(value);
-    else if (flag == "--csv")
-      csv = value;
-    else {
-      std::cerr << "quant-bench: error: unknown flag " << flag << "\n";
-      return 2;
-    }
-  }
-  auto package = Package::load(argv[2]);
+};
+
+int decode(const DecodeOptions &o) {
+  using namespace qc::runtime;
+  const int64_t batch = o.batch, promptLen = o.promptLen,
+                newTokens = o.newTokens, repeat = o.repeat;
+  auto package = Package::load(o.package);
   if (!package) {
     std::cerr << "quant-bench: error: " << package.status().message() << "\n";
     return 1;
@@ -392,13 +391,13 @@ int decode(int argc, char **argv) {
     bestPrefill = std::max(bestPrefill, prefill);
     bestDecode = std::max(bestDecode, decodeRate);
   }
-  std::cout << "package " << argv[2] << ": batch " << batch << ", prompt "
+  std::cout << "package " << o.package << ": batch " << batch << ", prompt "
             << promptLen << ", new " << newTokens << ": prefill " << bestPrefill
             << " tokens/s, decode " << bestDecode << " tokens/s (best of "
             << repeat << ")\n";
-  if (!csv.empty()) {
-    std::ofstream out(csv, std::ios::app);
-    out << argv[2] << "," << batch << "," << promptLen << "," << newTokens
+  if (!o.csv.empty()) {
+    std::ofstream out(o.csv, std::ios::app);
+    out << o.package << "," << batch << "," << promptLen << "," << newTokens
         << "," << bestPrefill << "," << bestDecode << "\n";
   }
   return 0;
@@ -407,13 +406,61 @@ int decode(int argc, char **argv) {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string command = argc > 1 ? argv[1] : "";
-  if (command == "compare")
-    return compare(argc, argv);
-  if (command == "ids")
-    return ids(argc, argv);
-  if (command == "decode")
-    return decode(argc, argv);
-  std::cerr << "usage: quant-bench compare|ids|decode ...\n";
-  return 2;
+  CLI::App app("Numerics checks and benchmarks of quantc packages.",
+               "quant-bench");
+  qc::cli::configure(app);
+  app.require_subcommand(1);
+
+  CLI::App *cmp = app.add_subcommand(
+      "compare", "Compare tensors of two safetensors files; exit 1 on any "
+                 "violation. A tensor may be NAME@FIRST-END (rows).");
+  std::string outPath, refPath;
+  cmp->add_option("out", outPath, "safetensors under test")->required();
+  cmp->add_option("ref", refPath, "reference safetensors")->required();
+  std::vector<std::string> unused;
+  for (auto [flag, help] :
+       {std::pair{"--logits", "A:B: relative L2 of OUT's A vs REF's B"},
+        {"--tokens", "A:B: token ids equal"},
+        {"--greedy", "A:B: greedy continuations (with --step-logits)"},
+        {"--step-logits", "C:D: the decode steps' logits of --greedy"},
+        {"--max-rel-l2", "X: the limit of the check before it"}})
+    cmp->add_option(flag, unused, help)
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->check(std::string(flag) == "--max-rel-l2"
+                    ? CLI::Validator(CLI::NonNegativeNumber)
+                    : CLI::Validator(CLI::TypeValidator<std::string>()));
+
+  CLI::App *idsCmd =
+      app.add_subcommand("ids", "Print an integer tensor as 1,2,3");
+  std::string idsFile, idsName;
+  idsCmd->add_option("file", idsFile, "safetensors file")->required();
+  idsCmd->add_option("name", idsName, "tensor name")->required();
+
+  CLI::App *dec = app.add_subcommand(
+      "decode", "Time prefill and greedy decode of random prompts with the "
+                "package's kernels (best of --repeat runs)");
+  DecodeOptions d;
+  dec->add_option("package", d.package, "package directory")->required();
+  qc::cli::addInteger(*dec, "--batch", d.batch, "sequences", 1, 1 << 16);
+  qc::cli::addInteger(*dec, "--prompt-len", d.promptLen, "prompt tokens", 1,
+                      1 << 24);
+  qc::cli::addInteger(*dec, "--new-tokens", d.newTokens, "tokens generated", 1,
+                      1 << 24);
+  qc::cli::addInteger(*dec, "--repeat", d.repeat, "runs", 1, 1 << 20);
+  dec->add_option("--csv", d.csv, "append a CSV row to FILE");
+
+  if (int rc = qc::cli::parse(app, argc, argv); rc >= 0)
+    return rc;
+  if (cmp->parsed()) {
+    std::vector<Check> checks;
+    if (std::string why = pairChecks(*cmp, checks); !why.empty()) {
+      std::cerr << "quant-bench: error: compare: " << why << "\n";
+      return 2;
+    }
+    return compare(outPath, refPath, checks);
+  }
+  if (idsCmd->parsed())
+    return ids(idsFile, idsName);
+  return decode(d);
 }

@@ -14,12 +14,14 @@
 #include "qc/Import/HFImporter.h"
 #include "qc/Import/QuantizationConfig.h"
 #include "qc/InitAllDialects.h"
+#include "qc/Model/OutputPaths.h"
 #include "qc/Model/WeightIndex.h"
 #include "qc/Quant/AWQExport.h"
 #include "qc/Quant/QuantReport.h"
 #include "qc/Target/DequantizedExport.h"
 #include "qc/Target/PackageWriter.h"
 #include "qc/Transforms/Passes.h"
+#include "qc/Version.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -29,6 +31,8 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/ToolOutputFile.h"
+
+#include <sys/stat.h>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -171,6 +175,49 @@ FailureOr<mlir::qc::QCQuantizeOptions> quantOptions(Location loc) {
   return options;
 }
 
+/// Refuses command lines whose flags ask for different things.
+LogicalResult checkFlagConflicts(Location loc) {
+  int modes = int(!exportAwq.empty()) + int(!exportDequantized.empty()) +
+              int(quantReport.getValue());
+  if (modes > 1)
+    return emitError(loc) << "give at most one of --export-awq, "
+                             "--export-dequantized and --quant-report";
+  if (modes && (outputFile.getNumOccurrences() || emit.getNumOccurrences()))
+    return emitError(loc)
+           << "--export-awq, --export-dequantized and --quant-report write no "
+              "package or IR; drop -o / --emit";
+  if (!exportAwq.empty() &&
+      ((quant != "none" && quant != "awq") || !quantConfig.empty()))
+    return emitError(loc) << "--export-awq writes an AutoAWQ checkpoint from "
+                             "the float model (with --group-size, "
+                             "--zero-point, --skip-modules); it cannot follow "
+                             "--quant="
+                          << quant
+                          << (quantConfig.empty() ? "" : " / --quant-config");
+  return success();
+}
+
+bool isCharacterDevice(const std::string &path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode);
+}
+
+/// Writes an output directory through a staged sibling (see OutputPaths.h):
+/// `write` fills the given directory; nothing replaces `target` unless it
+/// succeeds.
+LogicalResult
+writeStaged(Location loc, const std::string &target, const std::string &marker,
+            llvm::function_ref<LogicalResult(const std::string &)> write) {
+  auto staged = ::qc::StagedDirectory::create(target, {modelDir}, marker);
+  if (!staged)
+    return emitError(loc) << staged.status().message();
+  if (failed(write(staged->path())))
+    return failure();
+  if (::qc::Status s = staged->commit(); !s)
+    return emitError(loc) << s.message();
+  return success();
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -178,6 +225,17 @@ int main(int argc, char **argv) {
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
+  // --help shows quant-compile's own options; LLVM's and MLIR's stay
+  // usable (--help-hidden lists them).
+  static cl::OptionCategory compileCategory("quant-compile options");
+  for (cl::Option *o : std::initializer_list<cl::Option *>{
+           &modelDir, &emit, &outputFile, &target, &weightLayouts, &noWeights,
+           &gpuFormat, &gpuToolkit, &tensorCoreMinTokens, &gpuOptions, &cpu,
+           &blockSize, &dtype})
+    o->addCategory(compileCategory);
+  cl::HideUnrelatedOptions({&compileCategory, &quantCategory});
+  cl::SetVersionPrinter(
+      [](llvm::raw_ostream &os) { os << QC_VERSION_TEXT << "\n"; });
   cl::ParseCommandLineOptions(argc, argv, "quantc model compiler\n");
 
   // Every dialect and interface model the pipelines use (bufferization
@@ -201,6 +259,8 @@ int main(int argc, char **argv) {
   });
   Location cliLoc = UnknownLoc::get(&context);
 
+  if (failed(checkFlagConflicts(cliLoc)))
+    return 1;
   FailureOr<mlir::qc::QCQuantizeOptions> options = quantOptions(cliLoc);
   if (failed(options))
     return 1;
@@ -229,16 +289,16 @@ int main(int argc, char **argv) {
       return 1;
   }
 
-  if (!exportAwq.empty()) {
-    if (::qc::Status s = ::qc::quant::exportAutoAwqCheckpoint(
-            modelDir, exportAwq, groupSize, zeroPoint,
-            std::vector<std::string>(skipModules.begin(), skipModules.end()));
-        !s) {
-      emitError(cliLoc) << s.message();
-      return 1;
-    }
-    return 0;
-  }
+  if (!exportAwq.empty())
+    return failed(writeStaged(
+        cliLoc, exportAwq, "config.json", [&](const std::string &dir) {
+          ::qc::Status s = ::qc::quant::exportAutoAwqCheckpoint(
+              modelDir, dir, groupSize, zeroPoint,
+              std::vector<std::string>(skipModules.begin(), skipModules.end()));
+          if (!s)
+            return LogicalResult(emitError(cliLoc) << s.message());
+          return success();
+        }));
   if (quantReport || !exportDequantized.empty()) {
     auto weights = ::qc::WeightIndex::open(modelDir);
     if (!weights) {
@@ -267,8 +327,11 @@ int main(int argc, char **argv) {
       llvm::outs() << ::qc::quant::formatReport(*report);
       return 0;
     }
-    return failed(mlir::qc::writeDequantizedCheckpoint(
-        **module, *weights, modelDir, exportDequantized, prequantized));
+    return failed(writeStaged(
+        cliLoc, exportDequantized, "config.json", [&](const std::string &dir) {
+          return mlir::qc::writeDequantizedCheckpoint(
+              **module, *weights, modelDir, dir, prequantized);
+        }));
   }
 
   mlir::qc::CPUPipelineOptions pipeline;
@@ -318,7 +381,7 @@ int main(int argc, char **argv) {
     }
     mlir::qc::PackageOptions packageOptions;
     packageOptions.modelDir = modelDir;
-    packageOptions.outputDir = outputFile;
+
     packageOptions.prequantized = prequantized;
     packageOptions.blockSize = blockSize;
     packageOptions.cpu = cpu;
@@ -328,7 +391,11 @@ int main(int argc, char **argv) {
     packageOptions.gpuToolkit = gpuToolkit;
     packageOptions.tensorCoreMinTokens = tensorCoreMinTokens;
     packageOptions.gpuPipelineOptions = gpuOptions;
-    return failed(mlir::qc::writePackage(**module, *weights, packageOptions));
+    return failed(writeStaged(
+        cliLoc, outputFile, "manifest.json", [&](const std::string &dir) {
+          packageOptions.outputDir = dir;
+          return mlir::qc::writePackage(**module, *weights, packageOptions);
+        }));
   }
   if (emit != EmitAction::QC) {
     PassManager pm(&context);
@@ -344,6 +411,17 @@ int main(int argc, char **argv) {
       return 1;
   }
 
+  if (outputFile != "-" && !isCharacterDevice(outputFile)) {
+    // An IR file replaces a regular file only (or streams into a device
+    // such as /dev/null), never inside the model it was made from.
+    ::qc::Status s = ::qc::checkReplaceableFile(outputFile);
+    if (s)
+      s = ::qc::checkOutsideInputs(outputFile, {modelDir});
+    if (!s) {
+      emitError(cliLoc) << s.message();
+      return 1;
+    }
+  }
   std::string error;
   auto output = openOutputFile(outputFile, &error);
   if (!output) {

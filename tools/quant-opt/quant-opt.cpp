@@ -7,6 +7,7 @@
 
 #include "qc/InitAllDialects.h"
 #include "qc/InitAllPasses.h"
+#include "qc/Version.h"
 
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
@@ -14,6 +15,8 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   mlir::qc::registerAllQCDialects(registry);
   mlir::qc::registerAllQCPasses();
+  llvm::cl::SetVersionPrinter(
+      [](llvm::raw_ostream &os) { os << QC_VERSION_TEXT << "\n"; });
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "quantc optimizer driver\n", registry));
 }

@@ -16,7 +16,9 @@
 // 0) and `tokens` (I64, generated ids).
 // --requests serves JSON lines {"id", "prompt" | "prompt_ids",
 // "max_new_tokens", "ignore_eos", "temperature", "top_k", "top_p",
-// "repetition_penalty", "seed"} and prints one JSON line per request.
+// "repetition_penalty", "seed"} (any other key is refused; the command line
+// gives the defaults) and prints one JSON line per request. A timing line
+// (load, first token, tokens/s) ends every run on stderr.
 //
 // Decoding is greedy unless --temperature, --top-k, --top-p or
 // --repetition-penalty is given (the others then default to 1, 0, 1 and 1,
@@ -29,7 +31,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qc/Model/OutputPaths.h"
 #include "qc/Model/SafeTensors.h"
+#include "qc/Support/CommandLine.h"
 #include "qc/runtime/CompiledStepExecutor.h"
 #include "qc/runtime/ForwardRunner.h"
 #include "qc/runtime/PagedKVCache.h"
@@ -40,10 +44,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <optional>
+#include <set>
 #include <string>
+#include <variant>
 
 using namespace qc;
 using namespace qc::runtime;
@@ -77,128 +85,96 @@ struct RequestSpec {
   SamplingParams sampling;
 };
 
-const char *kUsage =
-    "usage: quant-run PKG (--prompt TEXT | --prompt-ids 1,2,3 | --requests "
-    "FILE.jsonl) [--max-new-tokens N] [--ignore-eos] [--kv-blocks N] "
-    "[--max-batch-tokens N] [--max-batch-sequences N] "
-    "[--logits-out FILE.safetensors] [--greedy] [--temperature F] "
-    "[--top-k N] [--top-p F] [--repetition-penalty F] [--seed N]\n";
-
-StatusOr<int64_t> parseInt(std::string_view s, const char *flag) {
-  int64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size())
-    return Status::error(std::string(flag) + ": '" + std::string(s) +
-                         "' is not an integer");
-  return v;
-}
-
-StatusOr<float> parseFloat(std::string_view s, const char *flag) {
-  float v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size())
-    return Status::error(std::string(flag) + ": '" + std::string(s) +
-                         "' is not a number");
-  return v;
-}
-
-StatusOr<Options> parseArgs(int argc, char **argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    auto value = [&]() -> StatusOr<std::string_view> {
-      if (i + 1 >= argc)
-        return Status::error(std::string(a) + " needs a value");
-      return std::string_view(argv[++i]);
-    };
-    if (a == "--prompt") {
-      QC_ASSIGN_OR_RETURN(std::string_view v, value());
-      o.prompt = std::string(v);
-    } else if (a == "--prompt-ids") {
-      QC_ASSIGN_OR_RETURN(std::string_view v, value());
-      std::vector<int32_t> ids;
-      while (!v.empty()) {
-        size_t comma = v.find(',');
-        QC_ASSIGN_OR_RETURN(int64_t id,
-                            parseInt(v.substr(0, comma), "--prompt-ids"));
-        if (id < 0 || id > INT32_MAX)
-          return Status::error("--prompt-ids: id " + std::to_string(id) +
-                               " is out of range");
-        ids.push_back(int32_t(id));
-        v = comma == std::string_view::npos ? "" : v.substr(comma + 1);
-      }
-      o.promptIds = ids;
-    } else if (a == "--max-new-tokens") {
-      QC_ASSIGN_OR_RETURN(std::string_view v, value());
-      QC_ASSIGN_OR_RETURN(o.maxNewTokens, parseInt(v, "--max-new-tokens"));
-      if (o.maxNewTokens < 0)
-        return Status::error("--max-new-tokens must be non-negative");
-    } else if (a == "--kv-blocks") {
-      QC_ASSIGN_OR_RETURN(std::string_view v, value());
-      QC_ASSIGN_OR_RETURN(o.kvBlocks, parseInt(v, "--kv-blocks"));
-    } else if (a == "--max-batch-tokens") {
-      QC_ASSIGN_OR_RETURN(std::string_view v, value());
-      QC_ASSIGN_OR_RETURN(o.maxBatchTokens, parseInt(v, "--max-batch-tokens"));
-    } else if (a == "--max-batch-sequences") {
-      QC_ASSIGN_OR_RETURN(std::string_view v, value());
-      QC_ASSIGN_OR_RETURN(o.maxBatchSequences,
-                          parseInt(v, "--max-batch-sequences"));
-    } else if (a == "--requests") {
-      QC_ASSIGN_OR_RETURN(std::string_view v, value());
-      o.requestsFile = std::string(v);
-    } else if (a == "--logits-out") {
-      QC_ASSIGN_OR_RETURN(std::string_view v, value());
-      o.logitsOut = std::string(v);
-    } else if (a == "--greedy") {
-      o.forceGreedy = true;
-    } else if (a == "--temperature") {
-      QC_ASSIGN_OR_RETURN(std::string_view v, value());
-      QC_ASSIGN_OR_RETURN(o.sampling.temperature,
-                          parseFloat(v, "--temperature"));
-      o.sampling.greedy = false;
-    } else if (a == "--top-k") {
-      QC_ASSIGN_OR_RETURN(std::string_view v, value());
-      QC_ASSIGN_OR_RETURN(int64_t k, parseInt(v, "--top-k"));
-      if (k < INT32_MIN || k > INT32_MAX)
-        return Status::error("--top-k: " + std::to_string(k) +
-                             " is out of range");
-      o.sampling.topK = int32_t(k);
-      o.sampling.greedy = false;
-    } else if (a == "--top-p") {
-      QC_ASSIGN_OR_RETURN(std::string_view v, value());
-      QC_ASSIGN_OR_RETURN(o.sampling.topP, parseFloat(v, "--top-p"));
-      o.sampling.greedy = false;
-    } else if (a == "--repetition-penalty") {
-      QC_ASSIGN_OR_RETURN(std::string_view v, value());
-      QC_ASSIGN_OR_RETURN(o.sampling.repetitionPenalty,
-                          parseFloat(v, "--repetition-penalty"));
-      o.sampling.greedy = false;
-    } else if (a == "--seed") {
-      QC_ASSIGN_OR_RETURN(std::string_view v, value());
-      QC_ASSIGN_OR_RETURN(int64_t seed, parseInt(v, "--seed"));
-      if (seed < 0)
-        return Status::error("--seed must be non-negative");
-      o.seed = uint64_t(seed);
-    } else if (a == "--ignore-eos") {
-      o.ignoreEos = true;
-    } else if (!a.empty() && a[0] != '-' && o.package.empty()) {
-      o.package = std::string(a);
-    } else {
-      return Status::error("unknown argument '" + std::string(a) + "'");
-    }
+/// Parses "1,2,3" into token ids.
+StatusOr<std::vector<int32_t>> parseIds(std::string_view v) {
+  std::vector<int32_t> ids;
+  while (!v.empty()) {
+    size_t comma = v.find(',');
+    int64_t id = 0;
+    std::string why =
+        cli::parseInteger(std::string(v.substr(0, comma)), 0, INT32_MAX, id);
+    if (!why.empty())
+      return Status::error("--prompt-ids: " + why);
+    ids.push_back(int32_t(id));
+    v = comma == std::string_view::npos ? "" : v.substr(comma + 1);
   }
-  if (o.package.empty())
-    return Status::error("no package given");
+  if (ids.empty())
+    return Status::error("--prompt-ids: no ids");
+  return ids;
+}
+
+/// The options, or the exit code to leave with (--help, --version, errors).
+std::variant<Options, int> parseArgs(int argc, char **argv) {
+  Options o;
+  CLI::App app("Generates text with a compiled quantc package (continuous "
+               "batching over a paged KV cache).",
+               "quant-run");
+  cli::configure(app);
+  app.add_option("package", o.package, "Package directory (quant-compile -o)")
+      ->required();
+  std::string promptIds;
+  auto *prompt = app.add_option("--prompt", o.prompt, "Prompt text");
+  auto *ids =
+      app.add_option("--prompt-ids", promptIds, "Prompt token ids: 1,2,3");
+  auto *requests = app.add_option("--requests", o.requestsFile,
+                                  "Serve JSON lines of requests from FILE");
+  prompt->excludes(ids)->excludes(requests);
+  ids->excludes(requests);
+  cli::addInteger(app, "--max-new-tokens", o.maxNewTokens,
+                  "Tokens to generate per request", 0, INT32_MAX);
+  app.add_flag("--ignore-eos", o.ignoreEos, "Generate past end-of-sequence");
+  cli::addInteger(app, "--kv-blocks", o.kvBlocks,
+                  "KV-cache blocks (0: as many as fit the budget)", 0,
+                  INT32_MAX);
+  cli::addInteger(app, "--max-batch-tokens", o.maxBatchTokens,
+                  "Tokens per step at most", 1, INT32_MAX);
+  cli::addInteger(app, "--max-batch-sequences", o.maxBatchSequences,
+                  "Sequences per step at most", 1, INT32_MAX);
+  app.add_option("--logits-out", o.logitsOut,
+                 "Write prompt/decode logits and tokens (safetensors)")
+      ->excludes(requests);
+  app.add_flag("--greedy", o.forceGreedy, "Greedy decoding, whatever else");
+  SamplingParams &s = o.sampling;
+  // Ranges here only keep the values representable; SamplingParams::
+  // validate, which request lines go through too, judges them.
+  constexpr double kHuge = 3e38;
+  CLI::Option *sampling[] = {
+      cli::addFloat(app, "--temperature", s.temperature,
+                    "Sampling temperature (0: greedy)", -kHuge, kHuge),
+      cli::addInteger(app, "--top-k", s.topK, "Top-k (0: off)", INT32_MIN,
+                      INT32_MAX),
+      cli::addFloat(app, "--top-p", s.topP, "Top-p (1: off)", -kHuge, kHuge),
+      cli::addFloat(app, "--repetition-penalty", s.repetitionPenalty,
+                    "Repetition penalty (1: off)", -kHuge, kHuge)};
+  cli::addInteger(app, "--seed", o.seed, "Seed of the random streams", 0,
+                  INT64_MAX);
+  if (int rc = cli::parse(app, argc, argv); rc >= 0)
+    return rc;
+  auto fail = [](const std::string &message) {
+    std::cerr << "quant-run: error: " << message << "\n"
+              << "Run with --help for more information.\n";
+    return 2;
+  };
+  if (o.logitsOut) // never into the package it reads
+    if (Status st = checkOutsideInputs(*o.logitsOut, {o.package}); !st)
+      return fail(st.message());
+  if (!ids->empty()) {
+    StatusOr<std::vector<int32_t>> parsed = parseIds(promptIds);
+    if (!parsed)
+      return fail(parsed.status().message());
+    o.promptIds = std::move(*parsed);
+  }
   if (int(o.prompt.has_value()) + int(o.promptIds.has_value()) +
           int(o.requestsFile.has_value()) !=
       1)
-    return Status::error(
-        "give exactly one of --prompt, --prompt-ids and --requests");
-  if (o.logitsOut && o.requestsFile)
-    return Status::error("--logits-out applies to a single prompt");
+    return fail("give exactly one of --prompt, --prompt-ids and --requests");
+  for (CLI::Option *opt : sampling)
+    if (!opt->empty())
+      s.greedy = false;
   if (o.forceGreedy)
-    o.sampling.greedy = true;
-  QC_RETURN_IF_ERROR(o.sampling.validate());
+    s.greedy = true;
+  if (Status st = s.validate(); !st)
+    return fail(st.message());
   return o;
 }
 
@@ -264,6 +240,14 @@ StatusOr<SamplingParams> samplingOf(const json &j, const Options &o,
   return p;
 }
 
+/// Every key a request line may have (any other is a misspelling).
+const std::set<std::string> kRequestKeys = {
+    "id",          "prompt",
+    "prompt_ids",  "max_new_tokens",
+    "ignore_eos",  "seed",
+    "temperature", "top_k",
+    "top_p",       "repetition_penalty"};
+
 StatusOr<std::vector<RequestSpec>>
 readRequests(const std::string &path, const std::optional<Tokenizer> &tokenizer,
              const Options &o) {
@@ -279,18 +263,29 @@ readRequests(const std::string &path, const std::optional<Tokenizer> &tokenizer,
     json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object())
       return Status::error(where + ": not a JSON object");
+    for (const auto &[key, value] : j.items())
+      if (!kRequestKeys.contains(key))
+        return Status::error(where + ": unknown key '" + key + "'");
+    if (j.contains("prompt") == j.contains("prompt_ids"))
+      return Status::error(where + ": needs exactly one of 'prompt' and "
+                                   "'prompt_ids'");
     RequestSpec r;
     r.id = j.contains("id") ? j["id"] : json(int64_t(out.size()));
     r.maxNewTokens = int32_t(o.maxNewTokens);
+    r.ignoreEos = o.ignoreEos;
     if (j.contains("max_new_tokens")) {
-      if (!j["max_new_tokens"].is_number_integer() ||
-          j["max_new_tokens"].get<int64_t>() < 0)
-        return Status::error(where + ": 'max_new_tokens' must be a "
-                                     "non-negative integer");
-      r.maxNewTokens = j["max_new_tokens"].get<int32_t>();
+      const json &v = j["max_new_tokens"];
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
+          (v.is_number_unsigned() && v.get<uint64_t>() > INT32_MAX))
+        return Status::error(where + ": 'max_new_tokens' must be an integer "
+                                     "in [0, 2147483647]");
+      r.maxNewTokens = int32_t(v.get<int64_t>());
     }
-    if (j.contains("ignore_eos"))
-      r.ignoreEos = j["ignore_eos"].is_boolean() && j["ignore_eos"].get<bool>();
+    if (j.contains("ignore_eos")) {
+      if (!j["ignore_eos"].is_boolean())
+        return Status::error(where + ": 'ignore_eos' must be true or false");
+      r.ignoreEos = j["ignore_eos"].get<bool>();
+    }
     QC_ASSIGN_OR_RETURN(r.sampling, samplingOf(j, o, where));
     if (j.contains("prompt_ids")) {
       if (!j["prompt_ids"].is_array())
@@ -301,22 +296,29 @@ readRequests(const std::string &path, const std::optional<Tokenizer> &tokenizer,
           return Status::error(where + ": 'prompt_ids' must be token ids");
         r.prompt.push_back(id.get<int32_t>());
       }
-    } else if (j.contains("prompt") && j["prompt"].is_string()) {
+    } else {
+      if (!j["prompt"].is_string())
+        return Status::error(where + ": 'prompt' must be a string");
       if (!tokenizer)
         return Status::error(where + ": the package has no tokenizer; use "
                                      "'prompt_ids'");
       QC_ASSIGN_OR_RETURN(r.prompt,
                           tokenizer->encode(j["prompt"].get<std::string>(),
                                             tokenizer->bosId().has_value()));
-    } else {
-      return Status::error(where + ": needs 'prompt' or 'prompt_ids'");
     }
     out.push_back(std::move(r));
   }
   return out;
 }
 
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
 Status run(const Options &o) {
+  Clock::time_point loadStart = Clock::now();
   QC_ASSIGN_OR_RETURN(std::unique_ptr<Package> package,
                       Package::load(o.package));
   const PackageManifest &m = package->manifest();
@@ -346,14 +348,6 @@ Status run(const Options &o) {
     }
     specs.push_back(std::move(r));
   }
-
-  if (!package->sampleEntry())
-    for (const RequestSpec &r : specs)
-      if (!r.sampling.isGreedy())
-        return Status::error("request " + r.id.dump() + ": " + o.package +
-                             " has no sampling kernel (it was compiled "
-                             "before quantc had one); recompile it, or use "
-                             "--greedy");
 
   // Every request must fit the model's context; by default the cache holds
   // all of them at once, --kv-blocks sizes it (preempting when it is full).
@@ -406,9 +400,16 @@ Status run(const Options &o) {
   if (streaming && tokenizer && o.prompt)
     stream.emplace(*tokenizer);
   std::vector<FinishedRequest> finished(specs.size());
-  int64_t printed = 0;
+  int64_t printed = 0, generated = 0, promptTokens = 0;
+  for (const RequestSpec &r : specs)
+    promptTokens += int64_t(r.prompt.size());
+  double loadSeconds = secondsSince(loadStart), firstTokenSeconds = 0;
+  Clock::time_point start = Clock::now();
   while (scheduler.hasWork()) {
     QC_ASSIGN_OR_RETURN(StepOutput out, scheduler.step(executor));
+    if (!generated && !out.tokens.empty())
+      firstTokenSeconds = secondsSince(start);
+    generated += int64_t(out.tokens.size());
     if (streaming) {
       for (const TokenEvent &t : out.tokens) {
         if (stream) {
@@ -441,6 +442,16 @@ Status run(const Options &o) {
       std::cout << stream->finish();
     std::cout << "\n";
   }
+  double total = secondsSince(start), decode = total - firstTokenSeconds;
+  auto rate = [](int64_t n, double t) { return t > 0 ? double(n) / t : 0.0; };
+  std::cerr << std::fixed << std::setprecision(3) << "quant-run: loaded in "
+            << loadSeconds << " s; " << promptTokens << " prompt tokens, first "
+            << "token after " << firstTokenSeconds << " s ("
+            << std::setprecision(1) << rate(promptTokens, firstTokenSeconds)
+            << " tokens/s); " << generated << " tokens generated in "
+            << std::setprecision(3) << total << " s (" << std::setprecision(1)
+            << rate(std::max<int64_t>(generated - 1, 0), decode)
+            << " tokens/s after the first)\n";
   if (o.logitsOut) {
     const std::vector<float> *logits = executor.recordedLogits(0);
     if (!logits)
@@ -455,13 +466,10 @@ Status run(const Options &o) {
 } // namespace
 
 int main(int argc, char **argv) {
-  StatusOr<Options> options = parseArgs(argc, argv);
-  if (!options) {
-    std::cerr << "quant-run: error: " << options.status().message() << "\n"
-              << kUsage;
-    return 2;
-  }
-  Status status = run(*options);
+  std::variant<Options, int> options = parseArgs(argc, argv);
+  if (int *rc = std::get_if<int>(&options))
+    return *rc;
+  Status status = run(std::get<Options>(options));
   if (!status) {
     std::cerr << "quant-run: error: " << status.message() << "\n";
     return 1;

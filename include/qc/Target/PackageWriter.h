@@ -24,9 +24,6 @@ class WeightIndex;
 
 namespace mlir::qc {
 
-/// The manifest's format version; the runtime refuses any other.
-constexpr int64_t kPackageFormatVersion = 1;
-
 struct PackageOptions {
   std::string modelDir;
   std::string outputDir;

@@ -135,11 +135,6 @@ ForwardRunner::argmax(std::vector<float> &logits) const {
 StatusOr<std::vector<int32_t>>
 ForwardRunner::sample(std::vector<float> &logits,
                       const SamplerInputs &in) const {
-  if (!package_.sampleEntry())
-    return Status::error(package_.directory() +
-                         ": the package has no sampling kernel (compiled "
-                         "before it existed); recompile it, or decode "
-                         "greedily");
   int64_t vocab = package_.manifest().vocabSize;
   size_t rows = logits.size() / vocab;
   if (logits.size() != rows * vocab || in.temperature.size() != rows ||

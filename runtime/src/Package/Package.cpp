@@ -3,11 +3,13 @@
 #include "qc/runtime/Package.h"
 
 #include "../HAL/GPUDevice.h"
+#include "qc/Model/SHA256.h"
 
 #include <nlohmann/json.hpp>
 
 #include <dlfcn.h>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 using namespace qc;
@@ -15,6 +17,13 @@ using namespace qc::runtime;
 using json = nlohmann::json;
 
 namespace {
+
+/// An integer JSON value that int64_t holds (no unsigned wrap-around).
+bool isInt64(const json &v) {
+  return v.is_number_integer() &&
+         !(v.is_number_unsigned() &&
+           v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()));
+}
 
 /// Typed field access that turns every mistake into a message naming the
 /// field.
@@ -31,33 +40,39 @@ public:
     auto it = object_.find(field);
     return it == object_.end() ? nullptr : &*it;
   }
-  StatusOr<int64_t> integer(const std::string &field) const {
+  StatusOr<const json *> present(const std::string &field) const {
     const json *v = find(field);
-    if (!v || !v->is_number_integer())
-      return error(field, "must be an integer");
+    if (!v)
+      return error(field, "is missing");
+    return v;
+  }
+  StatusOr<int64_t> integer(const std::string &field) const {
+    QC_ASSIGN_OR_RETURN(const json *v, present(field));
+    if (!isInt64(*v))
+      return error(field, "must be an integer (64-bit)");
     return v->get<int64_t>();
   }
   StatusOr<std::string> string(const std::string &field) const {
-    const json *v = find(field);
-    if (!v || !v->is_string())
+    QC_ASSIGN_OR_RETURN(const json *v, present(field));
+    if (!v->is_string())
       return error(field, "must be a string");
     return v->get<std::string>();
   }
   StatusOr<std::vector<int64_t>> integers(const std::string &field) const {
-    const json *v = find(field);
-    if (!v || !v->is_array())
+    QC_ASSIGN_OR_RETURN(const json *v, present(field));
+    if (!v->is_array())
       return error(field, "must be a list of integers");
     std::vector<int64_t> out;
     for (const json &item : *v) {
-      if (!item.is_number_integer())
-        return error(field, "must be a list of integers");
+      if (!isInt64(item))
+        return error(field, "must be a list of integers (64-bit)");
       out.push_back(item.get<int64_t>());
     }
     return out;
   }
   StatusOr<Fields> object(const std::string &field) const {
-    const json *v = find(field);
-    if (!v || !v->is_object())
+    QC_ASSIGN_OR_RETURN(const json *v, present(field));
+    if (!v->is_object())
       return error(field, "must be an object");
     return Fields(*v, path_ + field + ".", source_);
   }
@@ -89,10 +104,10 @@ StatusOr<PackageManifest> qc::runtime::parseManifest(std::string_view text,
   if (format != "quantc-package")
     return top.error("format", "is '" + format + "', not 'quantc-package'");
   QC_ASSIGN_OR_RETURN(int64_t version, top.integer("version"));
-  if (version != kPackageFormatVersion)
+  if (version != abi::kPackageFormatVersion)
     return top.error("version", "is " + std::to_string(version) +
                                     " but this runtime reads version " +
-                                    std::to_string(kPackageFormatVersion) +
+                                    std::to_string(abi::kPackageFormatVersion) +
                                     "; recompile the package");
   QC_ASSIGN_OR_RETURN(std::string target, top.string("target"));
   StatusOr<Target> parsedTarget = parseTarget(target);
@@ -131,11 +146,10 @@ StatusOr<PackageManifest> qc::runtime::parseManifest(std::string_view text,
 
   QC_ASSIGN_OR_RETURN(Fields kernels, top.object("kernels"));
   QC_ASSIGN_OR_RETURN(m.library, kernels.string("library"));
+  QC_ASSIGN_OR_RETURN(m.librarySha256, kernels.string("library_sha256"));
   QC_ASSIGN_OR_RETURN(m.entry, kernels.string("entry"));
   QC_ASSIGN_OR_RETURN(m.argmaxEntry, kernels.string("argmax"));
-  if (kernels.find("sample")) {
-    QC_ASSIGN_OR_RETURN(m.sampleEntry, kernels.string("sample"));
-  }
+  QC_ASSIGN_OR_RETURN(m.sampleEntry, kernels.string("sample"));
   const json *args = kernels.find("args");
   if (!args || !args->is_array())
     return kernels.error("args", "must be a list");
@@ -175,12 +189,42 @@ StatusOr<PackageManifest> qc::runtime::parseManifest(std::string_view text,
   if (const json *tok = top.find("tokenizer"); tok && tok->is_string())
     m.tokenizerFile = tok->get<std::string>();
   // Files must stay inside the package directory.
-  for (const std::string *file : {&m.library, &m.weightsFile})
-    if (file->empty() || file->find('/') != std::string::npos)
+  for (const std::string *file :
+       {&m.library, &m.weightsFile,
+        m.tokenizerFile ? &*m.tokenizerFile : &m.weightsFile})
+    if (file->empty() || file->find('/') != std::string::npos || *file == "." ||
+        *file == "..")
       return Status::error(std::string(source) + ": file name '" + *file +
                            "' must be a plain name inside the package");
   return m;
 }
+
+namespace {
+
+/// What the manifest says the kernel library's entry points take.
+abi::KernelSignature signatureOf(const PackageManifest &m) {
+  abi::KernelSignature sig{m.entry, m.argmaxEntry, m.sampleEntry, {}};
+  for (const KernelArg &a : m.args)
+    sig.args.push_back({a.name, std::string(dtypeName(a.dtype)), a.shape});
+  return sig;
+}
+
+/// The first line where two signature texts differ, for the message.
+std::string firstDifference(const std::string &manifest,
+                            const std::string &library) {
+  std::istringstream a(manifest), b(library);
+  std::string la, lb;
+  while (true) {
+    bool moreA = bool(std::getline(a, la)), moreB = bool(std::getline(b, lb));
+    if (!moreA && !moreB)
+      return "same lines";
+    if (la != lb || moreA != moreB)
+      return "manifest '" + (moreA ? la : "<end>") + "', library '" +
+             (moreB ? lb : "<end>") + "'";
+  }
+}
+
+} // namespace
 
 Package::~Package() {
   if (library_)
@@ -233,7 +277,16 @@ StatusOr<std::unique_ptr<Package>> Package::load(const std::string &dir) {
   (void)pkg->device_->takeError();
   (void)hal::takeOrphanGPUError();
 
+  // The library must be the one the manifest was written with before any
+  // of its code runs (dlopen runs its constructors).
   std::string libraryPath = dir + "/" + m.library;
+  QC_ASSIGN_OR_RETURN(std::string digest, sha256File(libraryPath));
+  if (digest != m.librarySha256)
+    return Status::error(libraryPath +
+                         ": SHA-256 differs from the manifest's "
+                         "kernels.library_sha256 (the kernel library was "
+                         "changed or replaced after compilation); recompile "
+                         "the package");
   pkg->library_ = dlopen(libraryPath.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!pkg->library_)
     return Status::error(libraryPath + ": cannot load kernels: " + dlerror());
@@ -242,19 +295,27 @@ StatusOr<std::unique_ptr<Package>> Package::load(const std::string &dir) {
     return std::move(s).withContext(libraryPath + ": cannot load the GPU code");
   if (Status s = hal::takeOrphanGPUError(); !s)
     return std::move(s).withContext(libraryPath);
-  pkg->entry_ =
-      reinterpret_cast<PackedEntry>(dlsym(pkg->library_, m.entry.c_str()));
-  pkg->argmax_ = reinterpret_cast<PackedEntry>(
-      dlsym(pkg->library_, m.argmaxEntry.c_str()));
-  if (!pkg->entry_ || !pkg->argmax_)
-    return Status::error(libraryPath + ": no entry point '" +
-                         (pkg->entry_ ? m.argmaxEntry : m.entry) + "'");
-  if (m.sampleEntry) {
-    pkg->sample_ = reinterpret_cast<PackedEntry>(
-        dlsym(pkg->library_, m.sampleEntry->c_str()));
-    if (!pkg->sample_)
-      return Status::error(libraryPath + ": no entry point '" + *m.sampleEntry +
-                           "'");
-  }
+  // Its own record of its entry points and what they take must be the
+  // manifest's, or a call would read arguments it was not given.
+  const char *recorded = static_cast<const char *>(
+      dlsym(pkg->library_, abi::kKernelSignatureSymbol));
+  if (!recorded)
+    return Status::error(libraryPath + ": no '" + abi::kKernelSignatureSymbol +
+                         "' (not a quantc kernel library?)");
+  if (std::string expected = signatureOf(m).text(); expected != recorded)
+    return Status::error(manifestPath + ": the kernels do not match " +
+                         libraryPath + " (" +
+                         firstDifference(expected, recorded) + ")");
+  auto lookup = [&](const std::string &name) {
+    return reinterpret_cast<PackedEntry>(dlsym(pkg->library_, name.c_str()));
+  };
+  pkg->entry_ = lookup(m.entry);
+  pkg->argmax_ = lookup(m.argmaxEntry);
+  pkg->sample_ = lookup(m.sampleEntry);
+  for (auto [fn, name] : {std::pair{pkg->entry_, &m.entry},
+                          {pkg->argmax_, &m.argmaxEntry},
+                          {pkg->sample_, &m.sampleEntry}})
+    if (!fn)
+      return Status::error(libraryPath + ": no entry point '" + *name + "'");
   return pkg;
 }

@@ -93,7 +93,7 @@ TEST(DeviceTest, ManifestRejectsUnknownTargetsNamingTheField) {
                   "'hip:gfxNNN' (e.g. hip:gfx942)");
   }
   StatusOr<PackageManifest> m = parseManifest(
-      R"({"format": "quantc-package", "version": 1, "target": 3})", "m");
+      R"({"format": "quantc-package", "version": 2, "target": 3})", "m");
   ASSERT_FALSE(m);
   EXPECT_EQ(m.status().message(), "m: field 'target' must be a string");
 }

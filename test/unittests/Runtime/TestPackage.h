@@ -7,6 +7,7 @@
 #ifndef QC_TEST_RUNTIME_TESTPACKAGE_H
 #define QC_TEST_RUNTIME_TESTPACKAGE_H
 
+#include "qc/Model/SHA256.h"
 #include "qc/Model/SafeTensors.h"
 #include "qc/runtime/ForwardRunner.h"
 
@@ -22,9 +23,12 @@ namespace qc::runtime::test {
 
 /// A manifest of a tiny model: vocabulary 8, one layer, a KV cache of one
 /// head of 2, blocks of 4, and one weight `w` F32 [4].
-inline std::string manifestJson(const std::string &target) {
+/// `librarySha256` is what kernels.so must hash to.
+inline std::string manifestJson(const std::string &target,
+                                const std::string &librarySha256 = "") {
   return R"({
-  "format": "quantc-package", "version": 1, "target": ")" +
+  "format": "quantc-package", "version": )" +
+         std::to_string(abi::kPackageFormatVersion) + R"(, "target": ")" +
          target + R"(",
   "model": {"architecture": "LlamaForCausalLM", "vocab_size": 8,
             "hidden_size": 4, "num_layers": 1,
@@ -32,7 +36,8 @@ inline std::string manifestJson(const std::string &target) {
             "eos_token_ids": [2]},
   "kv_cache": {"num_layers": 1, "num_kv_heads": 1, "head_dim": 2,
                "block_size": 4, "dtype": "F16"},
-  "kernels": {"library": "kernels.so", "entry": "qc_forward_packed",
+  "kernels": {"library": "kernels.so", "library_sha256": ")" +
+         librarySha256 + R"(", "entry": "qc_forward_packed",
               "argmax": "qc_argmax_packed", "sample": "qc_sample_packed",
               "args": [
     {"name": "tokens", "dtype": "I32", "shape": [-1]},
@@ -57,7 +62,6 @@ public:
             ("qc-device-test-" + std::to_string(::getpid()) + "-" +
              std::to_string(counter_++));
     std::filesystem::create_directories(path_);
-    std::ofstream(path_ / "manifest.json") << manifestJson(target);
     std::vector<float> w = {0.5f, 0.25f, -1.0f, 2.0f};
     Status s = writeSafeTensors(
         (path_ / "weights.safetensors").string(),
@@ -70,6 +74,10 @@ public:
       std::filesystem::copy_file(kernels, path_ / "kernels.so");
     else
       std::ofstream(path_ / "kernels.so") << "not a library";
+    StatusOr<std::string> digest = sha256File((path_ / "kernels.so").string());
+    EXPECT_TRUE(digest) << digest.status().message();
+    std::ofstream(path_ / "manifest.json")
+        << manifestJson(target, digest ? *digest : "");
   }
   ~PackageDir() { std::filesystem::remove_all(path_); }
   std::string str() const { return path_.string(); }

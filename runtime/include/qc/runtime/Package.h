@@ -24,9 +24,6 @@
 
 namespace qc::runtime {
 
-/// The package format version this runtime reads.
-constexpr int64_t kPackageFormatVersion = 1;
-
 /// One argument of the compiled entry point; -1 marks a dynamic dimension.
 struct KernelArg {
   std::string name;
@@ -45,10 +42,9 @@ struct PackageManifest {
   // KV cache geometry.
   int64_t cacheLayers = 0, numKvHeads = 0, headDim = 0, blockSize = 0;
   DType cacheDType = DType::F16;
-  std::string library, entry, argmaxEntry;
-  /// The sampling kernel (`kernels.sample`); packages compiled before it
-  /// existed lack it and decode greedily only.
-  std::optional<std::string> sampleEntry;
+  std::string library, entry, argmaxEntry, sampleEntry;
+  /// SHA-256 of the library, checked before it is loaded.
+  std::string librarySha256;
   std::vector<KernelArg> args;
   std::string weightsFile;
   std::optional<std::string> tokenizerFile;

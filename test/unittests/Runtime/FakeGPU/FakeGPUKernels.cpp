@@ -152,6 +152,15 @@ void launch(const char *name, void *stream, uint64_t *values, size_t count,
 
 } // namespace
 
+// What a compiled library records of its entry points (ForwardABI.h), for
+// TestPackage.h's manifest.
+extern "C" const char qc_kernel_signature[] =
+    "entry qc_forward_packed\nargmax qc_argmax_packed\nsample "
+    "qc_sample_packed\narg tokens I32 -1\narg positions I32 -1\narg "
+    "slot_mapping I32 -1\narg token_sequence I32 -1\narg block_tables I32 -1 "
+    "-1\narg k_cache F16 1 -1 2\narg v_cache F16 1 -1 2\narg logits F32 -1 "
+    "8\narg w F32 4\n";
+
 extern "C" void qc_forward_packed(void **args) {
   void *stream = mgpuStreamCreate();
   int64_t n = size(args[0], 0);
