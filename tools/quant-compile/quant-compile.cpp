@@ -21,7 +21,7 @@
 #include "qc/Target/DequantizedExport.h"
 #include "qc/Target/PackageWriter.h"
 #include "qc/Transforms/Passes.h"
-#include "qc/Version.h"
+#include "qc/Support/Version.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -235,7 +235,7 @@ int main(int argc, char **argv) {
     o->addCategory(compileCategory);
   cl::HideUnrelatedOptions({&compileCategory, &quantCategory});
   cl::SetVersionPrinter(
-      [](llvm::raw_ostream &os) { os << QC_VERSION_TEXT << "\n"; });
+      [](llvm::raw_ostream &os) { os << ::qc::versionText() << "\n"; });
   cl::ParseCommandLineOptions(argc, argv, "quantc model compiler\n");
 
   // Every dialect and interface model the pipelines use (bufferization

@@ -7,7 +7,7 @@
 
 #include "qc/InitAllDialects.h"
 #include "qc/InitAllPasses.h"
-#include "qc/Version.h"
+#include "qc/Support/Version.h"
 
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
@@ -16,7 +16,7 @@ int main(int argc, char **argv) {
   mlir::qc::registerAllQCDialects(registry);
   mlir::qc::registerAllQCPasses();
   llvm::cl::SetVersionPrinter(
-      [](llvm::raw_ostream &os) { os << QC_VERSION_TEXT << "\n"; });
+      [](llvm::raw_ostream &os) { os << ::qc::versionText() << "\n"; });
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "quantc optimizer driver\n", registry));
 }

@@ -13,7 +13,7 @@
 #ifndef QC_SUPPORT_COMMANDLINE_H
 #define QC_SUPPORT_COMMANDLINE_H
 
-#include "qc/Version.h"
+#include "qc/Support/Version.h"
 
 #include <CLI/CLI.hpp>
 
@@ -28,7 +28,7 @@ namespace qc::cli {
 
 /// Gives `app` quantc's --version.
 inline void configure(CLI::App &app) {
-  app.set_version_flag("--version", QC_VERSION_TEXT);
+  app.set_version_flag("--version", versionText());
   app.option_defaults()->always_capture_default();
 }
 
