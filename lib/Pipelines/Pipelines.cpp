@@ -208,25 +208,87 @@ void mlir::qc::buildQCToLLVMGPUPipeline(OpPassManager &pm,
   buildGPUToLLVMPipeline(pm, options);
 }
 
+std::string mlir::qc::checkPipelineOptions(const CPUPipelineOptions &options) {
+  if (options.blockSize <= 0 || options.blockSize > (1 << 20))
+    return "block-size must be in [1, 1048576], got " +
+           std::to_string(options.blockSize);
+  return "";
+}
+
+std::string mlir::qc::checkPipelineOptions(const GPUPipelineOptions &options) {
+  if (options.blockSize <= 0 || options.blockSize > (1 << 20))
+    return "block-size must be in [1, 1048576], got " +
+           std::to_string(options.blockSize);
+  if (!isNVIDIAChip(options.chip) && !isAMDChip(options.chip))
+    return "unknown chip '" + options.chip +
+           "' (expected sm_80, sm_90a, gfx90a or gfx942)";
+  if (options.format != "bin" && options.format != "isa" &&
+      options.format != "offload")
+    return "unknown format '" + options.format +
+           "' (expected bin, isa or offload)";
+  return "";
+}
+
+namespace {
+
+struct NoOptions : public PassPipelineOptions<NoOptions> {};
+std::string checkPipelineOptions(const NoOptions &) { return ""; }
+
+/// Registers `builder` as pipeline `arg` of builtin.module ops, refusing
+/// any other anchor and options checkPipelineOptions rejects.
+template <typename Options>
+void registerModulePipeline(StringRef arg, StringRef description,
+                            void (*builder)(OpPassManager &, const Options &)) {
+  std::string name = arg.str();
+  registerPassPipeline(
+      arg, description,
+      [name, builder](OpPassManager &pm, StringRef text,
+                      function_ref<LogicalResult(const Twine &)> fail) {
+        if (pm.getOpAnchorName() != ModuleOp::getOperationName())
+          return fail("pipeline '" + name +
+                      "' runs on builtin.module, not nested under '" +
+                      pm.getOpAnchorName() + "'");
+        Options options;
+        std::string parseError;
+        llvm::raw_string_ostream errors(parseError);
+        if (failed(options.parseFromString(text, errors)))
+          return fail("pipeline '" + name + "': " + parseError);
+        using mlir::qc::checkPipelineOptions;
+        if (std::string why = checkPipelineOptions(options); !why.empty())
+          return fail("pipeline '" + name + "': " + why);
+        builder(pm, options);
+        return success();
+      },
+      [](function_ref<void(const detail::PassOptions &)> optionsHandler) {
+        optionsHandler(Options());
+      });
+}
+
+void buildKernelsToLLVMCPU(OpPassManager &pm, const NoOptions &) {
+  buildKernelsToLLVMCPUPipeline(pm);
+}
+
+} // namespace
+
 void mlir::qc::registerQCPipelines() {
-  PassPipelineRegistration<CPUPipelineOptions>(
+  registerModulePipeline<CPUPipelineOptions>(
       "qc-to-kernels", "qc graph to linalg/tensor/scf/memref kernels",
       buildQCToKernelsPipeline);
-  PassPipelineRegistration<>("qc-kernels-to-llvm-cpu",
-                             "qc kernels to the LLVM dialect for the host CPU",
-                             buildKernelsToLLVMCPUPipeline);
-  PassPipelineRegistration<CPUPipelineOptions>(
+  registerModulePipeline<NoOptions>(
+      "qc-kernels-to-llvm-cpu",
+      "qc kernels to the LLVM dialect for the host CPU", buildKernelsToLLVMCPU);
+  registerModulePipeline<CPUPipelineOptions>(
       "qc-to-llvm-cpu", "qc graph to the LLVM dialect for the host CPU",
       buildQCToLLVMCPUPipeline);
-  PassPipelineRegistration<GPUPipelineOptions>(
+  registerModulePipeline<GPUPipelineOptions>(
       "qc-kernels-to-gpu",
       "qc kernels to gpu.launch kernels outlined into a gpu.module",
       buildKernelsToGPUPipeline);
-  PassPipelineRegistration<GPUPipelineOptions>(
+  registerModulePipeline<GPUPipelineOptions>(
       "qc-gpu-to-llvm",
       "gpu.module kernels to NVVM/ROCDL binaries, host code to LLVM",
       buildGPUToLLVMPipeline);
-  PassPipelineRegistration<GPUPipelineOptions>(
+  registerModulePipeline<GPUPipelineOptions>(
       "qc-to-llvm-gpu", "qc graph to LLVM with embedded GPU binaries",
       buildQCToLLVMGPUPipeline);
 }

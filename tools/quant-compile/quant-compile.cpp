@@ -16,12 +16,13 @@
 #include "qc/InitAllDialects.h"
 #include "qc/Model/OutputPaths.h"
 #include "qc/Model/WeightIndex.h"
+#include "qc/Pipelines/Pipelines.h"
 #include "qc/Quant/AWQExport.h"
 #include "qc/Quant/QuantReport.h"
+#include "qc/Support/Version.h"
 #include "qc/Target/DequantizedExport.h"
 #include "qc/Target/PackageWriter.h"
 #include "qc/Transforms/Passes.h"
-#include "qc/Support/Version.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -366,6 +367,12 @@ int main(int argc, char **argv) {
   gpuPipeline.tensorCoreMinTokens = tensorCoreMinTokens;
   if (failed(gpuPipeline.parseFromString(gpuOptions))) {
     emitError(cliLoc) << "invalid --gpu-options '" << gpuOptions << "'";
+    return 1;
+  }
+  if (std::string why = gpu ? mlir::qc::checkPipelineOptions(gpuPipeline)
+                            : mlir::qc::checkPipelineOptions(pipeline);
+      !why.empty()) {
+    emitError(cliLoc) << why;
     return 1;
   }
   if (emit == EmitAction::Package) {

@@ -229,8 +229,16 @@ void buildGPUToLLVMPipeline(OpPassManager &pm,
 void buildQCToLLVMGPUPipeline(OpPassManager &pm,
                               const GPUPipelineOptions &options);
 
+/// Why `options` cannot build a pipeline (an unknown chip or format, a
+/// non-positive block size, ...), or "" when they can. The passes check
+/// their own options too; this catches what only the pipeline sees.
+std::string checkPipelineOptions(const CPUPipelineOptions &options);
+std::string checkPipelineOptions(const GPUPipelineOptions &options);
+
 /// Registers qc-to-kernels, qc-kernels-to-llvm-cpu, qc-to-llvm-cpu,
-/// qc-kernels-to-gpu, qc-gpu-to-llvm and qc-to-llvm-gpu.
+/// qc-kernels-to-gpu, qc-gpu-to-llvm and qc-to-llvm-gpu. Each runs on a
+/// builtin.module (nested elsewhere it is an error, not an abort) and
+/// refuses options that checkPipelineOptions rejects.
 void registerQCPipelines();
 
 } // namespace mlir::qc
