@@ -9,6 +9,7 @@ PACKAGES=(
   cmake ninja-build python3
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
   nlohmann-json3-dev libgtest-dev libcli11-dev zlib1g-dev libzstd-dev
+  libclang-rt-22-dev
   rocm-device-libs
 )
 

@@ -23,9 +23,15 @@ config.substitutions.append(("%testdata", os.path.join(config.qc_src_root, "test
 tools = [
     ToolSubst("quant-opt", unresolved="fatal"),
     ToolSubst("quant-compile", unresolved="fatal"),
-    ToolSubst("quant-run", unresolved="fatal"),
-    ToolSubst("quant-bench", unresolved="fatal"),
 ]
+# `lit --param runtime_tools=DIR` runs the suite with DIR's quant-run and
+# quant-bench (scripts/test.sh: the sanitized MLIR-free build's).
+runtime_tools = lit_config.params.get("runtime_tools")
+for name in ["quant-run", "quant-bench"]:
+    if runtime_tools:
+        tools.append(ToolSubst(name, command=os.path.join(runtime_tools, name)))
+    else:
+        tools.append(ToolSubst(name, unresolved="fatal"))
 llvm_config.add_tool_substitutions(tools, [config.qc_tools_dir, config.llvm_tools_dir])
 
 # Cubins are assembled by the CUDA toolkit's ptxas (QC_CUDA_TOOLKIT_DIR);

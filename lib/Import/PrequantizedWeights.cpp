@@ -142,6 +142,11 @@ LogicalResult mlir::qc::validatePrequantizedWeights(
          requirementsFor(module, t.shape[0], t.shape[1], scheme, awqLayout))
       check(req);
   }
+  // Quantized checkpoints carry per-scheme side tensors, so only layers
+  // past the config's last are refused here (never dropped silently).
+  for (const std::string &name : weights.names())
+    if (std::string hint = ::qc::layerHint(config, name); !hint.empty())
+      problems.push_back("unexpected tensor '" + name + "'" + hint);
   if (problems.empty())
     return success();
   InFlightDiagnostic diag = emitError();

@@ -3,6 +3,7 @@
 #include "qc/Model/DType.h"
 
 #include <array>
+#include <cstring>
 
 namespace qc {
 
@@ -63,6 +64,33 @@ uint64_t dtypeSize(DType type) { return entry(type).size; }
 bool isFloatingPoint(DType type) {
   return type == DType::F64 || type == DType::F32 || type == DType::F16 ||
          type == DType::BF16;
+}
+
+std::optional<size_t> findNonFinite(DType type,
+                                    std::span<const uint8_t> bytes) {
+  // Non-finite values have an all-ones exponent.
+  auto scan = [&](auto word, auto exponent) -> std::optional<size_t> {
+    using Word = decltype(word);
+    for (size_t i = 0; i < bytes.size() / sizeof(Word); ++i) {
+      Word w;
+      std::memcpy(&w, bytes.data() + i * sizeof(Word), sizeof(Word));
+      if ((w & exponent) == exponent)
+        return i;
+    }
+    return std::nullopt;
+  };
+  switch (type) {
+  case DType::F64:
+    return scan(uint64_t(), uint64_t(0x7ff0000000000000));
+  case DType::F32:
+    return scan(uint32_t(), uint32_t(0x7f800000));
+  case DType::F16:
+    return scan(uint16_t(), uint16_t(0x7c00));
+  case DType::BF16:
+    return scan(uint16_t(), uint16_t(0x7f80));
+  default:
+    return std::nullopt;
+  }
 }
 
 } // namespace qc

@@ -14,9 +14,54 @@ namespace {
 // "[[[[..." cannot make the DOM eat gigabytes.
 constexpr int kMaxDepth = 64;
 
-/// Thrown from the parse callback to stop parsing; caught in parseJson.
-struct Reject {
-  std::string message;
+/// Builds the DOM like Json::parse, refusing duplicate keys and nesting
+/// past kMaxDepth. (Json::parse's callback form would do the same, but it
+/// rescans the enclosing object at every object's end: quadratic in the
+/// number of sibling objects, e.g. a safetensors header of 100k tensors.)
+class StrictDomBuilder : public nlohmann::detail::json_sax_dom_parser<Json> {
+  using Base = nlohmann::detail::json_sax_dom_parser<Json>;
+
+public:
+  explicit StrictDomBuilder(Json &result) : Base(result, true) {}
+
+  bool start_object(std::size_t n) {
+    if (!enter())
+      return false;
+    keys_.emplace_back();
+    return Base::start_object(n);
+  }
+  bool end_object() {
+    keys_.pop_back();
+    --depth_;
+    return Base::end_object();
+  }
+  bool start_array(std::size_t n) { return enter() && Base::start_array(n); }
+  bool end_array() {
+    --depth_;
+    return Base::end_array();
+  }
+  bool key(std::string &key) {
+    if (!keys_.back().insert(key).second) {
+      error_ = "duplicate key '" + key + "'";
+      return false;
+    }
+    return Base::key(key);
+  }
+
+  /// Why parsing stopped early, or "" (a syntax error throws instead).
+  const std::string &error() const { return error_; }
+
+private:
+  bool enter() {
+    if (++depth_ <= kMaxDepth)
+      return true;
+    error_ = "JSON nested deeper than " + std::to_string(kMaxDepth) + " levels";
+    return false;
+  }
+
+  int depth_ = 0;
+  std::vector<std::set<std::string>> keys_; // per open object
+  std::string error_;
 };
 } // namespace
 
@@ -25,38 +70,14 @@ StatusOr<Json> parseJson(std::string_view text, const std::string &source) {
     return Status::error(
         source + ": JSON document of " + std::to_string(text.size()) +
         " bytes exceeds the limit of " + std::to_string(kMaxJsonBytes));
-  // The keys seen so far in each enclosing object.
-  std::vector<std::set<std::string>> openObjects;
-  auto callback = [&](int depth, Json::parse_event_t event,
-                      Json &parsed) -> bool {
-    switch (event) {
-    case Json::parse_event_t::object_start:
-    case Json::parse_event_t::array_start:
-      if (depth >= kMaxDepth)
-        throw Reject{"JSON nested deeper than " + std::to_string(kMaxDepth) +
-                     " levels"};
-      if (event == Json::parse_event_t::object_start)
-        openObjects.emplace_back();
-      break;
-    case Json::parse_event_t::object_end:
-      openObjects.pop_back();
-      break;
-    case Json::parse_event_t::key: {
-      auto key = parsed.get<std::string>();
-      if (!openObjects.back().insert(key).second)
-        throw Reject{"duplicate key '" + key + "'"};
-      break;
-    }
-    default:
-      break;
-    }
-    return true;
-  };
-
   try {
-    return Json::parse(text.data(), text.data() + text.size(), callback);
-  } catch (const Reject &r) {
-    return Status::error(source + ": " + r.message);
+    Json result;
+    StrictDomBuilder builder(result);
+    bool complete =
+        Json::sax_parse(text.data(), text.data() + text.size(), &builder);
+    if (!complete)
+      return Status::error(source + ": " + builder.error());
+    return result;
   } catch (const Json::parse_error &e) {
     return Status::error(source + ": invalid JSON near byte " +
                          std::to_string(e.byte) + ": " + e.what());

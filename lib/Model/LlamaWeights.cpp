@@ -2,6 +2,9 @@
 
 #include "qc/Model/LlamaWeights.h"
 
+#include <charconv>
+#include <set>
+
 namespace qc {
 
 namespace {
@@ -12,6 +15,21 @@ bool isSupportedWeightType(DType type) {
   return type == DType::F32 || type == DType::F16 || type == DType::BF16;
 }
 } // namespace
+
+std::string layerHint(const ModelConfig &config, const std::string &name) {
+  const std::string prefix = "model.layers.";
+  if (!name.starts_with(prefix))
+    return "";
+  int64_t layer = 0;
+  const char *begin = name.data() + prefix.size(),
+             *end = name.data() + name.size();
+  auto [ptr, ec] = std::from_chars(begin, end, layer);
+  if (ec != std::errc() || ptr == begin || layer < config.numHiddenLayers)
+    return "";
+  return " (layer " + std::to_string(layer) +
+         ", but config.json has num_hidden_layers " +
+         std::to_string(config.numHiddenLayers) + ")";
+}
 
 std::vector<ExpectedTensor> expectedWeights(const ModelConfig &config) {
   int64_t h = config.hiddenSize, i = config.intermediateSize;
@@ -60,6 +78,20 @@ Status validateWeights(const ModelConfig &config, const WeightIndex &weights) {
       problems.push_back("tensor '" + expected.name + "' has dtype " +
                          std::string(dtypeName(info->dtype)) +
                          ", expected F32, F16 or BF16");
+  }
+  // Tensors the model would not use mean the config and the checkpoint
+  // disagree (num_hidden_layers too small, another architecture): an
+  // error, not weights silently dropped. HF's rotary inv_freq buffers and a
+  // tied model's lm_head copy are the known harmless extras.
+  std::set<std::string> expectedNames;
+  for (const ExpectedTensor &expected : expectedWeights(config))
+    expectedNames.insert(expected.name);
+  for (const std::string &name : weights.names()) {
+    if (expectedNames.count(name) || name.ends_with(".rotary_emb.inv_freq") ||
+        (config.tieWordEmbeddings && name == "lm_head.weight"))
+      continue;
+    problems.push_back("unexpected tensor '" + name + "'" +
+                       layerHint(config, name));
   }
   if (problems.empty())
     return Status::ok();

@@ -38,6 +38,11 @@ requireTensor(const TensorLookup &lookup, const std::string &key, DType dtype,
     return Status::error(key + ": holds " + std::to_string(t->bytes.size()) +
                          " bytes, " + describeTensor(t->dtype, t->shape) +
                          " needs " + std::to_string(count * dtypeSize(dtype)));
+  if (std::optional<size_t> bad = findNonFinite(dtype, t->bytes))
+    return Status::error(key +
+                         ": non-finite value (NaN or infinity) at flat "
+                         "index " +
+                         std::to_string(*bad));
   return t;
 }
 

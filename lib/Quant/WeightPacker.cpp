@@ -301,14 +301,26 @@ convertFloatTensor(const TensorInfo &info, std::span<const uint8_t> bytes,
     return Status::error(info.name + ": " + std::to_string(bytes.size()) +
                          " bytes do not hold " +
                          describeTensor(info.dtype, info.shape));
+  // One NaN or infinity would turn every logit into NaN.
+  if (std::optional<size_t> bad = findNonFinite(info.dtype, bytes))
+    return Status::error(info.name +
+                         ": non-finite value (NaN or infinity) "
+                         "at flat index " +
+                         std::to_string(*bad));
   if (info.dtype == target)
     return std::vector<uint8_t>(bytes.begin(), bytes.end());
   QC_ASSIGN_OR_RETURN(std::vector<float> values,
                       widenToFloat(info.dtype, bytes, info.name));
   if (target == DType::F32)
     return toBytes(values);
-  return toBytes(target == DType::F16 ? floatToHalf(values)
-                                      : floatToBFloat16(values));
+  std::vector<uint8_t> out = toBytes(
+      target == DType::F16 ? floatToHalf(values) : floatToBFloat16(values));
+  // Finite in, infinite out: the value does not fit the narrower type.
+  if (std::optional<size_t> bad = findNonFinite(target, out))
+    return Status::error(info.name + ": value " + std::to_string(values[*bad]) +
+                         " at flat index " + std::to_string(*bad) +
+                         " overflows " + std::string(dtypeName(target)));
+  return out;
 }
 
 StatusOr<FloatWeight> loadLinearWeight(const WeightIndex &ckpt,
@@ -423,8 +435,9 @@ importAwq(const TensorLookup &lookup, const std::string &m,
     QC_RETURN_IF_ERROR(copyStored(lookup, m, out));
     qweight.shape = storedShape;
     if (s.awqMma) {
-      QC_ASSIGN_OR_RETURN(std::vector<int32_t> mma,
-                          awqGemmToMma(fromBytes<int32_t>(qweight.bytes), n, k));
+      QC_ASSIGN_OR_RETURN(
+          std::vector<int32_t> mma,
+          awqGemmToMma(fromBytes<int32_t>(qweight.bytes), n, k));
       qweight.bytes = toBytes(mma);
     }
     if (lookup(m + ".qzeros")) {

@@ -37,6 +37,7 @@
 #include "qc/runtime/CompiledStepExecutor.h"
 #include "qc/runtime/ForwardRunner.h"
 #include "qc/runtime/PagedKVCache.h"
+#include "qc/runtime/RequestLines.h"
 #include "qc/runtime/Scheduler.h"
 #include "qc/runtime/Tokenizer.h"
 
@@ -49,7 +50,6 @@
 #include <iomanip>
 #include <iostream>
 #include <optional>
-#include <set>
 #include <string>
 #include <variant>
 
@@ -74,15 +74,6 @@ struct Options {
   SamplingParams sampling = SamplingParams::makeGreedy();
   bool forceGreedy = false;
   uint64_t seed = 0;
-};
-
-/// One request as the user gave it.
-struct RequestSpec {
-  json id;
-  std::vector<int32_t> prompt;
-  int32_t maxNewTokens = 0;
-  bool ignoreEos = false;
-  SamplingParams sampling;
 };
 
 /// Parses "1,2,3" into token ids.
@@ -205,107 +196,24 @@ Status writeOutputs(const std::string &path, const std::vector<float> &logits,
   return writeSafeTensors(path, tensors);
 }
 
-/// The sampling of a request line: the command line's, with the line's
-/// keys on top (any of them turns sampling on, unless --greedy).
-StatusOr<SamplingParams> samplingOf(const json &j, const Options &o,
-                                    const std::string &where) {
-  SamplingParams p = o.sampling;
-  auto number = [&](const char *key, float &field) -> Status {
-    if (!j.contains(key))
-      return Status::ok();
-    if (!j[key].is_number())
-      return Status::error(where + ": '" + key + "' must be a number");
-    field = j[key].get<float>();
-    p.greedy = o.forceGreedy;
-    return Status::ok();
-  };
-  QC_RETURN_IF_ERROR(number("temperature", p.temperature));
-  QC_RETURN_IF_ERROR(number("top_p", p.topP));
-  QC_RETURN_IF_ERROR(number("repetition_penalty", p.repetitionPenalty));
-  if (j.contains("top_k")) {
-    if (!j["top_k"].is_number_integer() ||
-        j["top_k"].get<int64_t>() < INT32_MIN ||
-        j["top_k"].get<int64_t>() > INT32_MAX)
-      return Status::error(where + ": 'top_k' must be an integer");
-    p.topK = int32_t(j["top_k"].get<int64_t>());
-    p.greedy = o.forceGreedy;
-  }
-  if (j.contains("seed")) {
-    if (!j["seed"].is_number_unsigned())
-      return Status::error(where + ": 'seed' must be a non-negative integer");
-    p.seed = j["seed"].get<uint64_t>();
-  }
-  if (Status s = p.validate(); !s)
-    return Status::error(where + ": " + s.message());
-  return p;
-}
-
-/// Every key a request line may have (any other is a misspelling).
-const std::set<std::string> kRequestKeys = {
-    "id",          "prompt",
-    "prompt_ids",  "max_new_tokens",
-    "ignore_eos",  "seed",
-    "temperature", "top_k",
-    "top_p",       "repetition_penalty"};
-
 StatusOr<std::vector<RequestSpec>>
 readRequests(const std::string &path, const std::optional<Tokenizer> &tokenizer,
              const Options &o) {
   std::ifstream in(path);
   if (!in)
     return Status::error(path + ": cannot open");
+  RequestDefaults defaults{int32_t(o.maxNewTokens), o.ignoreEos, o.sampling,
+                           o.forceGreedy};
   std::vector<RequestSpec> out;
   std::string line;
   for (int lineNo = 1; std::getline(in, line); ++lineNo) {
     if (line.find_first_not_of(" \t\r") == std::string::npos)
       continue;
-    std::string where = path + ":" + std::to_string(lineNo);
-    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object())
-      return Status::error(where + ": not a JSON object");
-    for (const auto &[key, value] : j.items())
-      if (!kRequestKeys.contains(key))
-        return Status::error(where + ": unknown key '" + key + "'");
-    if (j.contains("prompt") == j.contains("prompt_ids"))
-      return Status::error(where + ": needs exactly one of 'prompt' and "
-                                   "'prompt_ids'");
-    RequestSpec r;
-    r.id = j.contains("id") ? j["id"] : json(int64_t(out.size()));
-    r.maxNewTokens = int32_t(o.maxNewTokens);
-    r.ignoreEos = o.ignoreEos;
-    if (j.contains("max_new_tokens")) {
-      const json &v = j["max_new_tokens"];
-      if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
-          (v.is_number_unsigned() && v.get<uint64_t>() > INT32_MAX))
-        return Status::error(where + ": 'max_new_tokens' must be an integer "
-                                     "in [0, 2147483647]");
-      r.maxNewTokens = int32_t(v.get<int64_t>());
-    }
-    if (j.contains("ignore_eos")) {
-      if (!j["ignore_eos"].is_boolean())
-        return Status::error(where + ": 'ignore_eos' must be true or false");
-      r.ignoreEos = j["ignore_eos"].get<bool>();
-    }
-    QC_ASSIGN_OR_RETURN(r.sampling, samplingOf(j, o, where));
-    if (j.contains("prompt_ids")) {
-      if (!j["prompt_ids"].is_array())
-        return Status::error(where + ": 'prompt_ids' must be a list");
-      for (const json &id : j["prompt_ids"]) {
-        if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
-            id.get<int64_t>() > INT32_MAX)
-          return Status::error(where + ": 'prompt_ids' must be token ids");
-        r.prompt.push_back(id.get<int32_t>());
-      }
-    } else {
-      if (!j["prompt"].is_string())
-        return Status::error(where + ": 'prompt' must be a string");
-      if (!tokenizer)
-        return Status::error(where + ": the package has no tokenizer; use "
-                                     "'prompt_ids'");
-      QC_ASSIGN_OR_RETURN(r.prompt,
-                          tokenizer->encode(j["prompt"].get<std::string>(),
-                                            tokenizer->bosId().has_value()));
-    }
+    QC_ASSIGN_OR_RETURN(RequestSpec r,
+                        parseRequestLine(line, int64_t(out.size()),
+                                         path + ":" + std::to_string(lineNo),
+                                         defaults,
+                                         tokenizer ? &*tokenizer : nullptr));
     out.push_back(std::move(r));
   }
   return out;
@@ -333,7 +241,7 @@ Status run(const Options &o) {
     QC_ASSIGN_OR_RETURN(specs, readRequests(*o.requestsFile, tokenizer, o));
   } else {
     RequestSpec r;
-    r.id = 0;
+    r.idJson = "0";
     r.maxNewTokens = int32_t(o.maxNewTokens);
     r.ignoreEos = o.ignoreEos;
     r.sampling = o.sampling;
@@ -354,10 +262,10 @@ Status run(const Options &o) {
   int64_t longest = 0, blocksForAll = 0;
   for (const RequestSpec &r : specs) {
     if (r.prompt.empty())
-      return Status::error("request " + r.id.dump() + ": the prompt is empty");
+      return Status::error("request " + r.idJson + ": the prompt is empty");
     int64_t total = int64_t(r.prompt.size()) + r.maxNewTokens;
     if (total > m.maxPositionEmbeddings)
-      return Status::error("request " + r.id.dump() + ": the prompt (" +
+      return Status::error("request " + r.idJson + ": the prompt (" +
                            std::to_string(r.prompt.size()) + " tokens) plus " +
                            std::to_string(r.maxNewTokens) +
                            " new tokens exceeds the model's context of " +
@@ -422,7 +330,7 @@ Status run(const Options &o) {
     }
     for (FinishedRequest &f : out.finished) {
       if (!streaming) {
-        json line = {{"id", specs[f.id].id},
+        json line = {{"id", json::parse(specs[f.id].idJson)},
                      {"tokens", f.tokens},
                      {"finish_reason", finishReasonName(f.reason)},
                      {"preemptions", f.preemptions}};
@@ -432,7 +340,10 @@ Status run(const Options &o) {
               tokenizer->decode(f.tokens, /*skipSpecial=*/true));
           line["text"] = text;
         }
-        std::cout << line.dump() << "\n" << std::flush;
+        // Decoded text may end inside a UTF-8 sequence: replaced, not thrown.
+        std::cout << line.dump(-1, ' ', false, json::error_handler_t::replace)
+                  << "\n"
+                  << std::flush;
       }
       finished[f.id] = std::move(f);
     }

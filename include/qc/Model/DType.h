@@ -33,6 +33,11 @@ uint64_t dtypeSize(DType type);
 /// True for F64, F32, F16 and BF16.
 bool isFloatingPoint(DType type);
 
+/// The flat index of the first NaN or infinity in `bytes` (elements of a
+/// floating-point `type`, little-endian), or nullopt if all are finite (or
+/// `type` is not floating point).
+std::optional<size_t> findNonFinite(DType type, std::span<const uint8_t> bytes);
+
 } // namespace qc
 
 #endif // QC_MODEL_DTYPE_H

@@ -31,10 +31,14 @@ struct ExpectedTensor {
 std::vector<ExpectedTensor> expectedWeights(const ModelConfig &config);
 
 /// Checks that `weights` holds every expected tensor with the expected shape
-/// and a floating-point dtype (F32, F16, BF16). The error lists the first
-/// problems and counts the rest. Extra tensors (rotary_emb.inv_freq, a tied
-/// model's lm_head.weight) are ignored.
+/// and a floating-point dtype (F32, F16, BF16), and nothing else but the
+/// known harmless extras (rotary_emb.inv_freq, a tied model's
+/// lm_head.weight). The error lists the first problems and counts the rest.
 Status validateWeights(const ModelConfig &config, const WeightIndex &weights);
+
+/// " (layer L, but config.json has num_hidden_layers N)" when `name` is a
+/// tensor of a layer past the config's last, else "".
+std::string layerHint(const ModelConfig &config, const std::string &name);
 
 } // namespace qc
 

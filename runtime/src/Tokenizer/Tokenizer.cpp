@@ -114,6 +114,31 @@ Status buildIdTables(TokenizerState &state) {
 /// token in front of the sequence is applied (as bos); a trailing one (an eos
 /// that some templates append) is left to the caller.
 Status findBos(TokenizerState &state, const Json *processor) {
+  // Post-processors that add tokens in ways not applied here are refused
+  // rather than silently dropping their tokens (BOS above all). ByteLevel
+  // only adjusts offsets.
+  auto known = [](const Json &p) {
+    std::string type = typeOf(p);
+    return type == "TemplateProcessing" || type == "ByteLevel";
+  };
+  if (processor && !processor->is_null()) {
+    std::vector<const Json *> steps = {processor};
+    if (typeOf(*processor) == "Sequence") {
+      const Json *list = findMember(*processor, "processors");
+      if (!list || !list->is_array())
+        return Status::error("post_processor: a Sequence without a "
+                             "'processors' list");
+      steps.clear();
+      for (const Json &step : *list)
+        steps.push_back(&step);
+    }
+    for (const Json *step : steps)
+      if (!known(*step))
+        return Status::error("post_processor: unsupported type '" +
+                             std::string(typeOf(*step)) +
+                             "' (only TemplateProcessing and ByteLevel, "
+                             "alone or in a Sequence)");
+  }
   const Json *tmpl = findTemplate(processor);
   const Json *single = tmpl ? findMember(*tmpl, "single") : nullptr;
   if (!single || !single->is_array() || single->empty())

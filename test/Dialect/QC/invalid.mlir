@@ -78,6 +78,13 @@ func.func @rope_theta() attributes {r = #qc.rope<type = default, theta = 0.0>} {
 
 // -----
 
+// expected-error @+1 {{rope theta must be positive, got nan}}
+func.func @rope_theta_nan() attributes {r = #qc.rope<type = default, theta = 0x7FF8000000000000>} {
+  return
+}
+
+// -----
+
 // expected-error @+1 {{rope factor must be positive, got -2}}
 func.func @rope_factor() attributes {r = #qc.rope<type = linear, theta = 10000.0, factor = -2.0>} {
   return
@@ -212,7 +219,7 @@ func.func @rms_result(%x: tensor<?x64xf16>, %w: tensor<64xf16>) {
 // -----
 
 func.func @rms_eps(%x: tensor<?x64xf16>, %w: tensor<64xf16>) {
-  // expected-error @+1 {{'qc.rms_norm' op epsilon must be positive}}
+  // expected-error @+1 {{'qc.rms_norm' op epsilon must be finite and positive, got 0}}
   %y = qc.rms_norm %x, %w {epsilon = 0.0 : f64} : (tensor<?x64xf16>, tensor<64xf16>) -> tensor<?x64xf16>
   return
 }
@@ -441,8 +448,24 @@ func.func @add_rms_norm_weight(%a: tensor<?x8xf16>, %w: tensor<4xf16>) {
 
 // -----
 
+func.func @rms_eps_inf(%x: tensor<?x64xf16>, %w: tensor<64xf16>) {
+  // expected-error @+1 {{'qc.rms_norm' op epsilon must be finite and positive, got INF}}
+  %y = qc.rms_norm %x, %w {epsilon = 0x7FF0000000000000 : f64} : (tensor<?x64xf16>, tensor<64xf16>) -> tensor<?x64xf16>
+  return
+}
+
+// -----
+
+func.func @add_rms_norm_eps_nan(%a: tensor<?x8xf16>, %w: tensor<8xf16>) {
+  // expected-error @+1 {{'qc.add_rms_norm' op epsilon must be finite and positive, got nan}}
+  %s, %n = qc.add_rms_norm %a, %a, %w {epsilon = 0x7FF8000000000000 : f64} : (tensor<?x8xf16>, tensor<?x8xf16>, tensor<8xf16>) -> (tensor<?x8xf16>, tensor<?x8xf16>)
+  return
+}
+
+// -----
+
 func.func @add_rms_norm_eps(%a: tensor<?x8xf16>, %w: tensor<8xf16>) {
-  // expected-error @+1 {{'qc.add_rms_norm' op epsilon must be positive}}
+  // expected-error @+1 {{'qc.add_rms_norm' op epsilon must be finite and positive, got -1}}
   %s, %n = qc.add_rms_norm %a, %a, %w {epsilon = -1.0 : f64} : (tensor<?x8xf16>, tensor<?x8xf16>, tensor<8xf16>) -> (tensor<?x8xf16>, tensor<?x8xf16>)
   return
 }

@@ -76,7 +76,8 @@ private:
 /// Bit patterns of floats, for exact comparisons that see -0 and NaN.
 inline std::vector<uint32_t> floatBits(const std::vector<float> &v) {
   std::vector<uint32_t> out(v.size());
-  std::memcpy(out.data(), v.data(), v.size() * sizeof(float));
+  if (!v.empty()) // memcpy from an empty vector's null data is undefined
+    std::memcpy(out.data(), v.data(), v.size() * sizeof(float));
   return out;
 }
 

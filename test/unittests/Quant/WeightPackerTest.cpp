@@ -458,8 +458,9 @@ TEST(WeightPackerTest, PacksAwqInTheMmaLayout) {
   QuantSchemeDesc mma = awq(32, true);
   mma.awqMma = true;
   std::vector<float> narrow = makeWeights(DType::F16, 8 * kK, 8);
-  expectError(quantizeWeight({narrow, 8, kK, DType::F16, "narrow"}, mma).status(),
-              "AWQ mma layout needs N a multiple of 16 and K of 64");
+  expectError(
+      quantizeWeight({narrow, 8, kK, DType::F16, "narrow"}, mma).status(),
+      "AWQ mma layout needs N a multiple of 16 and K of 64");
 }
 
 // bitsandbytes 4-bit (as transformers serializes it) and 8-bit checkpoints
@@ -576,22 +577,22 @@ TEST(WeightPackerTest, ErrorsNameTheTensor) {
 }
 
 TEST(WeightPackerTest, ConvertsFloatTensors) {
-  std::vector<float> values = {1.0f,  1.0f + 0x1p-11f, 65520.0f,
+  std::vector<float> values = {1.0f,  1.0f + 0x1p-11f, 65504.0f,
                                -0.0f, 0x1p-25f,        3.140625f};
   TensorInfo f32{"t", DType::F32, {2, 3}, 0, 24};
   auto half = convertFloatTensor(f32, bytesOf(values), DType::F16);
   ASSERT_TRUE(half.isOk()) << half.status().message();
-  // Ties go to even, 65520 overflows, 2^-25 ties down to zero.
-  EXPECT_EQ(*half, bytesOf(std::vector<uint16_t>{0x3c00, 0x3c00, 0x7c00, 0x8000,
+  // Ties go to even, 65504 is the largest half, 2^-25 ties down to zero.
+  EXPECT_EQ(*half, bytesOf(std::vector<uint16_t>{0x3c00, 0x3c00, 0x7bff, 0x8000,
                                                  0x0000, 0x4248}));
   TensorInfo f16{"t", DType::F16, {2, 3}, 0, 12};
   auto back = convertFloatTensor(f16, *half, DType::F32);
   ASSERT_TRUE(back.isOk());
-  EXPECT_EQ(*back, bytesOf(std::vector<float>{1.0f, 1.0f, INFINITY, -0.0f, 0.0f,
+  EXPECT_EQ(*back, bytesOf(std::vector<float>{1.0f, 1.0f, 65504.0f, -0.0f, 0.0f,
                                               3.140625f}));
   auto bf16 = convertFloatTensor(f16, *half, DType::BF16);
   ASSERT_TRUE(bf16.isOk());
-  EXPECT_EQ(*bf16, bytesOf(std::vector<uint16_t>{0x3f80, 0x3f80, 0x7f80, 0x8000,
+  EXPECT_EQ(*bf16, bytesOf(std::vector<uint16_t>{0x3f80, 0x3f80, 0x4780, 0x8000,
                                                  0x0000, 0x4049}));
   auto same = convertFloatTensor(f16, *half, DType::F16);
   ASSERT_TRUE(same.isOk());
@@ -604,6 +605,27 @@ TEST(WeightPackerTest, ConvertsFloatTensors) {
   expectError(
       convertFloatTensor(f16, std::vector<uint8_t>(10), DType::F32).status(),
       "t: 10 bytes do not hold F16 [2, 3]");
+}
+
+TEST(WeightPackerTest, RefusesNonFiniteWeightsAndOverflow) {
+  TensorInfo f32{"w", DType::F32, {2, 3}, 0, 24};
+  std::vector<float> values = {1, 2, 3, 4, 5, 6};
+  for (float bad : {NAN, INFINITY, -INFINITY}) {
+    values[4] = bad;
+    for (DType target : {DType::F32, DType::F16, DType::BF16})
+      expectError(convertFloatTensor(f32, bytesOf(values), target).status(),
+                  "w: non-finite value (NaN or infinity) at flat index 4");
+  }
+  values[4] = 65520.0f; // rounds past the largest half
+  expectError(convertFloatTensor(f32, bytesOf(values), DType::F16).status(),
+              "w: value 65520.000000 at flat index 4 overflows F16");
+  EXPECT_TRUE(convertFloatTensor(f32, bytesOf(values), DType::BF16).isOk());
+  TensorInfo f16{"h", DType::F16, {2}, 0, 4};
+  expectError(convertFloatTensor(f16,
+                                 bytesOf(std::vector<uint16_t>{0x3c00, 0x7e00}),
+                                 DType::F32)
+                  .status(),
+              "h: non-finite value (NaN or infinity) at flat index 1");
 }
 
 TEST(WeightPackerTest, RecognizesDecoderLinears) {

@@ -342,6 +342,23 @@ TEST(TokenizerTest, MalformedFilesFailClearly) {
   c["post_processor"]["single"][0]["SpecialToken"]["id"] = "<nope>";
   c["post_processor"].erase("special_tokens");
   expectError(c, "post_processor names the unknown token '<nope>'");
+  // A post-processor whose tokens would be dropped (BOS above all).
+  c = config;
+  c["post_processor"] = {{"type", "RobertaProcessing"}};
+  expectError(c, "post_processor: unsupported type 'RobertaProcessing'");
+  c = config;
+  c["post_processor"] = {
+      {"type", "Sequence"},
+      {"processors",
+       Json::array({config["post_processor"], {{"type", "BertProcessing"}}})}};
+  expectError(c, "post_processor: unsupported type 'BertProcessing'");
+  c = config;
+  c["post_processor"] = {
+      {"type", "Sequence"},
+      {"processors",
+       Json::array({{{"type", "ByteLevel"}}, config["post_processor"]})}};
+  EXPECT_EQ(encode(load(c), "ab", /*addBos=*/true),
+            (std::vector<int32_t>{7, 4}));
 
   auto missing = Tokenizer::fromFile("/nonexistent/tokenizer.json");
   ASSERT_FALSE(missing.isOk());

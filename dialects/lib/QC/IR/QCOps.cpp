@@ -5,6 +5,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::qc;
 
@@ -125,8 +127,9 @@ LogicalResult RMSNormOp::verify() {
                          << " features";
   if (getType() != getInput().getType())
     return emitOpError() << "result type must equal the input type";
-  if (!(getEpsilon().convertToDouble() > 0.0))
-    return emitOpError() << "epsilon must be positive";
+  if (double eps = getEpsilon().convertToDouble();
+      !std::isfinite(eps) || eps <= 0.0)
+    return emitOpError() << "epsilon must be finite and positive, got " << eps;
   return success();
 }
 
@@ -271,8 +274,9 @@ LogicalResult AddRMSNormOp::verify() {
     return emitOpError() << "weight has " << getWeight().getType().getDimSize(0)
                          << " elements but the input has " << hidden
                          << " features";
-  if (!(getEpsilon().convertToDouble() > 0.0))
-    return emitOpError() << "epsilon must be positive";
+  if (double eps = getEpsilon().convertToDouble();
+      !std::isfinite(eps) || eps <= 0.0)
+    return emitOpError() << "epsilon must be finite and positive, got " << eps;
   return success();
 }
 
