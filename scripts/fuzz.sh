@@ -5,6 +5,8 @@
 #   scripts/fuzz.sh             # 1,000,000 executions per target
 #   scripts/fuzz.sh 60          # 60 seconds per target
 #   scripts/fuzz.sh 60 tokenizer manifest
+#   scripts/fuzz.sh 600 qc-ir   # the qc IR fuzzer (compiler build, build/;
+#                               # about 25 executions/s, so give it seconds)
 # Exits non-zero on the first target that crashes, leaks, hangs or trips a
 # sanitizer (the reproducer is in the printed crash-* file).
 set -euo pipefail
@@ -14,6 +16,12 @@ shift || true
 TARGETS=(${@:-safetensors model-config manifest tokenizer request-line})
 
 scripts/build-sanitized.sh
+fuzzer() { echo "$PWD/build-san/fuzz/fuzz-$1"; }
+if [[ " ${TARGETS[*]} " == *" qc-ir "* ]]; then
+  cmake -S . -B build -DQC_FUZZ_IR=ON > /dev/null
+  cmake --build build --target fuzz-qc-ir
+  fuzzer() { [[ $1 == qc-ir ]] && echo "$PWD/build/fuzz/fuzz-qc-ir" || echo "$PWD/build-san/fuzz/fuzz-$1"; }
+fi
 for t in "${TARGETS[@]}"; do
   work=$(mktemp -d)
   cp test/fuzz/corpus/$t/* "$work/"
@@ -21,7 +29,10 @@ for t in "${TARGETS[@]}"; do
   echo "fuzz-$t: ${budget[*]}"
   status=0
   log=$(mktemp)
-  (cd "$work" && "$OLDPWD/build-san/fuzz/fuzz-$t" "${budget[@]}" -max_len=8192 \
+  bin=$(fuzzer "$t")
+  maxlen=8192 # the IR seeds are larger
+  [[ $t == qc-ir ]] && maxlen=16384
+  (cd "$work" && "$bin" "${budget[@]}" -max_len=$maxlen \
     -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 . > "$log" 2>&1) || status=$?
   grep -E "^(Done|stat::number_of_executed_units|==[0-9]+==|SUMMARY|Test unit written)" \
     "$log" || true
