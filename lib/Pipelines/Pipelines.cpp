@@ -208,17 +208,20 @@ void mlir::qc::buildQCToLLVMGPUPipeline(OpPassManager &pm,
   buildGPUToLLVMPipeline(pm, options);
 }
 
-std::string mlir::qc::checkPipelineOptions(const CPUPipelineOptions &options) {
-  if (options.blockSize <= 0 || options.blockSize > (1 << 20))
+static std::string checkBlockSize(int64_t blockSize) {
+  if (blockSize <= 0 || blockSize > (1 << 20))
     return "block-size must be in [1, 1048576], got " +
-           std::to_string(options.blockSize);
+           std::to_string(blockSize);
   return "";
 }
 
+std::string mlir::qc::checkPipelineOptions(const CPUPipelineOptions &options) {
+  return checkBlockSize(options.blockSize);
+}
+
 std::string mlir::qc::checkPipelineOptions(const GPUPipelineOptions &options) {
-  if (options.blockSize <= 0 || options.blockSize > (1 << 20))
-    return "block-size must be in [1, 1048576], got " +
-           std::to_string(options.blockSize);
+  if (std::string why = checkBlockSize(options.blockSize); !why.empty())
+    return why;
   if (!isNVIDIAChip(options.chip) && !isAMDChip(options.chip))
     return "unknown chip '" + options.chip +
            "' (expected sm_80, sm_90a, gfx90a or gfx942)";

@@ -17,10 +17,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   auto manifest = qc::runtime::parseManifest(text, "manifest.json");
   if (!manifest)
     return 0;
-  qc::abi::KernelSignature sig{
-      manifest->entry, manifest->argmaxEntry, manifest->sampleEntry, {}};
-  for (const qc::runtime::KernelArg &a : manifest->args)
-    sig.args.push_back({a.name, std::string(qc::dtypeName(a.dtype)), a.shape});
-  (void)sig.text();
+  (void)qc::runtime::signatureOf(*manifest).text();
   return 0;
 }

@@ -189,9 +189,10 @@ StatusOr<PackageManifest> qc::runtime::parseManifest(std::string_view text,
   if (const json *tok = top.find("tokenizer"); tok && tok->is_string())
     m.tokenizerFile = tok->get<std::string>();
   // Files must stay inside the package directory.
-  for (const std::string *file :
-       {&m.library, &m.weightsFile,
-        m.tokenizerFile ? &*m.tokenizerFile : &m.weightsFile})
+  std::vector<const std::string *> files = {&m.library, &m.weightsFile};
+  if (m.tokenizerFile)
+    files.push_back(&*m.tokenizerFile);
+  for (const std::string *file : files)
     if (file->empty() || file->find('/') != std::string::npos || *file == "." ||
         *file == "..")
       return Status::error(std::string(source) + ": file name '" + *file +
@@ -199,15 +200,14 @@ StatusOr<PackageManifest> qc::runtime::parseManifest(std::string_view text,
   return m;
 }
 
-namespace {
-
-/// What the manifest says the kernel library's entry points take.
-abi::KernelSignature signatureOf(const PackageManifest &m) {
+abi::KernelSignature qc::runtime::signatureOf(const PackageManifest &m) {
   abi::KernelSignature sig{m.entry, m.argmaxEntry, m.sampleEntry, {}};
   for (const KernelArg &a : m.args)
     sig.args.push_back({a.name, std::string(dtypeName(a.dtype)), a.shape});
   return sig;
 }
+
+namespace {
 
 /// The first line where two signature texts differ, for the message.
 std::string firstDifference(const std::string &manifest,

@@ -54,6 +54,10 @@ struct PackageManifest {
 StatusOr<PackageManifest> parseManifest(std::string_view json,
                                         std::string_view source);
 
+/// What the manifest says the kernel library's entry points take (compared
+/// with the library's own qc_kernel_signature at load).
+abi::KernelSignature signatureOf(const PackageManifest &m);
+
 /// The fixed leading arguments of the entry point, in order; weights follow.
 using ::qc::abi::kForwardArgNames;
 inline constexpr size_t kNumFixedKernelArgs = ::qc::abi::kFirstWeight;
