@@ -90,8 +90,8 @@ build() {
     cp "$bd/bin/quant-compile" "$stage/.compiler/" 2>/dev/null &&
       cp "$bd/bin/quant-run" "$bd/bin/quant-bench" "$stage/bin/" 2>/dev/null &&
       "$stage/.compiler/quant-compile" --help >/dev/null 2>&1 &&
-      { "$stage/bin/quant-bench" 2>&1 || :; } | grep -q usage &&
-      { "$stage/bin/quant-run" 2>&1 || :; } | grep -q usage && break
+      "$stage/bin/quant-bench" --version >/dev/null 2>&1 &&
+      "$stage/bin/quant-run" --version >/dev/null 2>&1 && break
     ((try == 6)) && die "$bd/bin/{quant-compile,quant-run,quant-bench} missing or broken (build them first)"
     echo "$bd/bin: tools missing or being relinked; waiting a minute ($try/5)"
     sleep 60
