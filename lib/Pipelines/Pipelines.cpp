@@ -42,7 +42,8 @@ static void addBufferization(OpPassManager &pm) {
 
 void mlir::qc::buildKernelsToLLVMCPUPipeline(OpPassManager &pm) {
   addBufferization(pm);
-  pm.addPass(createConvertLinalgToLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addPass(createQCCpuParallelTiles());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());

@@ -359,4 +359,32 @@ def QCParallelDimsFirst : Pass<"qc-parallel-dims-first", "::mlir::func::FuncOp">
   }];
 }
 
+def QCCpuParallelTiles : Pass<"qc-cpu-parallel-tiles", "::mlir::ModuleOp"> {
+  let summary = "Split the CPU's large parallel loops into tiles the "
+                "runtime's threads run";
+  let description = [{
+    Outlines each outermost `scf.parallel` (zero-based, unit step) whose
+    work is at least `min-work` scalar operations — or depends on the
+    token count — into a tile function `<func>_tile<N>(begin, end, ...)`
+    that runs the loop with one dimension restricted to [begin, end): the
+    dimension with the largest static extent (the features of a linear
+    layer), else the first. A C-ABI thunk `<func>_tile<N>_thunk(context,
+    begin, end)` unpacks the loop's captured values from a stack record and
+    calls it. In place of the loop the function loads the library's global
+    `qc_cpu_parallel_for` (ForwardABI.h): null, it runs the thunk over the
+    whole range itself; set by the runtime, it calls it with the thunk, the
+    record, the extent and an estimate of the work per iteration, and the
+    runtime's thread pool runs disjoint ranges covering it. The arithmetic
+    stays in the compiled tile; the runtime only schedules.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect"];
+  let options = [
+    Option<"minWork", "min-work", "int64_t", /*default=*/"16384",
+           "Loops of statically fewer scalar operations stay inline">,
+  ];
+}
+
 #endif // QC_CONVERSION_PASSES_TD
