@@ -87,16 +87,19 @@ void ThreadPool::runChunk(int64_t chunk) {
 }
 
 uint32_t ThreadPool::claimChunks() {
-  uint64_t word = job_.load(std::memory_order_acquire);
   for (;;) {
+    // A look first: a claim that would come too late costs no write to
+    // the contended line.
+    uint64_t word = job_.load(std::memory_order_acquire);
     if (nextOf(word) >= chunksOf(word))
       return epochOf(word);
-    if (job_.compare_exchange_weak(word, word + (uint64_t(1) << 16),
-                                   std::memory_order_acq_rel,
-                                   std::memory_order_acquire)) {
-      runChunk(nextOf(word));
-      word = job_.load(std::memory_order_acquire);
-    }
+    // One fetch_add per claim, whichever job is current then: a claim that
+    // still comes too late finds next >= chunks and only bumps "next" (by
+    // at most one per thread and job, so it never reaches the epoch bits).
+    word = job_.fetch_add(uint64_t(1) << 16, std::memory_order_acq_rel);
+    if (nextOf(word) >= chunksOf(word))
+      return epochOf(word);
+    runChunk(nextOf(word));
   }
 }
 
@@ -118,7 +121,7 @@ void ThreadPool::runTiles(TileFn tile, void *context, int64_t iterations,
   chunks_ = chunks;
   remaining_.store(chunks, std::memory_order_relaxed);
   // Chunk 0 is the caller's, published as claimed: the caller always
-  // takes part, without a compare-exchange.
+  // takes part, without a claim.
   job_.store(makeWord(++epoch_, 1, uint32_t(chunks)));
   // Workers that gave up spinning sleep; wake as many as can help. (The
   // seq_cst store above and load here pair with the worker's increment of

@@ -42,8 +42,9 @@ public:
   /// vectorized core a few microseconds, so from there a split wins.
   static constexpr int64_t kMinWorkPerThread = int64_t(1) << 15;
   /// Chunks per thread when every thread takes part: a worker that wakes
-  /// late or is preempted leaves only a small chunk for the others.
-  static constexpr int64_t kChunksPerThread = 4;
+  /// late or is preempted leaves half its share for the others, while
+  /// claims (one contended atomic each) stay few.
+  static constexpr int64_t kChunksPerThread = 2;
 
   /// `threads` participants (clamped to [1, kMaxThreads]): threads - 1
   /// workers are started; 1 starts none and runs every loop inline.
@@ -115,23 +116,24 @@ private:
   std::vector<std::thread> workers_;
 
   /// The job word: epoch (32 bits) | next chunk (16) | chunks (16). A chunk
-  /// is claimed by a compare-exchange that bumps "next", so a claim made
-  /// against an older job's word fails instead of taking a newer job's
-  /// chunk, and a successful claim proves the job's fields below are the
-  /// current ones: they are rewritten only after every chunk has finished.
-  std::atomic<uint64_t> job_{0};
+  /// is claimed by a fetch_add on "next" of whatever job is current, so a
+  /// successful claim (next < chunks) proves the job's fields below are
+  /// that job's: they are rewritten only after every chunk has finished.
+  /// Own cache lines: claims, completions and the dispatcher's writes
+  /// would otherwise invalidate each other.
+  alignas(64) std::atomic<uint64_t> job_{0};
   /// Chunks of the current job not yet finished.
-  std::atomic<int64_t> remaining_{0};
+  alignas(64) std::atomic<int64_t> remaining_{0};
   // The current job: written by the dispatcher before it publishes the job
   // word, read by whoever claimed one of its chunks.
-  TileFn tile_ = nullptr;
+  alignas(64) TileFn tile_ = nullptr;
   void *context_ = nullptr;
   int64_t iterations_ = 0, chunks_ = 0;
   uint32_t epoch_ = 0; ///< The dispatcher's last epoch.
 
   /// Serialises dispatchers (a runner is used from one thread at a time;
   /// this keeps a second caller correct rather than fast).
-  std::mutex dispatch_;
+  alignas(64) std::mutex dispatch_;
   // Sleeping workers: the dispatcher notifies only when some sleep.
   std::mutex sleepMutex_;
   std::condition_variable wake_;
