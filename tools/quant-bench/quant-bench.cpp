@@ -11,17 +11,20 @@
 //   quant-bench ids FILE NAME
 //       Prints an integer tensor as a comma-separated list (for --prompt-ids).
 //   quant-bench decode PKG [--batch B] [--prompt-len P] [--new-tokens N]
-//                          [--repeat R] [--csv FILE]
+//                          [--repeat R] [--csv FILE] [--threads T]
 //       Times prefill (B prompts of P random tokens in one step) and greedy
 //       decode (N steps of B tokens through the KV cache) with the package's
-//       compiled kernels; prints tokens/s (best of R runs) and appends a CSV
-//       row.
+//       compiled kernels on T threads (CPU packages; default: physical
+//       cores); prints tokens/s (best of R runs) and the threads used, and
+//       appends a CSV row (package, batch, prompt, new, prefill, decode,
+//       threads).
 //
 //===----------------------------------------------------------------------===//
 
 #include "qc/Model/SafeTensors.h"
 #include "qc/Quant/Half.h"
 #include "qc/Support/CommandLine.h"
+#include "qc/runtime/CpuTopology.h"
 #include "qc/runtime/ForwardRunner.h"
 
 #include <algorithm>
@@ -301,6 +304,7 @@ int ids(const std::string &path, const std::string &name) {
 struct DecodeOptions {
   std::string package;
   int64_t batch = 1, promptLen = 128, newTokens = 64, repeat = 3;
+  int64_t threads = 1;
   std::string csv;
 };
 
@@ -316,7 +320,8 @@ int decode(const DecodeOptions &o) {
   const PackageManifest &m = (*package)->manifest();
   int64_t perSeqBlocks =
       (promptLen + newTokens + m.blockSize - 1) / m.blockSize;
-  auto runner = ForwardRunner::create(**package, perSeqBlocks * batch);
+  auto runner =
+      ForwardRunner::create(**package, perSeqBlocks * batch, o.threads);
   if (!runner) {
     std::cerr << "quant-bench: error: " << runner.status().message() << "\n";
     return 1;
@@ -391,14 +396,16 @@ int decode(const DecodeOptions &o) {
     bestPrefill = std::max(bestPrefill, prefill);
     bestDecode = std::max(bestDecode, decodeRate);
   }
-  std::cout << "package " << o.package << ": batch " << batch << ", prompt "
-            << promptLen << ", new " << newTokens << ": prefill " << bestPrefill
-            << " tokens/s, decode " << bestDecode << " tokens/s (best of "
-            << repeat << ")\n";
+  int64_t threads = (*runner)->threads();
+  std::cout << "package " << o.package << ", " << threads
+            << (threads == 1 ? " thread" : " threads") << ": batch " << batch
+            << ", prompt " << promptLen << ", new " << newTokens << ": prefill "
+            << bestPrefill << " tokens/s, decode " << bestDecode
+            << " tokens/s (best of " << repeat << ")\n";
   if (!o.csv.empty()) {
     std::ofstream out(o.csv, std::ios::app);
     out << o.package << "," << batch << "," << promptLen << "," << newTokens
-        << "," << bestPrefill << "," << bestDecode << "\n";
+        << "," << bestPrefill << "," << bestDecode << "," << threads << "\n";
   }
   return 0;
 }
@@ -448,6 +455,12 @@ int main(int argc, char **argv) {
   qc::cli::addInteger(*dec, "--new-tokens", d.newTokens, "tokens generated", 1,
                       1 << 24);
   qc::cli::addInteger(*dec, "--repeat", d.repeat, "runs", 1, 1 << 20);
+  d.threads = std::min(qc::runtime::physicalCoreCount(),
+                       qc::runtime::ThreadPool::kMaxThreads);
+  qc::cli::addInteger(*dec, "--threads", d.threads,
+                      "threads of a CPU package's kernels (default: physical "
+                      "cores; GPU packages ignore it)",
+                      1, qc::runtime::ThreadPool::kMaxThreads);
   dec->add_option("--csv", d.csv, "append a CSV row to FILE");
 
   if (int rc = qc::cli::parse(app, argc, argv); rc >= 0)

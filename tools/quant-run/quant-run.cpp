@@ -5,7 +5,7 @@
 //   quant-run PKG --requests FILE.jsonl [--max-new-tokens N]
 //   common: [--kv-blocks N] [--max-batch-tokens N] [--max-batch-sequences N]
 //           [--greedy] [--temperature F] [--top-k N] [--top-p F]
-//           [--repetition-penalty F] [--seed N]
+//           [--repetition-penalty F] [--seed N] [--threads N]
 //
 // Generates with continuous batching: requests join and leave the batch
 // between steps, prefills and decodes share steps, and requests are
@@ -18,7 +18,10 @@
 // "max_new_tokens", "ignore_eos", "temperature", "top_k", "top_p",
 // "repetition_penalty", "seed"} (any other key is refused; the command line
 // gives the defaults) and prints one JSON line per request. A timing line
-// (load, first token, tokens/s) ends every run on stderr.
+// (load, first token, tokens/s, threads) ends every run on stderr.
+// --threads N runs a CPU package's parallel kernel loops on N threads
+// (default: the physical cores this process may use); GPU packages ignore
+// it.
 //
 // Decoding is greedy unless --temperature, --top-k, --top-p or
 // --repetition-penalty is given (the others then default to 1, 0, 1 and 1,
@@ -35,6 +38,7 @@
 #include "qc/Model/SafeTensors.h"
 #include "qc/Support/CommandLine.h"
 #include "qc/runtime/CompiledStepExecutor.h"
+#include "qc/runtime/CpuTopology.h"
 #include "qc/runtime/ForwardRunner.h"
 #include "qc/runtime/PagedKVCache.h"
 #include "qc/runtime/RequestLines.h"
@@ -74,6 +78,8 @@ struct Options {
   SamplingParams sampling = SamplingParams::makeGreedy();
   bool forceGreedy = false;
   uint64_t seed = 0;
+  /// Threads of a CPU package's kernels (set to the physical cores).
+  int64_t threads = 1;
 };
 
 /// Parses "1,2,3" into token ids.
@@ -139,6 +145,11 @@ std::variant<Options, int> parseArgs(int argc, char **argv) {
                     "Repetition penalty (1: off)", -kHuge, kHuge)};
   cli::addInteger(app, "--seed", o.seed, "Seed of the random streams", 0,
                   INT64_MAX);
+  o.threads = std::min(physicalCoreCount(), ThreadPool::kMaxThreads);
+  cli::addInteger(app, "--threads", o.threads,
+                  "Threads of a CPU package's kernels (default: physical "
+                  "cores; GPU packages ignore it)",
+                  1, ThreadPool::kMaxThreads);
   if (int rc = cli::parse(app, argc, argv); rc >= 0)
     return rc;
   auto fail = [](const std::string &message) {
@@ -278,8 +289,9 @@ Status run(const Options &o) {
   cacheConfig.numBlocks = int32_t(o.kvBlocks ? o.kvBlocks : blocksForAll);
   cacheConfig.maxSequenceLength = int32_t(longest);
   QC_ASSIGN_OR_RETURN(PagedKVCache cache, PagedKVCache::create(cacheConfig));
-  QC_ASSIGN_OR_RETURN(std::unique_ptr<ForwardRunner> runner,
-                      ForwardRunner::create(*package, cacheConfig.numBlocks));
+  QC_ASSIGN_OR_RETURN(
+      std::unique_ptr<ForwardRunner> runner,
+      ForwardRunner::create(*package, cacheConfig.numBlocks, o.threads));
   CompiledStepExecutor executor(*runner, m.vocabSize);
 
   SchedulerConfig schedulerConfig;
@@ -362,7 +374,8 @@ Status run(const Options &o) {
             << " tokens/s); " << generated << " tokens generated in "
             << std::setprecision(3) << total << " s (" << std::setprecision(1)
             << rate(std::max<int64_t>(generated - 1, 0), decode)
-            << " tokens/s after the first)\n";
+            << " tokens/s after the first), " << runner->threads()
+            << (runner->threads() == 1 ? " thread\n" : " threads\n");
   if (o.logitsOut) {
     const std::vector<float> *logits = executor.recordedLogits(0);
     if (!logits)

@@ -3,6 +3,7 @@
 #include "qc/runtime/ForwardRunner.h"
 
 #include "MemRefDescriptor.h"
+#include "qc/runtime/KernelParallelFor.h"
 
 #include <cmath>
 #include <string>
@@ -22,10 +23,15 @@ Status outOfRange(const std::string &what, size_t i, int64_t value,
 } // namespace
 
 StatusOr<std::unique_ptr<ForwardRunner>>
-ForwardRunner::create(const Package &package, int64_t numBlocks) {
+ForwardRunner::create(const Package &package, int64_t numBlocks,
+                      int64_t threads) {
   const PackageManifest &m = package.manifest();
   if (numBlocks <= 0)
     return Status::error("the KV cache needs at least one block");
+  if (threads < 1 || threads > ThreadPool::kMaxThreads)
+    return Status::error("the thread count " + std::to_string(threads) +
+                         " is outside [1, " +
+                         std::to_string(ThreadPool::kMaxThreads) + "]");
   // Bytes of one layer's keys (or values) per block; refuse sizes that
   // overflow or that the machine cannot hold.
   uint64_t perBlock = uint64_t(m.cacheLayers) * m.blockSize * m.numKvHeads *
@@ -46,6 +52,8 @@ ForwardRunner::create(const Package &package, int64_t numBlocks) {
     return Status::error("cannot allocate a KV cache of " +
                          std::to_string(2 * perBlock * numBlocks) + " bytes");
   }
+  if (package.hasParallelKernels())
+    runner->pool_ = std::make_unique<ThreadPool>(threads);
   return runner;
 }
 
@@ -114,6 +122,7 @@ Status ForwardRunner::forward(const ForwardBatch &b,
   std::vector<void *> args;
   for (MemRefDescriptor &d : descriptors)
     args.push_back(d.get());
+  KernelPoolScope scope(pool_.get());
   package_.entry()(args.data());
   return Status::ok();
 }
@@ -128,6 +137,7 @@ ForwardRunner::argmax(std::vector<float> &logits) const {
   MemRefDescriptor in(logits.data(), {rows, vocab});
   MemRefDescriptor result(out.data(), {rows});
   void *args[] = {in.get(), result.get()};
+  KernelPoolScope scope(pool_.get());
   package_.argmaxEntry()(args);
   return out;
 }
@@ -179,6 +189,7 @@ ForwardRunner::sample(std::vector<float> &logits,
   void *args[] = {logitsArg.get(), temperature.get(), topK.get(),
                   topP.get(),      penalty.get(),     history.get(),
                   uniform.get(),   result.get()};
+  KernelPoolScope scope(pool_.get());
   package_.sampleEntry()(args);
   return out;
 }

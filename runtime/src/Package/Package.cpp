@@ -4,6 +4,7 @@
 
 #include "../HAL/GPUDevice.h"
 #include "qc/Model/SHA256.h"
+#include "qc/runtime/KernelParallelFor.h"
 
 #include <nlohmann/json.hpp>
 
@@ -317,5 +318,13 @@ StatusOr<std::unique_ptr<Package>> Package::load(const std::string &dir) {
                           {pkg->sample_, &m.sampleEntry}})
     if (!fn)
       return Status::error(libraryPath + ": no entry point '" + *name + "'");
+  // CPU kernels built with parallel loops ask the runtime for threads
+  // through this slot; older libraries and GPU packages have none.
+  if (m.target.kind == DeviceKind::CPU)
+    if (auto *slot = static_cast<abi::QcParallelFor *>(
+            dlsym(pkg->library_, abi::kCpuParallelForSymbol))) {
+      installKernelParallelFor(slot);
+      pkg->parallelKernels_ = true;
+    }
   return pkg;
 }

@@ -13,6 +13,7 @@
 #define QC_RUNTIME_FORWARDRUNNER_H
 
 #include "qc/runtime/Package.h"
+#include "qc/runtime/ThreadPool.h"
 
 #include <string>
 
@@ -58,9 +59,12 @@ class ForwardRunner {
 public:
   /// A runner whose KV cache holds `numBlocks` blocks, on the package's
   /// device: on a GPU the weights are uploaded here and the cache pools are
-  /// allocated and zeroed in device memory.
-  static StatusOr<std::unique_ptr<ForwardRunner>> create(const Package &package,
-                                                         int64_t numBlocks);
+  /// allocated and zeroed in device memory. A CPU package with parallel
+  /// kernels (Package::hasParallelKernels) runs their loops on a pool of
+  /// `threads` threads, the calling one included (in [1,
+  /// ThreadPool::kMaxThreads]); other packages ignore it.
+  static StatusOr<std::unique_ptr<ForwardRunner>>
+  create(const Package &package, int64_t numBlocks, int64_t threads = 1);
   ~ForwardRunner();
 
   /// Runs the model on `batch`; `logits` receives [tokens, vocab] f32.
@@ -87,6 +91,8 @@ public:
   int64_t blockSize() const { return package_.manifest().blockSize; }
   Device &device() const { return package_.device(); }
   const GraphStats &graphStats() const;
+  /// Threads the kernels' parallel loops run on (1 without a pool).
+  int64_t threads() const { return pool_ ? pool_->threads() : 1; }
 
   /// The largest step replayed from a graph (decode and small mixed steps).
   static constexpr int64_t kMaxGraphTokens = 256;
@@ -110,6 +116,9 @@ private:
   std::vector<uint8_t> keys_, values_;
   /// Device memory, buffers and graphs (GPU packages).
   std::unique_ptr<DeviceState> gpu_;
+  /// Where the kernels' parallel loops run (CPU packages with parallel
+  /// kernels), named to them around each call (KernelPoolScope).
+  std::unique_ptr<ThreadPool> pool_;
 };
 
 } // namespace qc::runtime

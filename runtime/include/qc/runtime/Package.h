@@ -88,6 +88,10 @@ public:
   /// The compiled sampler (@qc_sample, see the compiler's SamplingKernel.h),
   /// or null when the package has none.
   PackedEntry sampleEntry() const { return sample_; }
+  /// Whether the kernels run their parallel loops through the runtime's
+  /// threads: a CPU package whose kernels.so has abi::kCpuParallelForSymbol
+  /// (filled in at load with kernelParallelFor, KernelParallelFor.h).
+  bool hasParallelKernels() const { return parallelKernels_; }
 
 private:
   Package() = default;
@@ -100,6 +104,7 @@ private:
   PackedEntry entry_ = nullptr;
   PackedEntry argmax_ = nullptr;
   PackedEntry sample_ = nullptr;
+  bool parallelKernels_ = false;
 };
 
 } // namespace qc::runtime
