@@ -13,6 +13,8 @@
 
 #include "qc/Conversion/Passes.h"
 
+#include "qc/ABI/ForwardABI.h"
+
 #include "mlir/Conversion/LLVMCommon/TypeConverter.h"
 #include "mlir/Transforms/RegionUtils.h"
 
@@ -26,7 +28,8 @@ using namespace mlir::qc;
 
 namespace {
 
-constexpr llvm::StringLiteral kParallelForSymbol = "qc_cpu_parallel_for";
+/// The global the runtime points at its thread pool.
+const char *const kParallelForSymbol = ::qc::abi::kCpuParallelForSymbol;
 
 /// Trip counts that are not static count as this many (token counts,
 /// context lengths): enough to make such a loop worth splitting.
