@@ -133,15 +133,17 @@ double relativeL2(const double *x, const double *y, size_t count) {
 /// first departure; every decode step up to and including it (equal
 /// contexts, so comparable) must stay within `limit` of the reference's
 /// step logits: a departure then happened at a tie the scheme's tolerance
-/// covers, and its reference margin is printed. A departure at the first
-/// token (decided by the prompt's logits) fails. `steps` are decode_logits
-/// rows: row i chose token i + 1.
-bool greedyContinuations(const std::string &names,
-                         const std::vector<double> &outTokens,
-                         const std::vector<double> &refTokens,
-                         const std::string &stepNames,
-                         const std::vector<double> &outSteps,
-                         const std::vector<double> &refSteps, double limit) {
+/// covers, and its reference margin is printed. `steps` are decode_logits
+/// rows: row i chose token i + 1. The first token is chosen by the prompt's
+/// last logits row: `prompt` (out, ref), the pair of the --logits check
+/// before this one, if any; a departure there is judged by that row alike,
+/// and fails without it.
+bool greedyContinuations(
+    const std::string &names, const std::vector<double> &outTokens,
+    const std::vector<double> &refTokens, const std::string &stepNames,
+    const std::vector<double> &outSteps, const std::vector<double> &refSteps,
+    const std::pair<std::vector<double>, std::vector<double>> *prompt,
+    double limit) {
   size_t n = refTokens.size(), same = 0;
   while (same < outTokens.size() && same < n &&
          outTokens[same] == refTokens[same])
@@ -155,27 +157,44 @@ bool greedyContinuations(const std::string &names,
     return false;
   }
   size_t width = outSteps.size() / (n - 1);
-  if (same == 0) {
-    std::cout << ", departure at the first token: FAIL\n";
+  // The rows (out, ref) that chose token i: the prompt's last for i = 0.
+  auto rows = [&](size_t i) -> std::pair<const double *, const double *> {
+    if (i > 0)
+      return {outSteps.data() + (i - 1) * width,
+              refSteps.data() + (i - 1) * width};
+    return {prompt->first.data() + prompt->first.size() - width,
+            prompt->second.data() + prompt->second.size() - width};
+  };
+  bool firstRow = prompt && prompt->first.size() == prompt->second.size() &&
+                  prompt->first.size() >= width &&
+                  prompt->first.size() % width == 0;
+  if (same == 0 && !firstRow) {
+    std::cout << ", departure at the first token (no prompt logits to "
+                 "judge it): FAIL\n";
     return false;
   }
   if (same < n) {
-    const double *row = refSteps.data() + (same - 1) * width;
+    const double *row = rows(same).second;
     auto [lo, hi] = std::minmax_element(row, row + width);
     std::cout << ", departure: reference margin "
               << row[size_t(refTokens[same])] - row[size_t(outTokens[same])]
               << " (logit spread " << *hi - *lo << ")";
   }
   std::cout << "\n";
-  size_t steps = std::min(same, n - 1);
+  // Decode steps of equal context; a departure at the first token is judged
+  // by the prompt's last row alone.
+  size_t first = same == 0 ? 0 : 1, last = std::min(same, n - 1);
   double worst = 0;
-  for (size_t i = 0; i < steps; ++i)
-    worst = std::max(worst, relativeL2(outSteps.data() + i * width,
-                                       refSteps.data() + i * width, width));
+  for (size_t i = first; i <= last; ++i) {
+    auto [x, y] = rows(i);
+    worst = std::max(worst, relativeL2(x, y, width));
+  }
   bool pass = worst <= limit;
-  std::cout << stepNames << " (" << steps
-            << " steps of equal context): max relative L2 " << worst
-            << " (limit " << limit << "): " << (pass ? "ok" : "FAIL") << "\n";
+  std::cout << stepNames << " (" << (same == 0 ? "the prompt's last row"
+                                                : std::to_string(last) +
+                                                      " steps of equal context")
+            << "): max relative L2 " << worst << " (limit " << limit
+            << "): " << (pass ? "ok" : "FAIL") << "\n";
   return pass;
 }
 
@@ -209,6 +228,7 @@ int compare(const std::string &outPath, const std::string &refPath,
     return std::pair(std::move(*x), std::move(*y));
   };
   bool ok = true;
+  std::optional<std::pair<std::vector<double>, std::vector<double>>> prompt;
   for (const Check &check : checks) {
     auto [a, b] = splitPair(check.pair);
     auto xy = readPair(check.pair);
@@ -227,6 +247,7 @@ int compare(const std::string &outPath, const std::string &refPath,
       ok &= pass;
       std::cout << a << " vs " << b << ": relative L2 " << rel << " (limit "
                 << check.limit << "): " << (pass ? "ok" : "FAIL") << "\n";
+      prompt = *xy;
     } else if (check.kind == Check::Tokens) {
       size_t same = 0;
       while (same < x.size() && same < y.size() && x[same] == y[same])
@@ -241,7 +262,8 @@ int compare(const std::string &outPath, const std::string &refPath,
       if (!steps)
         return 1;
       ok &= greedyContinuations(a + " vs " + b, x, y, c + " vs " + d,
-                                steps->first, steps->second, check.limit);
+                                steps->first, steps->second,
+                                prompt ? &*prompt : nullptr, check.limit);
     }
   }
   return ok ? 0 : 1;
