@@ -7,12 +7,15 @@ tokens/s, best of R runs, for the given torch thread count.
 
 usage: hf_cpu_decode.py MODEL_DIR --batch B --prompt-len P --new-tokens N
                         --threads T [--dtype float32|bfloat16] [--repeat R]
+                        [--random-init]
+--random-init builds the model from MODEL_DIR/config.json with random
+weights (the benchmarks' shape models carry none).
 """
 import argparse
 import time
 
 import torch
-from transformers import AutoModelForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM
 
 
 def main():
@@ -24,10 +27,16 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--dtype", default="float32")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--random-init", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    model = AutoModelForCausalLM.from_pretrained(
-        a.model, dtype=getattr(torch, a.dtype)).eval()
+    dtype = getattr(torch, a.dtype)
+    if a.random_init:
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_config(
+            AutoConfig.from_pretrained(a.model), dtype=dtype).eval()
+    else:
+        model = AutoModelForCausalLM.from_pretrained(a.model, dtype=dtype).eval()
     g = torch.Generator().manual_seed(1234)
 
     def generate(ids, new):

@@ -104,3 +104,104 @@ func.func @gemm_layout(%x: memref<?x384xf16>, %qw: memref<384x4xi32>, %qz: memre
   }
   return
 }
+
+// -----
+
+// The f16 model's form: the f32 accumulator starts as a copy of a zero
+// buffer and is only rounded to f16 afterwards. The kernel stores the
+// rounded sums into the f16 buffer itself; the copy and the rounding move
+// into the generic's branch, the zero fill (which others may share) stays.
+// When the f16 buffer is the one the activations live in, blocks still
+// reading them would see outputs: the second layer keeps the old form.
+#x = affine_map<(t, n, k) -> (t, k)>
+#o = affine_map<(t, n, k) -> (t, n)>
+#e = affine_map<(t, n) -> (t, n)>
+// CHECK-LABEL: func.func @epilogue(
+// CHECK-SAME: %[[X:.*]]: memref<?x384xf16>
+// CHECK: %[[ZERO:.*]] = memref.alloc(%{{.*}}) : memref<?x32xf32>
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[ZERO]] : memref<?x32xf32>)
+// CHECK: %[[ACC:.*]] = memref.alloc(%{{.*}}) : memref<?x32xf32>
+// CHECK: %[[HALF:.*]] = memref.alloc(%{{.*}}) : memref<?x32xf16>
+// CHECK: scf.if
+// CHECK: gpu.launch {{.*}} module(@qc_linear_awq_mma_32_384)
+// CHECK-NOT: memref.load %[[ACC]]
+// CHECK: %[[R:.*]] = arith.truncf %{{.*}} : f32 to f16
+// CHECK: memref.store %[[R]], %[[HALF]][%{{.*}}, %{{.*}}] : memref<?x32xf16>
+// CHECK: } else {
+// CHECK-NEXT: memref.copy %[[ZERO]], %[[ACC]]
+// CHECK-NEXT: linalg.generic {{.*}} outs(%[[ACC]] : memref<?x32xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[ACC]] : memref<?x32xf32>) outs(%[[HALF]] : memref<?x32xf16>)
+// CHECK: }
+// Layer 2 writes its f16 result over its own activations: unchanged.
+// CHECK: memref.copy %[[ZERO]], %[[ACC2:.*]] : memref<?x32xf32> to memref<?x32xf32>
+// CHECK: scf.if
+// CHECK: gpu.launch {{.*}} module(@qc_linear_awq_mma_32_384)
+// CHECK: memref.load %[[ACC2]]
+// CHECK: arith.addf
+// CHECK: memref.store %{{.*}}, %[[ACC2]]
+// CHECK: } else {
+// CHECK-NEXT: linalg.generic {{.*}} outs(%[[ACC2]] : memref<?x32xf32>)
+// CHECK: linalg.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: }
+// CHECK-NEXT: linalg.generic {{.*}} ins(%[[ACC2]] : memref<?x32xf32>)
+func.func @epilogue(%x: memref<?x384xf16>, %qw: memref<2x768xi32>, %qz: memref<3x4xi32>, %s: memref<3x32xf16>, %y: memref<?x384xf16>) {
+  %c0 = arith.constant 0 : index
+  %cst = arith.constant 0.0 : f32
+  %t = memref.dim %x, %c0 : memref<?x384xf16>
+  %zero = memref.alloc(%t) : memref<?x32xf32>
+  linalg.fill ins(%cst : f32) outs(%zero : memref<?x32xf32>)
+  %acc = memref.alloc(%t) : memref<?x32xf32>
+  memref.copy %zero, %acc : memref<?x32xf32> to memref<?x32xf32>
+  linalg.generic {indexing_maps = [#x, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x : memref<?x384xf16>) outs(%acc : memref<?x32xf32>)
+      attrs = {qc.quantized_weight = !qc.qweight<32x384xf16, #qc.awq<bits = 4, group_size = 128, zero_point = true, layout = mma>>} {
+  ^bb0(%a: f16, %o: f32):
+    %k = linalg.index 2 : index
+    %word = memref.load %qw[%c0, %k] : memref<2x768xi32>
+    %zp = memref.load %qz[%c0, %c0] : memref<3x4xi32>
+    %scale = memref.load %s[%c0, %c0] : memref<3x32xf16>
+    %code = arith.addi %word, %zp : i32
+    %q = arith.sitofp %code : i32 to f16
+    %w = arith.mulf %q, %scale : f16
+    %wf = arith.extf %w : f16 to f32
+    %af = arith.extf %a : f16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %r = arith.addf %o, %p : f32
+    linalg.yield %r : f32
+  }
+  %half = memref.alloc(%t) : memref<?x32xf16>
+  linalg.generic {indexing_maps = [#e, #e], iterator_types = ["parallel", "parallel"]}
+      ins(%acc : memref<?x32xf32>) outs(%half : memref<?x32xf16>) {
+  ^bb0(%in: f32, %out: f16):
+    %h = arith.truncf %in : f32 to f16
+    linalg.yield %h : f16
+  }
+  %acc2 = memref.alloc(%t) : memref<?x32xf32>
+  memref.copy %zero, %acc2 : memref<?x32xf32> to memref<?x32xf32>
+  %ys = memref.subview %y[0, 0] [%t, 32] [1, 1] : memref<?x384xf16> to memref<?x32xf16, strided<[384, 1]>>
+  linalg.generic {indexing_maps = [#x, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%y : memref<?x384xf16>) outs(%acc2 : memref<?x32xf32>)
+      attrs = {qc.quantized_weight = !qc.qweight<32x384xf16, #qc.awq<bits = 4, group_size = 128, zero_point = true, layout = mma>>} {
+  ^bb0(%a: f16, %o: f32):
+    %k = linalg.index 2 : index
+    %word = memref.load %qw[%c0, %k] : memref<2x768xi32>
+    %zp = memref.load %qz[%c0, %c0] : memref<3x4xi32>
+    %scale = memref.load %s[%c0, %c0] : memref<3x32xf16>
+    %code = arith.addi %word, %zp : i32
+    %q = arith.sitofp %code : i32 to f16
+    %w = arith.mulf %q, %scale : f16
+    %wf = arith.extf %w : f16 to f32
+    %af = arith.extf %a : f16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %r = arith.addf %o, %p : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#e, #e], iterator_types = ["parallel", "parallel"]}
+      ins(%acc2 : memref<?x32xf32>) outs(%ys : memref<?x32xf16, strided<[384, 1]>>) {
+  ^bb0(%in: f32, %out: f16):
+    %h = arith.truncf %in : f32 to f16
+    linalg.yield %h : f16
+  }
+  return
+}

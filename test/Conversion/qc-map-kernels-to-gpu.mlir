@@ -98,6 +98,45 @@ func.func @choice_with_buffer(%n: index, %out: memref<16x64xf16>) {
 
 // -----
 
+// A choice whose other branch still holds the work the kernel of the first
+// does itself (the AWQ decode kernel's zero fill, copy and f16 rounding):
+// its copy becomes a device copy and its parallel loop a kernel, tiled like
+// one at the top level.
+// CHECK-LABEL: func.func @choice_with_loops(
+// CHECK: scf.if %{{.*}} {
+// CHECK-NEXT: gpu.launch
+// CHECK: } else {
+// CHECK-NEXT: gpu.memcpy %[[ACC:.*]], %{{.*}} : memref<16x64xf32>, memref<16x64xf32>
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = {{.*}} step (%{{.*}}, %{{.*}}) {
+// CHECK-NEXT: scf.parallel
+// CHECK: memref.load %[[ACC]]
+// CHECK: arith.truncf
+func.func @choice_with_loops(%n: index, %zero: memref<16x64xf32>, %acc: memref<16x64xf32>, %out: memref<16x64xf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  %c64 = arith.constant 64 : index
+  %f = arith.constant 1.0 : f16
+  %few = arith.cmpi ule, %n, %c16 : index
+  scf.if %few {
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+               threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+      memref.store %f, %out[%tx, %tx] : memref<16x64xf16>
+      gpu.terminator
+    }
+  } else {
+    memref.copy %zero, %acc : memref<16x64xf32> to memref<16x64xf32>
+    scf.parallel (%i, %j) = (%c0, %c0) to (%c16, %c64) step (%c1, %c1) {
+      %v = memref.load %acc[%i, %j] : memref<16x64xf32>
+      %h = arith.truncf %v : f32 to f16
+      memref.store %h, %out[%i, %j] : memref<16x64xf16>
+    }
+  }
+  return
+}
+
+// -----
+
 // Host code that reads memory would read the device's memory from the CPU.
 func.func @host_load(%a: memref<4xf32>) -> f32 {
   %c0 = arith.constant 0 : index

@@ -18,6 +18,10 @@
 #include "qc/Conversion/Passes.h"
 #include "qc/Conversion/QCKernels.h"
 
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
 #include "ContractionPayload.h"
 #include "TensorCoreFragments.h"
 
@@ -93,6 +97,131 @@ FailureOr<AwqOperands> awqOperands(linalg::GenericOp op) {
   return ops;
 }
 
+/// The f32 accumulator of a contraction that starts at zero and is only
+/// rounded to f16 after it, which the kernel can do itself: it owns whole
+/// outputs (split-K stays inside a block), so it stores the rounded sums
+/// where the conversion would have put them, and the zero initialisation
+/// and the conversion launch only for the larger steps the generic serves.
+struct Epilogue {
+  SmallVector<Operation *> init; ///< initialisation of `out` only it needs
+  linalg::GenericOp convert;     ///< out -> half, a truncf per element
+  Operation *halfAlloc = nullptr; ///< half's alloc, if after the contraction
+  Value half;
+};
+
+Value rootBuffer(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
+bool isZeroFill(Operation *op, Value buffer) {
+  auto fill = dyn_cast<linalg::FillOp>(op);
+  return fill && fill.getOutputs().front() == buffer &&
+         matchPattern(fill.getInputs().front(), m_AnyZeroFloat());
+}
+
+/// Whether `copy`'s source is all zeros when it runs: a fresh buffer whose
+/// zero fill precedes it and which nothing else writes in between (other
+/// copies read it: bufferization shares one zero buffer between layers).
+bool copiesZeros(memref::CopyOp copy) {
+  Value source = copy.getSource();
+  if (!source.getDefiningOp<memref::AllocOp>())
+    return false;
+  Operation *fill = nullptr;
+  for (Operation *u : source.getUsers())
+    if (isZeroFill(u, source) && u->getBlock() == copy->getBlock() &&
+        u->isBeforeInBlock(copy))
+      fill = u;
+  if (!fill)
+    return false;
+  return llvm::all_of(source.getUsers(), [&](Operation *u) {
+    auto reader = dyn_cast<memref::CopyOp>(u);
+    return u == fill || isa<memref::DeallocOp>(u) ||
+           (reader && reader.getSource() == source) ||
+           (u->getBlock() == copy->getBlock() &&
+            (!u->isBeforeInBlock(copy) || u->isBeforeInBlock(fill)));
+  });
+}
+
+/// `g` is `half[i, j] = truncf(out[i, j])`.
+bool isTruncation(linalg::GenericOp g, Value out) {
+  if (g.getNumDpsInputs() != 1 || g.getNumDpsInits() != 1 ||
+      g.getDpsInputs()[0] != out || g.getNumReductionLoops() != 0 ||
+      !llvm::all_of(g.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return false;
+  auto from = cast<MemRefType>(out.getType());
+  auto to = dyn_cast<MemRefType>(g.getDpsInits()[0].getType());
+  if (!to || to.getShape() != from.getShape() || !to.getElementType().isF16())
+    return false;
+  Block &body = g.getRegion().front();
+  auto trunc = dyn_cast<arith::TruncFOp>(&body.front());
+  auto yield = dyn_cast<linalg::YieldOp>(body.getTerminator());
+  return trunc && trunc.getIn() == body.getArgument(0) &&
+         trunc->getNextNode() == yield && yield.getNumOperands() == 1 &&
+         yield.getOperand(0) == trunc.getResult();
+}
+
+std::optional<Epilogue> matchEpilogue(linalg::GenericOp op,
+                                      const AwqOperands &ops) {
+  Value out = ops.out;
+  Block *block = op->getBlock();
+  if (!out.getDefiningOp<memref::AllocOp>())
+    return std::nullopt;
+  Epilogue e;
+  Operation *fill = nullptr, *copyIn = nullptr;
+  bool copiedFrom = false;
+  for (Operation *user : out.getUsers()) {
+    if (user == op || isa<memref::DeallocOp>(user))
+      continue;
+    if (user->getBlock() != block)
+      return std::nullopt;
+    auto copy = dyn_cast<memref::CopyOp>(user);
+    bool before = user->isBeforeInBlock(op);
+    if (before && !fill && isZeroFill(user, out)) {
+      fill = user;
+    } else if (before && copy && copy.getSource() == out) {
+      copiedFrom = true; // others start from this zero buffer
+    } else if (before && copy && !copyIn && copiesZeros(copy)) {
+      copyIn = user;
+    } else {
+      auto g = dyn_cast<linalg::GenericOp>(user);
+      if (e.convert || !g || before || !isTruncation(g, out))
+        return std::nullopt;
+      e.convert = g;
+    }
+  }
+  if (bool(fill) == bool(copyIn) || !e.convert)
+    return std::nullopt;
+  // What only this contraction needs moves into the generic's branch; a
+  // zero fill that others copy stays where it is.
+  if (copyIn)
+    e.init = {copyIn};
+  else if (!copiedFrom)
+    e.init = {fill};
+  // The kernel writes `half` where the contraction was: nothing in between
+  // may touch memory, and it must not be the buffer the kernel reads.
+  for (Operation *it = op->getNextNode(); it != e.convert.getOperation();
+       it = it->getNextNode())
+    if (!isMemoryEffectFree(it) && !isa<memref::AllocOp>(it))
+      return std::nullopt;
+  e.half = e.convert.getDpsInits()[0];
+  if (rootBuffer(e.half) == rootBuffer(ops.activations))
+    return std::nullopt;
+  if (Operation *def = e.half.getDefiningOp();
+      def && def->getBlock() == block && op->isBeforeInBlock(def)) {
+    if (!isa<memref::AllocOp>(def) ||
+        llvm::any_of(def->getOperands(), [&](Value v) {
+          Operation *d = v.getDefiningOp();
+          return d && d->getBlock() == block && op->isBeforeInBlock(d);
+        }))
+      return std::nullopt;
+    e.halfAlloc = def;
+  }
+  return e;
+}
+
 struct AwqMmaContractionsPass
     : mlir::qc::impl::QCAwqMmaContractionsBase<AwqMmaContractionsPass> {
   using Base::Base;
@@ -119,24 +248,37 @@ struct AwqMmaContractionsPass
       rewrite(op, ops);
   }
 
-  /// `if (tokens <= max-tokens) <kernel> else <op>`.
+  /// `if (tokens <= max-tokens) <kernel> else <op>`, the zero fill and the
+  /// f16 conversion of the output moved into the else branch where the
+  /// kernel does them itself.
   void rewrite(linalg::GenericOp op, const AwqOperands &ops) {
+    std::optional<Epilogue> epilogue = matchEpilogue(op, ops);
     OpBuilder b(op);
     Location loc = op.getLoc();
+    if (epilogue && epilogue->halfAlloc)
+      epilogue->halfAlloc->moveBefore(op);
     SmallVector<Value> sizes = loopSizes(b, loc, op);
     Value few = arith::CmpIOp::create(
         b, loc, arith::CmpIPredicate::ule, sizes[0],
         arith::ConstantIndexOp::create(b, loc, maxTokens));
     auto branch = scf::IfOp::create(b, loc, few, /*withElseRegion=*/true);
     op->moveBefore(branch.elseBlock()->getTerminator());
+    if (epilogue) {
+      for (Operation *init : epilogue->init)
+        init->moveBefore(op);
+      epilogue->convert->moveAfter(op);
+    }
     // Later passes need no kernel for fewer tokens than that.
     op->setAttr(kMinTokensAttr, b.getI64IntegerAttr(maxTokens + 1));
     b.setInsertionPoint(branch.thenBlock()->getTerminator());
-    buildKernel(b, loc, op, ops, sizes[0]);
+    buildKernel(b, loc, op, ops, sizes[0],
+                epilogue ? epilogue->half : Value());
   }
 
+  /// The kernel; with `half`, it stores its sums there rounded to f16
+  /// instead of adding them to the f32 output.
   void buildKernel(OpBuilder &b, Location loc, linalg::GenericOp op,
-                   const AwqOperands &ops, Value tokenCount) {
+                   const AwqOperands &ops, Value tokenCount, Value half) {
     IndexMath math{loc};
     MLIRContext *ctx = b.getContext();
     Type f16 = Float16Type::get(ctx), f32 = Float32Type::get(ctx),
@@ -354,8 +496,13 @@ struct AwqMmaContractionsPass
               lb, math.add(lb, firstToken, math.mul(lb, j, kTokens)),
               math.add(lb, math.mul(lb, math.rem(lb, owner, 4), 2),
                        math.rem(lb, c, 2)));
-          addToOutput(lb, loc, ops.out, token, feature, tokenCount,
-                      arith::ConstantIndexOp::create(lb, loc, ops.n), sum);
+          Value features = arith::ConstantIndexOp::create(lb, loc, ops.n);
+          if (half)
+            storeToOutput(lb, loc, half, token, feature, tokenCount, features,
+                          sum);
+          else
+            addToOutput(lb, loc, ops.out, token, feature, tokenCount, features,
+                        sum);
           scf::YieldOp::create(lb, loc);
         });
     gpu::TerminatorOp::create(b, loc);

@@ -214,9 +214,10 @@ gpu::LaunchOp mlir::qc::launchTiles(OpBuilder &b, Location loc,
       /*clusterSizeZ=*/{}, name, name);
 }
 
-void mlir::qc::addToOutput(OpBuilder &b, Location loc, Value out, Value token,
-                           Value feature, Value tokenCount, Value featureCount,
-                           Value sum) {
+/// A builder inside `if (token < tokenCount && feature < featureCount)`.
+static OpBuilder ifInRange(OpBuilder &b, Location loc, Value token,
+                           Value feature, Value tokenCount,
+                           Value featureCount) {
   Value inRange = arith::AndIOp::create(
       b, loc,
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, token,
@@ -224,11 +225,27 @@ void mlir::qc::addToOutput(OpBuilder &b, Location loc, Value out, Value token,
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, feature,
                             featureCount));
   auto store = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
-  OpBuilder sb = store.getThenBodyBuilder();
+  return store.getThenBodyBuilder();
+}
+
+void mlir::qc::addToOutput(OpBuilder &b, Location loc, Value out, Value token,
+                           Value feature, Value tokenCount, Value featureCount,
+                           Value sum) {
+  OpBuilder sb = ifInRange(b, loc, token, feature, tokenCount, featureCount);
   SmallVector<Value> at = {token, feature};
   Value old = memref::LoadOp::create(sb, loc, out, at);
   memref::StoreOp::create(sb, loc, arith::AddFOp::create(sb, loc, old, sum),
                           out, at);
+}
+
+void mlir::qc::storeToOutput(OpBuilder &b, Location loc, Value out,
+                             Value token, Value feature, Value tokenCount,
+                             Value featureCount, Value sum) {
+  OpBuilder sb = ifInRange(b, loc, token, feature, tokenCount, featureCount);
+  Type element = cast<MemRefType>(out.getType()).getElementType();
+  if (element != sum.getType())
+    sum = arith::TruncFOp::create(sb, loc, element, sum);
+  memref::StoreOp::create(sb, loc, sum, out, ValueRange{token, feature});
 }
 
 bool mlir::qc::rowsAligned(Value buffer, uint64_t bytes) {

@@ -68,6 +68,12 @@ void addToOutput(OpBuilder &b, Location loc, Value out, Value token,
                  Value feature, Value tokenCount, Value featureCount,
                  Value sum);
 
+/// out[token, feature] = sum, rounded to out's (narrower float) element
+/// type, where both are in range (as addToOutput).
+void storeToOutput(OpBuilder &b, Location loc, Value out, Value token,
+                   Value feature, Value tokenCount, Value featureCount,
+                   Value sum);
+
 /// The payload values `roots` of `op` at loop indices `ivs`: only the
 /// operations they depend on are cloned; inputs are loaded through their
 /// indexing maps; output i's block argument is `outputs[i]`, or loaded from

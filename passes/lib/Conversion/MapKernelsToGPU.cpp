@@ -71,6 +71,25 @@ struct QCMapKernelsToGPUPass
       return fn.emitOpError()
              << "expected straight-line host code around the kernels";
     Block &body = fn.getBody().front();
+    if (failed(mapBlock(body)))
+      return failure();
+    sinkGlobalsIntoKernels(body);
+    // What is left on the host must not touch memory: every buffer it
+    // could reach is on the device.
+    for (Operation &op : body) {
+      if (isa<memref::LoadOp, memref::StoreOp, memref::AllocaOp,
+              memref::AllocaScopeOp>(op) ||
+          isa<linalg::LinalgDialect>(op.getDialect()))
+        return op.emitOpError()
+               << "would run on the host and touch device memory; the GPU "
+                  "pipeline expects it inside a kernel loop";
+    }
+    return success();
+  }
+
+  /// The host code of `body`: its parallel loops become kernels, its
+  /// buffers device buffers.
+  LogicalResult mapBlock(Block &body) {
     for (Operation &op : llvm::make_early_inc_range(body)) {
       if (auto loop = dyn_cast<scf::ParallelOp>(op)) {
         if (loop.getNumResults())
@@ -79,8 +98,11 @@ struct QCMapKernelsToGPUPass
       } else if (isKernelChoice(op)) {
         // Host control flow choosing between launches (the tensor-core or
         // the CUDA-core linear kernel): it stays on the host, with the
-        // buffers its branches allocate for their kernels.
-        op.walk([](Operation *inner) { toDeviceMemory(inner); });
+        // buffers its branches allocate and the loops they run.
+        for (Region &region : op.getRegions())
+          for (Block &block : region)
+            if (failed(mapBlock(block)))
+              return failure();
       } else if (isa<scf::ForOp, scf::WhileOp, scf::IfOp>(op)) {
         // A sequential scan (the sampler over the vocabulary).
         if (op.getNumResults())
@@ -95,17 +117,6 @@ struct QCMapKernelsToGPUPass
       } else {
         toDeviceMemory(&op);
       }
-    }
-    sinkGlobalsIntoKernels(body);
-    // What is left on the host must not touch memory: every buffer it
-    // could reach is on the device.
-    for (Operation &op : body) {
-      if (isa<memref::LoadOp, memref::StoreOp, memref::AllocaOp,
-              memref::AllocaScopeOp>(op) ||
-          isa<linalg::LinalgDialect>(op.getDialect()))
-        return op.emitOpError()
-               << "would run on the host and touch device memory; the GPU "
-                  "pipeline expects it inside a kernel loop";
     }
     return success();
   }
@@ -132,9 +143,10 @@ struct QCMapKernelsToGPUPass
     }
   }
 
-  /// An scf.if whose branches hold only gpu.launch ops, kernel choices,
-  /// buffers for their kernels (memref.alloc / dealloc) and pure operations
-  /// (index arithmetic, constants).
+  /// An scf.if whose branches hold only gpu.launch ops, parallel loops
+  /// (kernels to be), kernel choices, buffers for their kernels
+  /// (memref.alloc / dealloc / copy) and pure operations (index
+  /// arithmetic, constants).
   static bool isKernelChoice(Operation &op) {
     auto branch = dyn_cast<scf::IfOp>(op);
     if (!branch || branch.getNumResults())
@@ -142,10 +154,11 @@ struct QCMapKernelsToGPUPass
     bool launches = false;
     for (Region &region : branch->getRegions())
       for (Operation &inner : region.getOps()) {
-        if (isa<gpu::LaunchOp>(inner) || isKernelChoice(inner))
+        if (isa<gpu::LaunchOp, scf::ParallelOp>(inner) ||
+            isKernelChoice(inner))
           launches = true;
-        else if (!isa<scf::YieldOp, memref::AllocOp, memref::DeallocOp>(
-                     inner) &&
+        else if (!isa<scf::YieldOp, memref::AllocOp, memref::DeallocOp,
+                      memref::CopyOp>(inner) &&
                  !isPure(&inner) && !makesTensorMap(inner))
           return false;
       }
