@@ -15,7 +15,9 @@
 #   cores, and a 512-token prefill. The peer runs the same shape with
 #   random weights.
 # QC_CPU_FORMATS (at build) picks the formats ("f32 f16 awq nf4 int8").
-# QC_CPU_THREADS (at run) overrides the thread counts tried.
+# At run (170m): QC_CPU_THREADS overrides the thread counts tried,
+# QC_CPU_PROMPT / QC_CPU_NEW / QC_CPU_REPEAT the decode runs (64 / 32 / 2),
+# QC_CPU_PREFILL the long prompt (512; 0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${QC_CPU_DIR:-.bench}
@@ -69,21 +71,23 @@ fi
 
 cores=$(lscpu -p=core,socket | grep -v '^#' | sort -u | wc -l)
 threads=${QC_CPU_THREADS:-$(t=1; while ((t < cores)); do echo -n "$t "; t=$((t * 2)); done; echo $cores)}
+prompt=${QC_CPU_PROMPT:-64} new=${QC_CPU_NEW:-32} repeat=${QC_CPU_REPEAT:-2}
+prefill=${QC_CPU_PREFILL:-512}
 for pkg in "${packages[@]}"; do
   python3 benchmarks/gpu/fill_random_weights.py $pkg
   for t in $threads; do
-    $B/bin/quant-bench decode $pkg --batch 1 --prompt-len 64 --new-tokens 32 \
-      --repeat 2 --threads $t
+    $B/bin/quant-bench decode $pkg --batch 1 --prompt-len $prompt \
+      --new-tokens $new --repeat $repeat --threads $t
   done
-  $B/bin/quant-bench decode $pkg --batch 1 --prompt-len 512 --new-tokens 2 \
-    --repeat 2 --threads $cores
+  ((prefill)) && $B/bin/quant-bench decode $pkg --batch 1 --prompt-len $prefill \
+    --new-tokens 2 --repeat $repeat --threads $cores
   rm $pkg/weights.safetensors
 done
 if python3 -c 'import torch, transformers' 2>/dev/null; then
-  for t in 1 $cores; do
+  for t in $threads; do
     python3 benchmarks/cpu/hf_cpu_decode.py $B/model --random-init --batch 1 \
-      --prompt-len 64 --new-tokens 32 --threads $t --repeat 2
+      --prompt-len $prompt --new-tokens $new --threads $t --repeat $repeat
   done
-  python3 benchmarks/cpu/hf_cpu_decode.py $B/model --random-init --batch 1 \
-    --prompt-len 512 --new-tokens 2 --threads $cores --repeat 2
+  ((prefill)) && python3 benchmarks/cpu/hf_cpu_decode.py $B/model --random-init \
+    --batch 1 --prompt-len $prefill --new-tokens 2 --threads $cores --repeat $repeat
 fi
