@@ -2,10 +2,10 @@
 
 #include "qc/runtime/KernelParallelFor.h"
 
+#include <type_traits>
+
 using namespace qc;
 using namespace qc::runtime;
-
-#include <type_traits>
 
 static_assert(std::is_same_v<ThreadPool::TileFn, abi::QcTileFn>);
 
