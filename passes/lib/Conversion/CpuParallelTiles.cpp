@@ -213,7 +213,7 @@ struct CpuParallelTilesPass
           hb, loc, ptr, record, thunk.getArgument(0),
           ArrayRef<LLVM::GEPArg>{0, int32_t(i)});
       Value loaded = LLVM::LoadOp::create(hb, loc, fieldTypes[i], field);
-      callArgs.push_back(fromLLVM(hb, loc, loaded, v.getType()));
+      callArgs.push_back(castTo(hb, loc, loaded, v.getType()));
     }
     func::CallOp::create(hb, loc, tile, callArgs);
     func::ReturnOp::create(hb, loc);
@@ -227,7 +227,7 @@ struct CpuParallelTilesPass
     for (auto [i, v] : llvm::enumerate(captures)) {
       Value field = LLVM::GEPOp::create(b, loc, ptr, record, slot,
                                         ArrayRef<LLVM::GEPArg>{0, int32_t(i)});
-      LLVM::StoreOp::create(b, loc, toLLVM(b, loc, v, fieldTypes[i]), field);
+      LLVM::StoreOp::create(b, loc, castTo(b, loc, v, fieldTypes[i]), field);
     }
     Value extent = arith::IndexCastOp::create(b, loc, i64,
                                               loop.getUpperBound()[dim]);
@@ -243,7 +243,7 @@ struct CpuParallelTilesPass
     b.setInsertionPoint(branch.elseBlock()->getTerminator());
     Value thunkValue = func::ConstantOp::create(b, loc, thunk.getFunctionType(),
                                                 thunk.getSymName());
-    Value thunkPtr = toLLVM(b, loc, thunkValue, ptr);
+    Value thunkPtr = castTo(b, loc, thunkValue, ptr);
     Value costValue =
         LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(cost));
     auto calleeType = LLVM::LLVMFunctionType::get(
@@ -255,18 +255,12 @@ struct CpuParallelTilesPass
     return success();
   }
 
-  static Value toLLVM(OpBuilder &b, Location loc, Value v, Type type) {
+  /// `v` as `type`: a captured value and its field in the record (index
+  /// and i64, or a type and its LLVM form, reconciled by the lowering).
+  static Value castTo(OpBuilder &b, Location loc, Value v, Type type) {
     if (v.getType() == type)
       return v;
-    if (v.getType().isIndex())
-      return arith::IndexCastOp::create(b, loc, type, v);
-    return UnrealizedConversionCastOp::create(b, loc, type, v).getResult(0);
-  }
-
-  static Value fromLLVM(OpBuilder &b, Location loc, Value v, Type type) {
-    if (v.getType() == type)
-      return v;
-    if (type.isIndex())
+    if (v.getType().isIndex() || type.isIndex())
       return arith::IndexCastOp::create(b, loc, type, v);
     return UnrealizedConversionCastOp::create(b, loc, type, v).getResult(0);
   }
