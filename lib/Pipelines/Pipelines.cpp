@@ -42,11 +42,13 @@ static void addBufferization(OpPassManager &pm) {
 
 void mlir::qc::buildKernelsToLLVMCPUPipeline(OpPassManager &pm) {
   addBufferization(pm);
+  pm.addNestedPass<func::FuncOp>(createQCCpuQuantizedContractions());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createQCCpuParallelTiles());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());

@@ -305,4 +305,94 @@ StatusOr<std::vector<int32_t>> awqMmaToGemm(std::span<const int32_t> qweight,
   return permuteCodes(qweight, n, k, /*toMma=*/false);
 }
 
+//===----------------------------------------------------------------------===//
+// CPU layout
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+Status checkCpuShape(size_t words, int64_t n, int64_t k) {
+  if (n <= 0 || k <= 0 || n % kAwqCpuTileFeatures != 0)
+    return Status::error("AWQ cpu layout needs N a multiple of 64, got N=" +
+                         std::to_string(n) + ", K=" + std::to_string(k));
+  if (words != size_t(n / kAwqPack) * size_t(k))
+    return Status::error("AWQ qweight of " + std::to_string(words) +
+                         " words for N=" + std::to_string(n) +
+                         ", K=" + std::to_string(k));
+  return Status::ok();
+}
+
+/// Moves GEMM's words to the CPU layout's or back.
+std::vector<int32_t> permuteCpuWords(std::span<const int32_t> from, int64_t n,
+                                     int64_t k, bool toCpu) {
+  const int64_t columns = n / kAwqPack;
+  const int64_t tileWords = kAwqCpuTileFeatures / kAwqPack;
+  std::vector<int32_t> to(from.size());
+  for (int64_t kk = 0; kk < k; ++kk)
+    for (int64_t c = 0; c < columns; ++c) {
+      int64_t gemm = kk * columns + c;
+      int64_t cpu = (c / tileWords) * k * tileWords + kk * tileWords +
+                    c % tileWords;
+      if (toCpu)
+        to[cpu] = from[gemm];
+      else
+        to[gemm] = from[cpu];
+    }
+  return to;
+}
+
+} // namespace
+
+StatusOr<std::vector<int32_t>> awqGemmToCpu(std::span<const int32_t> qweight,
+                                            int64_t n, int64_t k) {
+  QC_RETURN_IF_ERROR(checkCpuShape(qweight.size(), n, k));
+  return permuteCpuWords(qweight, n, k, /*toCpu=*/true);
+}
+
+StatusOr<std::vector<int32_t>> awqCpuToGemm(std::span<const int32_t> qweight,
+                                            int64_t n, int64_t k) {
+  QC_RETURN_IF_ERROR(checkCpuShape(qweight.size(), n, k));
+  return permuteCpuWords(qweight, n, k, /*toCpu=*/false);
+}
+
+std::vector<int64_t> awqQweightShape(AwqPackageLayout layout, int64_t n, int64_t k) {
+  switch (layout) {
+  case AwqPackageLayout::Gemm:
+    return {k, n / kAwqPack};
+  case AwqPackageLayout::Mma:
+    return {n / kAwqMmaTileFeatures, k * kAwqMmaTileFeatures / kAwqPack};
+  case AwqPackageLayout::Cpu:
+    return {n / kAwqCpuTileFeatures, k * kAwqCpuTileFeatures / kAwqPack};
+  }
+  return {};
+}
+
+StatusOr<std::vector<int32_t>> awqFromGemm(AwqPackageLayout layout,
+                                           std::span<const int32_t> qweight,
+                                           int64_t n, int64_t k) {
+  switch (layout) {
+  case AwqPackageLayout::Mma:
+    return awqGemmToMma(qweight, n, k);
+  case AwqPackageLayout::Cpu:
+    return awqGemmToCpu(qweight, n, k);
+  case AwqPackageLayout::Gemm:
+    break;
+  }
+  return std::vector<int32_t>(qweight.begin(), qweight.end());
+}
+
+StatusOr<std::vector<int32_t>> awqToGemm(AwqPackageLayout layout,
+                                         std::span<const int32_t> qweight,
+                                         int64_t n, int64_t k) {
+  switch (layout) {
+  case AwqPackageLayout::Mma:
+    return awqMmaToGemm(qweight, n, k);
+  case AwqPackageLayout::Cpu:
+    return awqCpuToGemm(qweight, n, k);
+  case AwqPackageLayout::Gemm:
+    break;
+  }
+  return std::vector<int32_t>(qweight.begin(), qweight.end());
+}
+
 } // namespace qc::quant

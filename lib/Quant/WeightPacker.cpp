@@ -144,13 +144,10 @@ StatusOr<Int8RowWeight> quantizeInt8WeightOnly(const WeightMatrix &w) {
 
 Status fillAwq(std::vector<PackedTensor> &out, const AwqGemmWeight &w,
                const QuantSchemeDesc &s) {
-  if (s.awqMma) {
-    QC_ASSIGN_OR_RETURN(std::vector<int32_t> mma,
-                        awqGemmToMma(w.qweight, w.outFeatures, w.inFeatures));
-    out.front().bytes = toBytes(mma);
-  } else {
-    out.front().bytes = toBytes(w.qweight);
-  }
+  QC_ASSIGN_OR_RETURN(
+      std::vector<int32_t> words,
+      awqFromGemm(s.awqLayout, w.qweight, w.outFeatures, w.inFeatures));
+  out.front().bytes = toBytes(words);
   if (out.size() == 3)
     out[1].bytes = toBytes(w.qzeros);
   out.back().bytes = toBytes(w.scales);
@@ -199,7 +196,9 @@ std::string describeScheme(const QuantSchemeDesc &s) {
   case Kind::AWQ:
     return "awq(group_size=" + std::to_string(s.groupSize) +
            (s.zeroPoint ? ", zero_point" : ", symmetric") +
-           (s.awqMma ? ", mma)" : ")");
+           (s.awqLayout == AwqPackageLayout::Mma   ? ", mma)"
+            : s.awqLayout == AwqPackageLayout::Cpu ? ", cpu)"
+                                            : ")");
   case Kind::BnB4:
     return "bnb4(" + std::string(bnb4TypeName(s.bnbType)) +
            ", block_size=" + std::to_string(s.blockSize) +
@@ -242,18 +241,16 @@ StatusOr<std::vector<PackedTensor>> packedLayout(const QuantSchemeDesc &s,
   switch (s.kind) {
   case Kind::AWQ: {
     const int64_t groups = k / s.groupSize;
-    if (s.awqMma) {
-      if (n % kAwqMmaTileFeatures != 0 || k % kAwqMmaTileDepth != 0)
-        return Status::error("AWQ mma layout needs N a multiple of 16 and K "
-                             "of 64, got " +
-                             shapeOf(n, k));
-      out.push_back({"qweight",
-                     DType::I32,
-                     {n / kAwqMmaTileFeatures, k * kAwqMmaTileFeatures / 8},
-                     {}});
-    } else {
-      out.push_back({"qweight", DType::I32, {k, n / kAwqPack}, {}});
-    }
+    if (s.awqLayout == AwqPackageLayout::Mma &&
+        (n % kAwqMmaTileFeatures != 0 || k % kAwqMmaTileDepth != 0))
+      return Status::error("AWQ mma layout needs N a multiple of 16 and K "
+                           "of 64, got " +
+                           shapeOf(n, k));
+    if (s.awqLayout == AwqPackageLayout::Cpu && n % kAwqCpuTileFeatures != 0)
+      return Status::error("AWQ cpu layout needs N a multiple of 64, got " +
+                           shapeOf(n, k));
+    out.push_back(
+        {"qweight", DType::I32, awqQweightShape(s.awqLayout, n, k), {}});
     if (s.zeroPoint)
       out.push_back({"qzeros", DType::I32, {groups, n / kAwqPack}, {}});
     out.push_back({"scales", DType::F16, {groups, n}, {}});
@@ -428,17 +425,17 @@ importAwq(const TensorLookup &lookup, const std::string &m,
                            ": AWQ without zero point is only supported "
                            "in the gemm layout, not " +
                            std::string(version));
-    // The checkpoint stores GEMM; the mma layout is converted from it.
+    // The checkpoint stores GEMM; the other layouts are converted from it.
     PackedTensor &qweight = out.front();
     const std::vector<int64_t> storedShape = qweight.shape;
     qweight.shape = {k, n / kAwqPack};
     QC_RETURN_IF_ERROR(copyStored(lookup, m, out));
     qweight.shape = storedShape;
-    if (s.awqMma) {
+    if (s.awqLayout != AwqPackageLayout::Gemm) {
       QC_ASSIGN_OR_RETURN(
-          std::vector<int32_t> mma,
-          awqGemmToMma(fromBytes<int32_t>(qweight.bytes), n, k));
-      qweight.bytes = toBytes(mma);
+          std::vector<int32_t> words,
+          awqFromGemm(s.awqLayout, fromBytes<int32_t>(qweight.bytes), n, k));
+      qweight.bytes = toBytes(words);
     }
     if (lookup(m + ".qzeros")) {
       QC_ASSIGN_OR_RETURN(const TensorRef *zeros,
@@ -562,9 +559,7 @@ dequantizePacked(std::span<const PackedTensor> packed, const QuantSchemeDesc &s,
     AwqGemmWeight w{n,           k,
                     s.groupSize, fromBytes<int32_t>(packed[0].bytes),
                     {},          fromBytes<uint16_t>(packed.back().bytes)};
-    if (s.awqMma) {
-      QC_ASSIGN_OR_RETURN(w.qweight, awqMmaToGemm(w.qweight, n, k));
-    }
+    QC_ASSIGN_OR_RETURN(w.qweight, awqToGemm(s.awqLayout, w.qweight, n, k));
     if (s.zeroPoint)
       w.qzeros = fromBytes<int32_t>(packed[1].bytes);
     else

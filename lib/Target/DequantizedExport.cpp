@@ -27,7 +27,9 @@ mlir::qc::describeScheme(QuantSchemeAttrInterface scheme) {
     d.kind = Desc::Kind::AWQ;
     d.groupSize = awq.getGroupSize();
     d.zeroPoint = awq.getZeroPoint();
-    d.awqMma = awq.getLayout() == AWQLayout::Mma;
+    d.awqLayout = awq.getLayout() == AWQLayout::Mma   ? ::qc::quant::AwqPackageLayout::Mma
+                  : awq.getLayout() == AWQLayout::Cpu ? ::qc::quant::AwqPackageLayout::Cpu
+                                                      : ::qc::quant::AwqPackageLayout::Gemm;
   } else if (auto bnb = dyn_cast<BnB4Attr>(scheme)) {
     d.kind = Desc::Kind::BnB4;
     d.bnbType = bnb.getType() == BnB4Type::NF4 ? ::qc::quant::Bnb4Type::NF4

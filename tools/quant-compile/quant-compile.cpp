@@ -348,7 +348,7 @@ int main(int argc, char **argv) {
                       << "' (expected bin or isa)";
     return 1;
   }
-  if (gpu || !weightLayouts.empty()) {
+  {
     // The package stores quantized weights in the order its kernels read.
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))

@@ -98,6 +98,37 @@ StatusOr<std::vector<int32_t>> awqMmaToGemm(std::span<const int32_t> qweight,
                                             int64_t outFeatures,
                                             int64_t inFeatures);
 
+inline constexpr int64_t kAwqCpuTileFeatures = 64;
+
+/// GEMM qweight [K, N/8] <-> CPU qweight [N/64, 8K]: row r holds the GEMM
+/// words of features [64r, 64r + 64) for k = 0, 1, ..., so a kernel owning
+/// those features reads one contiguous run (word 8k + j is GEMM's
+/// [k, 8r + j], codes unchanged).
+StatusOr<std::vector<int32_t>> awqGemmToCpu(std::span<const int32_t> qweight,
+                                            int64_t outFeatures,
+                                            int64_t inFeatures);
+StatusOr<std::vector<int32_t>> awqCpuToGemm(std::span<const int32_t> qweight,
+                                            int64_t outFeatures,
+                                            int64_t inFeatures);
+
+/// Where a package stores AWQ codes: AutoAWQ's GEMM order, or one chosen
+/// for the target's kernels.
+enum class AwqPackageLayout { Gemm, Mma, Cpu };
+
+/// The qweight shape of an N x K layer in `layout`.
+std::vector<int64_t> awqQweightShape(AwqPackageLayout layout, int64_t outFeatures,
+                                     int64_t inFeatures);
+
+/// GEMM qweight -> `layout` and back (copies for GEMM itself).
+StatusOr<std::vector<int32_t>> awqFromGemm(AwqPackageLayout layout,
+                                           std::span<const int32_t> qweight,
+                                           int64_t outFeatures,
+                                           int64_t inFeatures);
+StatusOr<std::vector<int32_t>> awqToGemm(AwqPackageLayout layout,
+                                         std::span<const int32_t> qweight,
+                                         int64_t outFeatures,
+                                         int64_t inFeatures);
+
 /// Imports into the canonical layout.
 StatusOr<AwqGemmWeight> awqGemvToGemm(const AwqGemvWeight &weight);
 StatusOr<AwqGemmWeight> llmAwqToGemm(const LlmAwqWeight &weight);

@@ -27,6 +27,7 @@
 #include "qc/Model/DType.h"
 #include "qc/Model/SafeTensors.h"
 #include "qc/Model/WeightIndex.h"
+#include "qc/Quant/AWQLayouts.h"
 #include "qc/Quant/BnB4bit.h"
 #include "qc/Quant/Weights.h"
 #include "qc/Support/Status.h"
@@ -52,8 +53,8 @@ struct QuantSchemeDesc {
   // AWQ (always 4-bit).
   int64_t groupSize = 128;
   bool zeroPoint = true;
-  /// qweight in the tensor-core decode layout (AWQLayouts.h) instead of GEMM.
-  bool awqMma = false;
+  /// Where qweight's codes are stored (AWQLayouts.h).
+  AwqPackageLayout awqLayout = AwqPackageLayout::Gemm;
   // bitsandbytes 4-bit.
   Bnb4Type bnbType = Bnb4Type::NF4;
   int64_t blockSize = 64;

@@ -320,13 +320,28 @@ Value KernelBuilder::dequantize(ArrayRef<Value> s, QWeightType qtype, Value n,
     // w = (q - z) * s in fp16, as AutoAWQ dequantizes.
     Value g = arith::DivUIOp::create(b, loc, k, index(awq.getGroupSize()));
     Value col = arith::DivUIOp::create(b, loc, n, index(8));
-    Value q =
-        awq.getLayout() == AWQLayout::Mma
-            ? awqMmaCode(b, loc, s[0], n, k)
-            : awqNibble(b, loc,
-                        tensor::ExtractOp::create(b, loc, s[0],
-                                                  ValueRange{k, col}),
-                        n);
+    Value q;
+    if (awq.getLayout() == AWQLayout::Mma) {
+      q = awqMmaCode(b, loc, s[0], n, k);
+    } else if (awq.getLayout() == AWQLayout::Cpu) {
+      // Row n / 64, word 8k + (n % 64) / 8: GEMM's word [k, n / 8].
+      int64_t tile = AWQAttr::kCpuTileFeatures;
+      Value word = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, k, index(tile / 8)),
+          arith::DivUIOp::create(
+              b, loc, arith::RemUIOp::create(b, loc, n, index(tile)),
+              index(8)));
+      q = awqNibble(
+          b, loc,
+          tensor::ExtractOp::create(
+              b, loc, s[0],
+              ValueRange{arith::DivUIOp::create(b, loc, n, index(tile)), word}),
+          n);
+    } else {
+      q = awqNibble(
+          b, loc, tensor::ExtractOp::create(b, loc, s[0], ValueRange{k, col}),
+          n);
+    }
     Value z =
         awq.getZeroPoint()
             ? biasedHalf(awqNibble(

@@ -15,16 +15,20 @@ using namespace mlir::qc;
 
 namespace {
 
-/// The mma layout of `type` if it is an AWQ weight that can take it.
-QWeightType mmaLayout(QWeightType type) {
+/// `type` stored in `layout`, if it is an AWQ weight that can take it.
+QWeightType withLayout(QWeightType type, AWQLayout layout) {
   auto awq = dyn_cast<AWQAttr>(type.getScheme());
-  if (!awq || awq.getLayout() == AWQLayout::Mma ||
-      type.getN() % AWQAttr::kMmaTileFeatures != 0 ||
-      type.getK() % AWQAttr::kMmaTileDepth != 0)
+  if (!awq || awq.getLayout() == layout)
     return {};
-  auto scheme =
-      AWQAttr::get(type.getContext(), awq.getBits(), awq.getGroupSize(),
-                   awq.getZeroPoint(), AWQLayout::Mma);
+  int64_t n = type.getN(), k = type.getK();
+  bool fits = layout == AWQLayout::Mma
+                  ? n % AWQAttr::kMmaTileFeatures == 0 &&
+                        k % AWQAttr::kMmaTileDepth == 0
+                  : n % AWQAttr::kCpuTileFeatures == 0;
+  if (!fits)
+    return {};
+  auto scheme = AWQAttr::get(type.getContext(), awq.getBits(),
+                             awq.getGroupSize(), awq.getZeroPoint(), layout);
   return QWeightType::get(type.getContext(), type.getShape(),
                           type.getElementType(), scheme);
 }
@@ -41,12 +45,15 @@ struct WeightLayoutsPass
           << "' (expected cpu, sm_80, sm_90a, gfx90a or gfx942)";
       return signalPassFailure();
     }
-    if (!nvidia)
+    // NVIDIA's decode kernel and the CPU's each have theirs; AMD keeps GEMM.
+    if (!nvidia && chip != "cpu")
       return;
+    AWQLayout layout = nvidia ? AWQLayout::Mma : AWQLayout::Cpu;
     // Weights that can change, less those fused with one that cannot.
     llvm::SetVector<WeightOp> changing;
     getOperation().walk([&](WeightOp op) {
-      if (auto type = dyn_cast<QWeightType>(op.getType()); type && mmaLayout(type))
+      if (auto type = dyn_cast<QWeightType>(op.getType());
+          type && withLayout(type, layout))
         changing.insert(op);
     });
     getOperation().walk([&](FusedLinearOp fused) {
@@ -60,7 +67,8 @@ struct WeightLayoutsPass
             changing.remove(op);
     });
     for (WeightOp op : changing)
-      op.getResult().setType(mmaLayout(cast<QWeightType>(op.getType())));
+      op.getResult().setType(
+          withLayout(cast<QWeightType>(op.getType()), layout));
   }
 };
 

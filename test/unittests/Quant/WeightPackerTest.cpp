@@ -424,7 +424,7 @@ TEST(WeightPackerTest, PacksAwqInTheMmaLayout) {
   for (bool zeroPoint : {true, false}) {
     SCOPED_TRACE(zeroPoint);
     QuantSchemeDesc gemm = awq(64, zeroPoint), mma = gemm;
-    mma.awqMma = true;
+    mma.awqLayout = AwqPackageLayout::Mma;
     EXPECT_EQ(describeScheme(mma), zeroPoint
                                        ? "awq(group_size=64, zero_point, mma)"
                                        : "awq(group_size=64, symmetric, mma)");
@@ -456,11 +456,58 @@ TEST(WeightPackerTest, PacksAwqInTheMmaLayout) {
       EXPECT_EQ((*imported)[i].bytes, (*b)[i].bytes);
   }
   QuantSchemeDesc mma = awq(32, true);
-  mma.awqMma = true;
+  mma.awqLayout = AwqPackageLayout::Mma;
   std::vector<float> narrow = makeWeights(DType::F16, 8 * kK, 8);
   expectError(
       quantizeWeight({narrow, 8, kK, DType::F16, "narrow"}, mma).status(),
       "AWQ mma layout needs N a multiple of 16 and K of 64");
+}
+
+// The cpu layout (AWQ weights for the CPU kernels) groups GEMM's words by
+// tiles of 64 features: word 8k + j of row r is GEMM's [k, 8r + j]. Fresh
+// quantizations and GEMM imports agree, convert back to GEMM's bytes and
+// dequantize to the same weights; N = 32 cannot take it.
+TEST(WeightPackerTest, PacksAwqInTheCpuLayout) {
+  constexpr int64_t n = 128;
+  std::vector<float> values = makeWeights(DType::F16, n * kK, 9);
+  WeightMatrix w{values, n, kK, DType::F16, "w"};
+  QuantSchemeDesc gemm = awq(64, true), cpu = gemm;
+  cpu.awqLayout = AwqPackageLayout::Cpu;
+  EXPECT_EQ(describeScheme(cpu), "awq(group_size=64, zero_point, cpu)");
+  auto a = quantizeWeight(w, gemm), b = quantizeWeight(w, cpu);
+  ASSERT_TRUE(a.isOk() && b.isOk());
+  EXPECT_EQ((*b)[0].shape, (std::vector<int64_t>{n / 64, 8 * kK}));
+  std::vector<int32_t> gemmWords((*a)[0].bytes.size() / 4),
+      cpuWords((*b)[0].bytes.size() / 4);
+  std::memcpy(gemmWords.data(), (*a)[0].bytes.data(), (*a)[0].bytes.size());
+  std::memcpy(cpuWords.data(), (*b)[0].bytes.data(), (*b)[0].bytes.size());
+  for (int64_t k : {int64_t(0), int64_t(1), kK - 1})
+    for (int64_t c : {0, 7, 8, 15})
+      EXPECT_EQ(cpuWords[(c / 8) * 8 * kK + 8 * k + c % 8],
+                gemmWords[k * (n / 8) + c])
+          << "k " << k << ", column " << c;
+  auto back = awqCpuToGemm(cpuWords, n, kK);
+  ASSERT_TRUE(back.isOk());
+  EXPECT_EQ(*back, gemmWords);
+  auto da = dequantizePacked(*a, gemm, n, kK, DType::F16);
+  auto db = dequantizePacked(*b, cpu, n, kK, DType::F16);
+  ASSERT_TRUE(da.isOk() && db.isOk());
+  EXPECT_EQ(*da, *db);
+
+  Checkpoint ckpt;
+  ckpt.add("m.qweight", DType::I32, {kK, n / 8}, (*a)[0].bytes);
+  ckpt.add("m.qzeros", DType::I32, {kK / 64, n / 8}, (*a)[1].bytes);
+  ckpt.add("m.scales", DType::F16, {kK / 64, n}, a->back().bytes);
+  WeightIndex index = ckpt.open();
+  auto imported = importQuantizedLinear(index, "m", cpu, n, kK, "gemm");
+  ASSERT_TRUE(imported.isOk()) << imported.status().message();
+  for (size_t i = 0; i < b->size(); ++i)
+    EXPECT_EQ((*imported)[i].bytes, (*b)[i].bytes);
+
+  std::vector<float> narrow = makeWeights(DType::F16, kN * kK, 8);
+  expectError(quantizeWeight({narrow, kN, kK, DType::F16, "narrow"}, cpu)
+                  .status(),
+              "AWQ cpu layout needs N a multiple of 64");
 }
 
 // bitsandbytes 4-bit (as transformers serializes it) and 8-bit checkpoints

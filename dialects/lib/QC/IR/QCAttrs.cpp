@@ -72,6 +72,10 @@ AWQAttr::verifyWeightShape(function_ref<InFlightDiagnostic()> emitError,
                           "multiple of "
                        << kMmaTileFeatures << " and K (input features) of "
                        << kMmaTileDepth << ", got N = " << n << ", K = " << k;
+  if (getLayout() == AWQLayout::Cpu && n % kCpuTileFeatures != 0)
+    return emitError() << "AWQ layout cpu needs N (output features) to be a "
+                          "multiple of "
+                       << kCpuTileFeatures << ", got N = " << n;
   return success();
 }
 
@@ -83,6 +87,11 @@ void AWQAttr::getStorageComponents(
   if (getLayout() == AWQLayout::Mma)
     out.push_back({"qweight",
                    tensorOf({n / kMmaTileFeatures, k * kMmaTileFeatures / 8},
+                            i32),
+                   0});
+  else if (getLayout() == AWQLayout::Cpu)
+    out.push_back({"qweight",
+                   tensorOf({n / kCpuTileFeatures, k * kCpuTileFeatures / 8},
                             i32),
                    0});
   else

@@ -359,6 +359,51 @@ def QCParallelDimsFirst : Pass<"qc-parallel-dims-first", "::mlir::func::FuncOp">
   }];
 }
 
+def QCCpuQuantizedContractions : Pass<"qc-cpu-quantized-contractions",
+                                       "::mlir::func::FuncOp"> {
+  let summary = "Quantized linear layers on the CPU: weights decoded in "
+                "vector registers once per tile of tokens";
+  let description = [{
+    Replaces each bufferized contraction over a 4-bit AWQ weight in the cpu
+    layout (`#qc.awq<..., layout = cpu>`, read from the generic's
+    `qc.quantized_weight` attribute) or AutoAWQ's GEMM layout, with f16 or
+    f32 activations, by a loop nest over vectors of 8 features: a
+    `scf.parallel` over tiles of 64 features (the cpu layout's row, one
+    contiguous run of codes; in the GEMM layout the most of 64, 32, 16 and
+    8 that divides N), which qc-cpu-parallel-tiles gives the thread pool.
+    Inside a tile, tiles of `tile-tokens` tokens take two vectors of
+    features at a time, the remaining tokens one at a time with all eight.
+    Per group of K the zero points and scales become vectors; per k one i32
+    word holds the codes of 8 features, which a broadcast, a shift by the
+    AutoAWQ nibble order and an and turn into a vector; `q * s - z * s` in
+    one fused multiply-add is `(q - z) * s` exactly, rounded to f16 as
+    AutoAWQ rounds it, and every token of the tile multiplies and adds it
+    into f32 sums kept in registers.
+
+    Weights that store each feature's codes along K — bitsandbytes NF4/FP4
+    (with or without double quant) and weight-only int8 — take tiles of 4
+    features instead, each a dot product over K in vectors of 8 inputs
+    that the tile's features share: 4-bit codes come 8 at a time from one
+    word (each byte's high nibble first) and their levels are gathered from
+    the 16-entry codebook, times the block's absmax (decoded from its 8-bit
+    code under double quant); int8 codes are converted 8 at a time, times
+    the feature's scale. Each weight is rounded to the weight's element
+    type as the generic rounds it, so only the order of the f32 sums
+    differs. Pairs of tokens share each decoded vector when
+    `tile-tokens` > 1. A storage buffer whose role its type does not settle
+    leaves the generic in place. No weight is decoded per element in the
+    inner loop of a dot product.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::memref::MemRefDialect"];
+  let options = [
+    Option<"tileTokens", "tile-tokens", "int64_t", /*default=*/"4",
+           "Tokens that share each decoded weight vector">,
+  ];
+}
+
 def QCCpuParallelTiles : Pass<"qc-cpu-parallel-tiles", "::mlir::ModuleOp"> {
   let summary = "Split the CPU's large parallel loops into tiles the "
                 "runtime's threads run";

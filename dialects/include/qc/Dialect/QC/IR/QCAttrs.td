@@ -48,7 +48,8 @@ def QC_Int8Mode : I32EnumAttr<"Int8Mode", "int8 weight quantization mode", [
 
 def QC_AWQLayout : I32EnumAttr<"AWQLayout", "storage layout of AWQ int4 codes", [
     I32EnumAttrCase<"Gemm", 0, "gemm">,
-    I32EnumAttrCase<"Mma", 1, "mma">]> {
+    I32EnumAttrCase<"Mma", 1, "mma">,
+    I32EnumAttrCase<"Cpu", 2, "cpu">]> {
   let cppNamespace = "::mlir::qc";
   let genSpecializedAttr = 0;
 }
@@ -95,6 +96,11 @@ def QC_AWQAttr : QC_Attr<"AWQ", "awq",
     `(k % 2) * 4 + ((k % 4) / 2) * 2 + (n % 16) / 8`. It needs N to be a
     multiple of 16 and K of 64; `qzeros` and `scales` keep the gemm layout.
 
+    `layout = cpu` (chosen for the CPU) keeps GEMM's words but groups them
+    by tiles of 64 features: `qweight` i32 [N/64, 8K], word `8k + j` of row
+    r being GEMM's word [k, 8r + j], so the CPU kernel that owns a tile
+    streams one contiguous run. It needs N to be a multiple of 64.
+
     ```mlir
     #qc.awq<bits = 4, group_size = 128, zero_point = true>
     #qc.awq<bits = 4, group_size = 128, zero_point = true, layout = mma>
@@ -107,6 +113,8 @@ def QC_AWQAttr : QC_Attr<"AWQ", "awq",
     /// The mma layout's tile: features per row, K per lane load.
     static constexpr int64_t kMmaTileFeatures = 16;
     static constexpr int64_t kMmaTileDepth = 64;
+    /// The cpu layout's tile: features per row.
+    static constexpr int64_t kCpuTileFeatures = 64;
   }];
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
