@@ -39,3 +39,11 @@ llvm_config.add_tool_substitutions(tools, [config.qc_tools_dir, config.llvm_tool
 # rocm-device-libs.
 if os.path.exists(os.path.join(config.qc_cuda_toolkit_dir, "bin", "ptxas")):
     config.available_features.add("ptxas")
+
+# CPU packages take AVX2 kernels (int8 activations) where this machine has it.
+try:
+    with open("/proc/cpuinfo") as cpuinfo:
+        if " avx2" in cpuinfo.read():
+            config.available_features.add("x86-avx2")
+except OSError:
+    pass

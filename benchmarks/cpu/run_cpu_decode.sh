@@ -14,7 +14,8 @@
 #   or without torch); batch-1 decode at 1, 2, 4, ... up to the physical
 #   cores, and a 512-token prefill. The peer runs the same shape with
 #   random weights.
-# QC_CPU_FORMATS (at build) picks the formats ("f32 f16 awq nf4 int8").
+# QC_CPU_FORMATS (at build) picks the formats ("f32 f16 awq nf4 int8";
+#   awq-float: AWQ with float activations, --cpu-int8-activations=false).
 # At run (170m): QC_CPU_THREADS overrides the thread counts tried,
 # QC_CPU_PROMPT / QC_CPU_NEW / QC_CPU_REPEAT the decode runs (64 / 32 / 2),
 # QC_CPU_PREFILL the long prompt (512; 0 skips it).
@@ -36,6 +37,7 @@ if [[ "${1:-}" == build ]]; then
   for f in ${QC_CPU_FORMATS:-f32 f16 awq nf4 int8}; do
     case $f in
     f32 | f16) q="--dtype=$f" ;;
+    awq-float) q="--quant=awq --cpu-int8-activations=false" ;;
     *) q="--quant=$f" ;;
     esac
     build/bin/quant-compile $model --cpu=x86-64-v3 $q $flags -o $B/$f

@@ -40,9 +40,12 @@ static void addBufferization(OpPassManager &pm) {
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
 }
 
-void mlir::qc::buildKernelsToLLVMCPUPipeline(OpPassManager &pm) {
+void mlir::qc::buildKernelsToLLVMCPUPipeline(OpPassManager &pm,
+                                             bool int8Activations) {
   addBufferization(pm);
-  pm.addNestedPass<func::FuncOp>(createQCCpuQuantizedContractions());
+  QCCpuQuantizedContractionsOptions quantized;
+  quantized.int8Activations = int8Activations;
+  pm.addNestedPass<func::FuncOp>(createQCCpuQuantizedContractions(quantized));
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createQCCpuParallelTiles());
   pm.addPass(memref::createExpandStridedMetadataPass());
@@ -61,7 +64,7 @@ void mlir::qc::buildKernelsToLLVMCPUPipeline(OpPassManager &pm) {
 void mlir::qc::buildQCToLLVMCPUPipeline(OpPassManager &pm,
                                         const CPUPipelineOptions &options) {
   buildQCToKernelsPipeline(pm, options);
-  buildKernelsToLLVMCPUPipeline(pm);
+  buildKernelsToLLVMCPUPipeline(pm, options.int8Activations);
 }
 
 //===----------------------------------------------------------------------===//

@@ -309,6 +309,13 @@ StatusOr<std::vector<int32_t>> awqMmaToGemm(std::span<const int32_t> qweight,
 // CPU layout
 //===----------------------------------------------------------------------===//
 
+AwqCpuSlot awqCpuSlot(int64_t n, int64_t k, int64_t inFeatures) {
+  const int64_t tile = n / kAwqCpuTileFeatures, f = n % kAwqCpuTileFeatures;
+  return {tile * inFeatures * kAwqCpuTileFeatures / kAwqPack +
+              (k / kAwqPack) * kAwqCpuTileFeatures + f,
+          int(8 * (k % 4) + 4 * ((k % 8) / 4))};
+}
+
 namespace {
 
 Status checkCpuShape(size_t words, int64_t n, int64_t k) {
@@ -322,23 +329,25 @@ Status checkCpuShape(size_t words, int64_t n, int64_t k) {
   return Status::ok();
 }
 
-/// Moves GEMM's words to the CPU layout's or back.
-std::vector<int32_t> permuteCpuWords(std::span<const int32_t> from, int64_t n,
+/// Moves every code of an N x K layer between GEMM's words and the CPU
+/// layout's (AWQLayouts.h).
+std::vector<int32_t> permuteCpuCodes(std::span<const int32_t> from, int64_t n,
                                      int64_t k, bool toCpu) {
   const int64_t columns = n / kAwqPack;
-  const int64_t tileWords = kAwqCpuTileFeatures / kAwqPack;
-  std::vector<int32_t> to(from.size());
+  std::vector<uint32_t> to(from.size(), 0);
   for (int64_t kk = 0; kk < k; ++kk)
-    for (int64_t c = 0; c < columns; ++c) {
-      int64_t gemm = kk * columns + c;
-      int64_t cpu = (c / tileWords) * k * tileWords + kk * tileWords +
-                    c % tileWords;
-      if (toCpu)
-        to[cpu] = from[gemm];
-      else
-        to[gemm] = from[cpu];
+    for (int64_t nn = 0; nn < n; ++nn) {
+      int64_t gemmWord = kk * columns + nn / kAwqPack;
+      int gemmShift = 4 * kAwqNibbleOf[nn % kAwqPack];
+      AwqCpuSlot slot = awqCpuSlot(nn, kk, k);
+      int64_t cpuWord = slot.word;
+      int cpuShift = slot.shift;
+      auto [src, srcShift, dst, dstShift] =
+          toCpu ? std::tuple(gemmWord, gemmShift, cpuWord, cpuShift)
+                : std::tuple(cpuWord, cpuShift, gemmWord, gemmShift);
+      to[dst] |= ((uint32_t(from[src]) >> srcShift) & 15u) << dstShift;
     }
-  return to;
+  return std::vector<int32_t>(to.begin(), to.end());
 }
 
 } // namespace
@@ -346,13 +355,13 @@ std::vector<int32_t> permuteCpuWords(std::span<const int32_t> from, int64_t n,
 StatusOr<std::vector<int32_t>> awqGemmToCpu(std::span<const int32_t> qweight,
                                             int64_t n, int64_t k) {
   QC_RETURN_IF_ERROR(checkCpuShape(qweight.size(), n, k));
-  return permuteCpuWords(qweight, n, k, /*toCpu=*/true);
+  return permuteCpuCodes(qweight, n, k, /*toCpu=*/true);
 }
 
 StatusOr<std::vector<int32_t>> awqCpuToGemm(std::span<const int32_t> qweight,
                                             int64_t n, int64_t k) {
   QC_RETURN_IF_ERROR(checkCpuShape(qweight.size(), n, k));
-  return permuteCpuWords(qweight, n, k, /*toCpu=*/false);
+  return permuteCpuCodes(qweight, n, k, /*toCpu=*/false);
 }
 
 std::vector<int64_t> awqQweightShape(AwqPackageLayout layout, int64_t n, int64_t k) {

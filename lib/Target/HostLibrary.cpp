@@ -57,6 +57,24 @@ LogicalResult mlir::qc::addPackedEntryPoints(ModuleOp module) {
   return success();
 }
 
+bool mlir::qc::hostCpuHasFeature(StringRef cpu, StringRef feature) {
+  llvm::InitializeNativeTarget();
+  if (cpu == "native") {
+    llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+    auto it = features.find(feature);
+    return it != features.end() && it->second;
+  }
+  std::string triple = llvm::sys::getDefaultTargetTriple(), error;
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), error);
+  if (!target)
+    return false;
+  std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
+      target->createMCSubtargetInfo(llvm::Triple(triple), cpu, ""));
+  return subtarget && subtarget->isCPUStringValid(cpu) &&
+         subtarget->checkFeatures(("+" + feature).str());
+}
+
 LogicalResult mlir::qc::emitHostSharedLibrary(ModuleOp module, StringRef path,
                                               StringRef cpu) {
   auto fail = [&](const Twine &message) {

@@ -238,7 +238,7 @@ LogicalResult mlir::qc::writePackage(ModuleOp graph,
   {
     PassManager pm(ctx);
     if (options.target == "cpu") {
-      buildKernelsToLLVMCPUPipeline(pm);
+      buildKernelsToLLVMCPUPipeline(pm, options.int8Activations);
     } else {
       GPUPipelineOptions gpu;
       gpu.chip = options.target;

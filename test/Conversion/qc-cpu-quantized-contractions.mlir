@@ -1,13 +1,16 @@
 // RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-cpu-quantized-contractions{tile-tokens=2}))" | FileCheck %s
+// RUN: quant-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(qc-cpu-quantized-contractions{int8-activations=true}))" | FileCheck %s --check-prefix=INT8
 
 // An AWQ layer in the cpu layout (N = 64, K = 256, group 128): one parallel
-// tile of 64 features (qweight row 0). Whole pairs of tokens (tile-tokens)
-// take two vectors of 8 features at a time, four passes; the remaining
-// token takes all eight vectors in one. Per group: the zero points' word
-// and the scales become vectors, -(z * s) the offset; per k: the tile's
-// word 8k + j is broadcast, shifted by AutoAWQ's nibble order and masked,
-// q * s - z * s in one fma, rounded to f16 and back, and multiplied into
-// each token's f32 sums with the token's activation broadcast.
+// tile of 64 features (qweight row 0). The f16 activations of the token
+// tile are first copied to an f32 stack buffer. Whole pairs of tokens
+// (tile-tokens) take two vectors of 8 features at a time, four passes; the
+// remaining token takes all eight vectors in one. Per group: the zero
+// points' word and the scales become vectors, -(z * s) the offset; per
+// block of 8 inputs one vector load of 8 features' words, then per input a
+// shift by 8 (i % 4) + 4 (i / 4) and a mask, q * s - z * s in one fma,
+// rounded to f16 and back, and multiplied into each token's f32 sums with
+// the token's activation broadcast.
 #x = affine_map<(t, n, k) -> (t, k)>
 #o = affine_map<(t, n, k) -> (t, n)>
 // CHECK-LABEL: func.func @awq_cpu(
@@ -16,7 +19,11 @@
 // CHECK: scf.parallel (%[[TILE:.*]]) = (%{{.*}}) to (%c1{{.*}}) step
 // CHECK-DAG: %[[SHIFTS:.*]] = arith.constant dense<[0, 16, 4, 20, 8, 24, 12, 28]> : vector<8xi32>
 // CHECK-DAG: %[[MASK:.*]] = arith.constant dense<15> : vector<8xi32>
+// CHECK: %[[XF:.*]] = memref.alloca() : memref<2x256xf32>
 // CHECK: scf.for %[[T0:.*]] = %{{.*}} to %{{.*}} step %c2
+// CHECK: scf.for
+// CHECK: memref.load %[[X]]
+// CHECK: memref.store %{{.*}}, %[[XF]]
 // CHECK-COUNT-4: vector.load %[[OUT]]
 // CHECK: scf.for %[[G:.*]] = %{{.*}} to %c2{{.*}} step %{{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK: %[[ZW:.*]] = memref.load %[[QZ]][%[[G]], %{{.*}}] : memref<2x8xi32>
@@ -28,23 +35,24 @@
 // CHECK: %[[SC:.*]] = arith.extf %[[SH]] : vector<8xf16> to vector<8xf32>
 // CHECK: %[[ZSC:.*]] = arith.mulf %[[Z]], %[[SC]] : vector<8xf32>
 // CHECK: %[[OFF:.*]] = arith.negf %[[ZSC]] : vector<8xf32>
-// CHECK: scf.for %{{.*}} = %{{.*}} to %c128{{.*}} step %{{.*}} iter_args(
-// CHECK: %[[W:.*]] = memref.load %[[QW]][%[[TILE]], %{{.*}}] : memref<1x2048xi32>
-// CHECK: %[[WB:.*]] = vector.broadcast %[[W]] : i32 to vector<8xi32>
-// CHECK: %[[WS:.*]] = arith.shrui %[[WB]], %[[SHIFTS]] : vector<8xi32>
-// CHECK: %[[WQ:.*]] = arith.andi %[[WS]], %[[MASK]] : vector<8xi32>
-// CHECK: %[[Q:.*]] = arith.uitofp %[[WQ]] : vector<8xi32> to vector<8xf32>
-// CHECK: %[[DQ:.*]] = vector.fma %[[Q]], %[[SC]], %[[OFF]] : vector<8xf32>
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c128{{.*}} step %c8{{.*}} iter_args(
+// CHECK: %[[BLOCK:.*]] = vector.load %[[QW]][%[[TILE]], %{{.*}}] : memref<1x2048xi32>, vector<8xi32>
+// CHECK: %[[Q0:.*]] = arith.andi %[[BLOCK]], %[[MASK]] : vector<8xi32>
+// CHECK: %[[QF:.*]] = arith.uitofp %[[Q0]] : vector<8xi32> to vector<8xf32>
+// CHECK: %[[DQ:.*]] = vector.fma %[[QF]], %[[SC]], %[[OFF]] : vector<8xf32>
 // CHECK: %[[H:.*]] = arith.truncf %[[DQ]] : vector<8xf32> to vector<8xf16>
 // CHECK: %[[WF:.*]] = arith.extf %[[H]] : vector<8xf16> to vector<8xf32>
-// CHECK: memref.load %[[QW]][%[[TILE]], %{{.*}}] : memref<1x2048xi32>
-// CHECK: %[[A:.*]] = memref.load %[[X]][%[[T0]], %{{.*}}] : memref<?x256xf16>
-// CHECK: %[[AF:.*]] = arith.extf %[[A]] : f16 to f32
-// CHECK: %[[AB:.*]] = vector.broadcast %[[AF]] : f32 to vector<8xf32>
+// CHECK: %[[A:.*]] = memref.load %[[XF]][%{{.*}}, %{{.*}}] : memref<2x256xf32>
+// CHECK: %[[AB:.*]] = vector.broadcast %[[A]] : f32 to vector<8xf32>
 // CHECK: vector.fma %[[AB]], %[[WF]], %{{.*}} : vector<8xf32>
-// CHECK: vector.fma %[[AB]]
-// CHECK: memref.load %[[X]]
-// CHECK-COUNT-2: vector.fma
+// CHECK: memref.load %[[XF]]
+// CHECK: vector.fma
+// CHECK: %[[SHIFT8:.*]] = arith.constant dense<8> : vector<8xi32>
+// CHECK: arith.shrui %[[BLOCK]], %[[SHIFT8]] : vector<8xi32>
+// CHECK: arith.constant dense<16> : vector<8xi32>
+// CHECK: arith.constant dense<24> : vector<8xi32>
+// CHECK: arith.constant dense<4> : vector<8xi32>
+// CHECK: arith.constant dense<28> : vector<8xi32>
 // CHECK: scf.yield
 // CHECK: scf.yield
 // CHECK-COUNT-4: vector.store %{{.*}}, %[[OUT]]
@@ -54,6 +62,46 @@
 // CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK-COUNT-8: vector.store %{{.*}}, %[[OUT]]
 // CHECK-NOT: linalg.generic
+//
+// With int8 activations: each token's activations quantized per block of
+// 32 (absmax / 127, round to nearest even) into heap buffers with the
+// blocks' scales and each group's sum of scale x block sum, in a parallel
+// loop over tokens; then per tile, token and 4 vectors of features, per
+// block of 8 inputs: one vector load of 8 features' words, the low and
+// high nibbles of each byte (4 consecutive inputs each) against the
+// token's 4 matching int8 activations broadcast to every lane (vpmaddubsw
+// twice, summed; vpmaddwd with ones), int32 sums per block of 32 scaled by
+// the block's scale, per group s (sum - z gsum) added to the output.
+// INT8-LABEL: func.func @awq_cpu(
+// INT8-SAME: %[[X:.*]]: memref<?x256xf16>, %[[QW:.*]]: memref<1x2048xi32>, %[[QZ:.*]]: memref<2x8xi32>, %[[S:.*]]: memref<2x64xf16>, %[[OUT:.*]]: memref<?x64xf32>)
+// INT8: %[[XQ:.*]] = memref.alloc(%{{.*}}) : memref<?x256xi8>
+// INT8: %[[DX:.*]] = memref.alloc(%{{.*}}) : memref<?x8xf32>
+// INT8: %[[GSUM:.*]] = memref.alloc(%{{.*}}) : memref<?x2xf32>
+// INT8: scf.parallel
+// INT8: math.absf
+// INT8: arith.maximumf
+// INT8: memref.store %{{.*}}, %[[DX]]
+// INT8: math.roundeven
+// INT8: arith.fptosi %{{.*}} : f32 to i8
+// INT8: memref.store %{{.*}}, %[[XQ]]
+// INT8: memref.store %{{.*}}, %[[GSUM]]
+// INT8: scf.parallel (%[[TILE:.*]]) = (%{{.*}}) to (%c1{{.*}})
+// INT8: vector.load %[[XQ]][%{{.*}}, %{{.*}}] : memref<?x256xi8>, vector<4xi8>
+// INT8: vector.load %[[XQ]]
+// INT8: %[[W:.*]] = vector.load %[[QW]][%[[TILE]], %{{.*}}] : memref<1x2048xi32>, vector<8xi32>
+// INT8: %[[LOW:.*]] = arith.andi %[[W]], %{{.*}} : vector<8xi32>
+// INT8: arith.shrui %[[W]]
+// INT8: llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"({{.*}}) : (vector<32xi8>, vector<32xi8>) -> vector<16xi16>
+// INT8: llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"
+// INT8: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"({{.*}}) : (vector<16xi16>, vector<16xi16>) -> vector<8xi32>
+// INT8: memref.load %[[DX]]
+// INT8: arith.sitofp %{{.*}} : vector<8xi32> to vector<8xf32>
+// INT8: memref.load %[[GSUM]]
+// INT8: memref.load %[[QZ]]
+// INT8: vector.load %[[S]]
+// INT8: vector.store %{{.*}}, %[[OUT]]
+// INT8: memref.dealloc %[[XQ]]
+// INT8-NOT: linalg.generic
 func.func @awq_cpu(%x: memref<?x256xf16>, %qw: memref<1x2048xi32>, %qz: memref<2x8xi32>, %s: memref<2x64xf16>, %out: memref<?x64xf32>) {
   linalg.generic {indexing_maps = [#x, #o], iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%x : memref<?x256xf16>) outs(%out : memref<?x64xf32>)
@@ -85,6 +133,10 @@ func.func @awq_cpu(%x: memref<?x256xf16>, %qw: memref<1x2048xi32>, %qz: memref<2
 // no conversion.
 #x = affine_map<(t, n, k) -> (t, k)>
 #o = affine_map<(t, n, k) -> (t, n)>
+// The integer kernel reads the cpu layout only: GEMM keeps the float one.
+// INT8-LABEL: func.func @awq_gemm_symmetric(
+// INT8-NOT: call_intrinsic
+// INT8: vector.fma
 // CHECK-LABEL: func.func @awq_gemm_symmetric(
 // CHECK-SAME: %[[X:.*]]: memref<?x64xf32>, %[[QW:.*]]: memref<64x4xi32>, %[[S:.*]]: memref<2x32xf16>, %[[OUT:.*]]: memref<?x32xf32>)
 // CHECK: scf.parallel (%[[TILE:.*]]) = (%{{.*}}) to (%c1{{.*}})

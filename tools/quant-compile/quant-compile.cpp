@@ -21,6 +21,7 @@
 #include "qc/Quant/QuantReport.h"
 #include "qc/Support/Version.h"
 #include "qc/Target/DequantizedExport.h"
+#include "qc/Target/HostLibrary.h"
 #include "qc/Target/PackageWriter.h"
 #include "qc/Transforms/Passes.h"
 
@@ -97,6 +98,13 @@ cl::opt<std::string> cpu("cpu",
                          cl::desc("CPU of the kernels: native (this machine) "
                                   "or an LLVM CPU name, e.g. x86-64-v3"),
                          cl::init("native"));
+cl::opt<bool> cpuInt8Activations(
+    "cpu-int8-activations",
+    cl::desc("CPU packages: AWQ layers quantize their activations to int8 "
+             "per block of 32 and multiply with integer dot products, as "
+             "llama.cpp does (default where the CPU has AVX2; =false keeps "
+             "float activations, bit-exact with the dequantized weights)"),
+    cl::init(true));
 cl::opt<int64_t> blockSize("kv-block-size",
                            cl::desc("Tokens per KV-cache block"), cl::init(16));
 cl::opt<std::string> dtype("dtype",
@@ -232,7 +240,7 @@ int main(int argc, char **argv) {
   for (cl::Option *o : std::initializer_list<cl::Option *>{
            &modelDir, &emit, &outputFile, &target, &weightLayouts, &noWeights,
            &gpuFormat, &gpuToolkit, &tensorCoreMinTokens, &gpuOptions, &cpu,
-           &blockSize, &dtype})
+           &cpuInt8Activations, &blockSize, &dtype})
     o->addCategory(compileCategory);
   cl::HideUnrelatedOptions({&compileCategory, &quantCategory});
   cl::SetVersionPrinter(
@@ -343,6 +351,15 @@ int main(int argc, char **argv) {
                       << "' (expected cpu, sm_80, sm_90a, gfx90a or gfx942)";
     return 1;
   }
+  bool int8Capable = !gpu && mlir::qc::hostCpuHasFeature(cpu, "avx2");
+  if (cpuInt8Activations && cpuInt8Activations.getNumOccurrences() &&
+      !int8Capable) {
+    emitError(cliLoc) << "--cpu-int8-activations needs --target=cpu and a "
+                         "CPU with AVX2, got --target="
+                      << target << " --cpu=" << cpu;
+    return 1;
+  }
+  pipeline.int8Activations = cpuInt8Activations && int8Capable;
   if (gpuFormat != "bin" && gpuFormat != "isa") {
     emitError(cliLoc) << "unknown --gpu-format '" << gpuFormat
                       << "' (expected bin or isa)";
@@ -392,6 +409,7 @@ int main(int argc, char **argv) {
     packageOptions.prequantized = prequantized;
     packageOptions.blockSize = blockSize;
     packageOptions.cpu = cpu;
+    packageOptions.int8Activations = pipeline.int8Activations;
     packageOptions.target = target;
     packageOptions.gpuFormat = gpuFormat;
     packageOptions.writeWeights = !noWeights;

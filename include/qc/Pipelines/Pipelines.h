@@ -21,6 +21,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       *this, "warp-attention",
       llvm::cl::desc("Attention as a warp per (token, head) (GPU targets)"),
       llvm::cl::init(false)};
+  Option<bool> int8Activations{
+      *this, "int8-activations",
+      llvm::cl::desc("AWQ layers with int8 activations and integer dot "
+                     "products (x86 CPUs with AVX2)"),
+      llvm::cl::init(false)};
 };
 
 /// qc graph -> linalg/tensor/scf/memref kernels (convert-qc-to-linalg).
@@ -28,7 +33,10 @@ void buildQCToKernelsPipeline(OpPassManager &pm,
                               const CPUPipelineOptions &options);
 
 /// Kernels -> LLVM dialect for the host CPU: bufferization, loops, LLVM.
-void buildKernelsToLLVMCPUPipeline(OpPassManager &pm);
+/// With `int8Activations`, AWQ layers quantize their activations to int8
+/// and multiply with AVX2 integer dot products.
+void buildKernelsToLLVMCPUPipeline(OpPassManager &pm,
+                                   bool int8Activations = false);
 
 /// Both: the whole CPU compilation up to the LLVM dialect.
 void buildQCToLLVMCPUPipeline(OpPassManager &pm,

@@ -100,10 +100,21 @@ StatusOr<std::vector<int32_t>> awqMmaToGemm(std::span<const int32_t> qweight,
 
 inline constexpr int64_t kAwqCpuTileFeatures = 64;
 
-/// GEMM qweight [K, N/8] <-> CPU qweight [N/64, 8K]: row r holds the GEMM
-/// words of features [64r, 64r + 64) for k = 0, 1, ..., so a kernel owning
-/// those features reads one contiguous run (word 8k + j is GEMM's
-/// [k, 8r + j], codes unchanged).
+/// The CPU layout: qweight [N/64, 8K], row r for features [64r, 64r + 64).
+/// Per block of 8 inputs (k / 8) the row holds 64 words, one per feature,
+/// word f holding that feature's 8 codes: input 8b + i (i < 4) in the low
+/// nibble of byte i, input 8b + 4 + i in its high nibble. A vector of 8
+/// words is then 8 features' codes at 8 inputs: a shift and a mask give
+/// one input's codes of all 8 features, and the low and high nibbles of
+/// each byte are 4 consecutive inputs per feature, the operands of 8-bit
+/// integer dot products.
+struct AwqCpuSlot {
+  int64_t word; ///< index in the flat qweight
+  int shift;    ///< bit position of the code
+};
+AwqCpuSlot awqCpuSlot(int64_t n, int64_t k, int64_t inFeatures);
+
+/// GEMM qweight [K, N/8] <-> CPU qweight [N/64, 8K].
 StatusOr<std::vector<int32_t>> awqGemmToCpu(std::span<const int32_t> qweight,
                                             int64_t outFeatures,
                                             int64_t inFeatures);

@@ -19,6 +19,11 @@ LogicalResult addPackedEntryPoints(ModuleOp llvmModule);
 LogicalResult emitHostSharedLibrary(ModuleOp llvmModule, StringRef path,
                                     StringRef cpu = "native");
 
+/// Whether `cpu` ("native" or an LLVM CPU name) of this machine's target
+/// has the subtarget feature `feature` (e.g. "avx2"); false for CPUs LLVM
+/// does not know.
+bool hostCpuHasFeature(StringRef cpu, StringRef feature);
+
 } // namespace mlir::qc
 
 #endif // QC_TARGET_HOSTLIBRARY_H

@@ -33,6 +33,8 @@ struct PackageOptions {
   int64_t blockSize = 16;
   /// The CPU the host code is compiled for ("native" or an LLVM CPU name).
   std::string cpu = "native";
+  /// CPU packages: AWQ layers with int8 activations (needs AVX2).
+  bool int8Activations = false;
   /// "cpu", or a GPU chip (sm_80, sm_90a, gfx90a, gfx942) whose kernels are
   /// embedded in kernels.so as cubin / hsaco.
   std::string target = "cpu";

@@ -107,12 +107,41 @@ FailureOr<AwqOperands> awqOperands(linalg::GenericOp op) {
   return ops;
 }
 
+/// Index and vector arithmetic at one builder and location, shared by the
+/// kernels below.
+class KernelMath {
+protected:
+  KernelMath(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+
+  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value add(Value x, int64_t y) { return y ? add(x, c(y)) : x; }
+  Value mul(Value x, int64_t y) {
+    return arith::MulIOp::create(b, loc, x, c(y));
+  }
+  Value div(Value x, int64_t y) {
+    return arith::DivUIOp::create(b, loc, x, c(y));
+  }
+  Value splat(TypedAttr value, VectorType type) {
+    return arith::ConstantOp::create(b, loc,
+                                     DenseElementsAttr::get(type, value));
+  }
+  Value toF32(Value v) {
+    return v.getType().isF32()
+               ? v
+               : arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+  }
+
+  OpBuilder &b;
+  Location loc;
+};
+
 /// Builds the kernel of one AWQ contraction at `b`.
-class AwqKernel {
+class AwqKernel : KernelMath {
 public:
   AwqKernel(OpBuilder &b, Location loc, const AwqOperands &ops,
             int64_t tileTokens)
-      : b(b), loc(loc), ops(ops), tileTokens(tileTokens),
+      : KernelMath(b, loc), ops(ops), tileTokens(tileTokens),
         vectors(ops.tileFeatures / kLanes) {
     MLIRContext *ctx = b.getContext();
     f16 = Float16Type::get(ctx);
@@ -135,10 +164,15 @@ public:
         DenseElementsAttr::get(wordType,
                                ArrayRef<int32_t>{0, 16, 4, 20, 8, 24, 12, 28}));
     mask = splat(b.getI32IntegerAttr(15), wordType);
+    // f16 activations are converted once per tile of tokens into a stack
+    // buffer at the tile's entry (an alloca in a loop would grow the stack).
+    if (!cast<MemRefType>(ops.activations.getType()).getElementType().isF32())
+      activationsF32 = memref::AllocaOp::create(
+          b, loc, MemRefType::get({std::max<int64_t>(tileTokens, 1), ops.k}, f32));
     Value tile = parallel.getInductionVars()[0];
     // Whole tiles of tokens, `kTileVectors` vectors of features at a time
     // (their sums fill the registers); then the rest a token at a time,
-    // every vector of the tile at once.
+    // `kTokenVectors` at a time.
     Value whole = mul(div(tokens, tileTokens), tileTokens);
     if (tileTokens > 1) {
       auto tiles = scf::ForOp::create(b, loc, c(0), whole, c(tileTokens));
@@ -151,27 +185,17 @@ public:
     auto rest = scf::ForOp::create(b, loc, tileTokens > 1 ? whole : c(0),
                                    tokens, c(1));
     b.setInsertionPointToStart(rest.getBody());
-    buildTile(rest.getInductionVar(), 1, tile, 0, vectors);
+    for (int64_t j = 0; j < vectors; j += kTokenVectors)
+      buildTile(rest.getInductionVar(), 1, tile, j,
+                std::min(kTokenVectors, vectors - j));
   }
 
 private:
   /// Vectors of features per pass over a tile of several tokens: 4 tokens x
   /// 2 vectors of sums leave registers for the weights (AVX2 has 16).
   static constexpr int64_t kTileVectors = 2;
-
-  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value add(Value x, int64_t y) { return y ? add(x, c(y)) : x; }
-  Value mul(Value x, int64_t y) {
-    return arith::MulIOp::create(b, loc, x, c(y));
-  }
-  Value div(Value x, int64_t y) {
-    return arith::DivUIOp::create(b, loc, x, c(y));
-  }
-  Value splat(TypedAttr value, VectorType type) {
-    return arith::ConstantOp::create(b, loc,
-                                     DenseElementsAttr::get(type, value));
-  }
+  /// Vectors of features per pass for one token: the whole tile, 8 sums.
+  static constexpr int64_t kTokenVectors = 8;
 
   /// The 8 codes of `word` (8 consecutive features in AutoAWQ's nibble
   /// order) as f32.
@@ -182,14 +206,48 @@ private:
     return arith::UIToFPOp::create(b, loc, floatType, q);
   }
 
-  /// The word of codes of vector `j` of tile `tile` at input `k`.
+  /// Token `i` of the current tile's activation at input `k`, in f32.
+  Value activation(int64_t i, Value token, Value k) {
+    if (!activationsF32)
+      return memref::LoadOp::create(b, loc, ops.activations,
+                                    ValueRange{token, k});
+    return memref::LoadOp::create(b, loc, activationsF32, ValueRange{c(i), k});
+  }
+
+  /// Copies the f16 activations of the tile's tokens to `activationsF32`.
+  void convertActivations(ArrayRef<Value> tokens) {
+    auto loop = scf::ForOp::create(b, loc, c(0), c(ops.k), c(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value k = loop.getInductionVar();
+    for (auto [i, token] : llvm::enumerate(tokens)) {
+      Value x = memref::LoadOp::create(b, loc, ops.activations,
+                                       ValueRange{token, k});
+      memref::StoreOp::create(b, loc, arith::ExtFOp::create(b, loc, f32, x),
+                              activationsF32,
+                              ValueRange{c(int64_t(i)), k});
+    }
+  }
+
+  /// The GEMM word of codes of vector `j` of tile `tile` at input `k`.
   Value loadCodes(Value tile, int64_t j, Value k) {
     int64_t words = ops.tileFeatures / kLanes;
-    if (ops.scheme.getLayout() == AWQLayout::Cpu)
-      return memref::LoadOp::create(b, loc, ops.qweight,
-                                    ValueRange{tile, add(mul(k, words), j)});
     return memref::LoadOp::create(b, loc, ops.qweight,
                                   ValueRange{k, add(mul(tile, words), j)});
+  }
+
+  /// The codes of input `input` (< 8) of a cpu-layout block of 8 features'
+  /// words, as f32: input i sits at bit 8 (i % 4) + 4 (i / 4) of each word.
+  Value blockCodes(Value block, int64_t input) {
+    int32_t shift = 8 * (input % 4) + 4 * (input / 4);
+    Value shifted =
+        shift ? arith::ShRUIOp::create(
+                    b, loc, block,
+                    splat(b.getI32IntegerAttr(shift), wordType))
+                    .getResult()
+              : block;
+    return arith::UIToFPOp::create(
+        b, loc, floatType, arith::AndIOp::create(b, loc, shifted, mask));
   }
 
   /// The f32 sums of tokens [token0, token0 + tokens) and vectors
@@ -204,6 +262,8 @@ private:
       column.push_back(add(div(feature0, kLanes), vector0 + j));
       features.push_back(add(feature0, (vector0 + j) * kLanes));
     }
+    if (activationsF32 && vector0 == 0)
+      convertActivations(tokenIndex);
     SmallVector<Value> sums;
     for (int64_t i = 0; i < tokens; ++i)
       for (int64_t j = 0; j < count; ++j)
@@ -237,30 +297,41 @@ private:
             b, loc, arith::MulFOp::create(b, loc, zero, scale)));
       }
       Value k0 = mul(g, groupSize);
-      auto inner = scf::ForOp::create(b, loc, c(0), c(groupSize), c(1),
+      // The cpu layout holds 8 inputs per word: one vector load per block
+      // of 8 inputs, one shift and mask per input.
+      bool cpu = ops.scheme.getLayout() == AWQLayout::Cpu;
+      int64_t step = cpu ? kLanes : 1;
+      auto inner = scf::ForOp::create(b, loc, c(0), c(groupSize), c(step),
                                       groups.getRegionIterArgs());
       b.setInsertionPointToStart(inner.getBody());
       Value k = add(k0, inner.getInductionVar());
-      SmallVector<Value> weights;
-      for (int64_t j = 0; j < count; ++j) {
-        Value scaled =
-            vector::FMAOp::create(b, loc, codes(loadCodes(tile, vector0 + j, k)),
-                                  scales[j], offsets[j]);
-        // Rounded to f16 as AutoAWQ's fp16 dequantization rounds it.
-        Value half = arith::TruncFOp::create(
-            b, loc, VectorType::get({kLanes}, f16), scaled);
-        weights.push_back(arith::ExtFOp::create(b, loc, floatType, half));
-      }
+      // Per vector of features: its codes, then each input's weights into
+      // every token's sums (the activations come from the f32 copy, one
+      // broadcast load each, so that only the sums stay in registers).
       SmallVector<Value> next(inner.getRegionIterArgs());
-      for (int64_t i = 0; i < tokens; ++i) {
-        Value x = memref::LoadOp::create(b, loc, ops.activations,
-                                         ValueRange{tokenIndex[i], k});
-        if (!x.getType().isF32())
-          x = arith::ExtFOp::create(b, loc, f32, x);
-        Value lanes = vector::BroadcastOp::create(b, loc, floatType, x);
-        for (int64_t j = 0; j < count; ++j) {
-          Value &sum = next[i * count + j];
-          sum = vector::FMAOp::create(b, loc, lanes, weights[j], sum);
+      for (int64_t j = 0; j < count; ++j) {
+        Value block;
+        if (cpu)
+          block = vector::LoadOp::create(
+              b, loc, wordType, ops.qweight,
+              ValueRange{tile, add(mul(k, kMaxTileFeatures / kLanes),
+                                   (vector0 + j) * kLanes)});
+        for (int64_t input = 0; input < step; ++input) {
+          Value ki = add(k, input);
+          Value q = cpu ? blockCodes(block, input)
+                        : codes(loadCodes(tile, vector0 + j, ki));
+          Value scaled =
+              vector::FMAOp::create(b, loc, q, scales[j], offsets[j]);
+          // Rounded to f16 as AutoAWQ's fp16 dequantization rounds it.
+          Value half = arith::TruncFOp::create(
+              b, loc, VectorType::get({kLanes}, f16), scaled);
+          Value weight = arith::ExtFOp::create(b, loc, floatType, half);
+          for (int64_t i = 0; i < tokens; ++i) {
+            Value x = activation(i, tokenIndex[i], ki);
+            Value lanes = vector::BroadcastOp::create(b, loc, floatType, x);
+            Value &sum = next[i * count + j];
+            sum = vector::FMAOp::create(b, loc, lanes, weight, sum);
+          }
         }
       }
       scf::YieldOp::create(b, loc, next);
@@ -274,13 +345,276 @@ private:
                                 ValueRange{tokenIndex[i], features[j]});
   }
 
-  OpBuilder &b;
-  Location loc;
   const AwqOperands &ops;
   int64_t tileTokens, vectors;
   Type f16, f32;
   VectorType wordType, floatType;
   Value shifts, mask;
+  Value activationsF32;
+};
+
+//===----------------------------------------------------------------------===//
+// AWQ with int8 activations: 8-bit integer dot products (AVX2)
+//===----------------------------------------------------------------------===//
+
+/// Inputs per activation block: one int8 scale each.
+constexpr int64_t kActivationBlock = 32;
+
+/// Builds the integer form of one AWQ contraction in the cpu layout: each
+/// token's activations quantized to int8 per block of 32 inputs (scale
+/// absmax / 127, round to nearest even), then per feature
+/// sum_g s_g (sum_b dx_b sum_{k in b} q_k xq_k - z_g sum_b dx_b sum xq_k):
+/// the inner sums are vpmaddubsw (u4 codes x s8 activations, pairs) and
+/// vpmaddwd (pairs of pairs) on 8 features x 4 inputs per instruction.
+class AwqInt8Kernel : KernelMath {
+public:
+  AwqInt8Kernel(OpBuilder &b, Location loc, const AwqOperands &ops)
+      : KernelMath(b, loc), ops(ops) {
+    MLIRContext *ctx = b.getContext();
+    f32 = Float32Type::get(ctx);
+    i32 = IntegerType::get(ctx, 32);
+    wordType = VectorType::get({kLanes}, i32);
+    floatType = VectorType::get({kLanes}, f32);
+    bytesType = VectorType::get({4 * kLanes}, b.getI8Type());
+    pairsType = VectorType::get({2 * kLanes}, b.getI16Type());
+  }
+
+  void build() {
+    Value tokens = memref::DimOp::create(b, loc, ops.activations, 0);
+    int64_t blocks = ops.k / kActivationBlock;
+    int64_t groups = ops.k / ops.scheme.getGroupSize();
+    auto dyn = ShapedType::kDynamic;
+    Value xq = memref::AllocOp::create(
+        b, loc, MemRefType::get({dyn, ops.k}, b.getI8Type()), tokens);
+    Value dx = memref::AllocOp::create(
+        b, loc, MemRefType::get({dyn, blocks}, f32), tokens);
+    Value gsum = memref::AllocOp::create(
+        b, loc, MemRefType::get({dyn, groups}, f32), tokens);
+    quantizeActivations(tokens, xq, dx, gsum);
+    auto parallel = scf::ParallelOp::create(
+        b, loc, ValueRange{c(0)},
+        ValueRange{c(ops.n / AWQAttr::kCpuTileFeatures)}, ValueRange{c(1)});
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(parallel.getBody());
+      Value tile = parallel.getInductionVars()[0];
+      auto perToken = scf::ForOp::create(b, loc, c(0), tokens, c(1));
+      b.setInsertionPointToStart(perToken.getBody());
+      for (int64_t j = 0; j < kVectors; j += kPassVectors)
+        buildPass(perToken.getInductionVar(), tile, j, xq, dx, gsum);
+    }
+    for (Value buffer : {xq, dx, gsum})
+      memref::DeallocOp::create(b, loc, buffer);
+  }
+
+private:
+  static constexpr int64_t kVectors = AWQAttr::kCpuTileFeatures / kLanes;
+  /// Vectors of features per pass: 4 integer and 4 float sums.
+  static constexpr int64_t kPassVectors = 4;
+
+  Value intrinsic(StringRef name, Type result, ValueRange args) {
+    return LLVM::CallIntrinsicOp::create(b, loc, result,
+                                         b.getStringAttr(name), args)
+        .getResult(0);
+  }
+
+  /// xq[t, k], dx[t, block] and gsum[t, group] = sum over the group's
+  /// blocks of dx times the block's sum of xq.
+  void quantizeActivations(Value tokens, Value xq, Value dx, Value gsum) {
+    auto parallel = scf::ParallelOp::create(b, loc, ValueRange{c(0)},
+                                            ValueRange{tokens},
+                                            ValueRange{c(1)});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(parallel.getBody());
+    Value t = parallel.getInductionVars()[0];
+    int64_t groupSize = ops.scheme.getGroupSize();
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+    auto groups = scf::ForOp::create(b, loc, c(0), c(ops.k / groupSize), c(1));
+    b.setInsertionPointToStart(groups.getBody());
+    Value g = groups.getInductionVar();
+    auto perBlock = scf::ForOp::create(b, loc, c(0),
+                                       c(groupSize / kActivationBlock), c(1),
+                                       ValueRange{zero});
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(perBlock.getBody());
+      Value block = add(mul(g, groupSize / kActivationBlock),
+                        perBlock.getInductionVar());
+      Value k0 = mul(block, kActivationBlock);
+      auto absmax = scf::ForOp::create(b, loc, c(0), c(kActivationBlock), c(1),
+                                       ValueRange{zero});
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(absmax.getBody());
+        Value x = toF32(memref::LoadOp::create(
+            b, loc, ops.activations,
+            ValueRange{t, add(k0, absmax.getInductionVar())}));
+        scf::YieldOp::create(
+            b, loc,
+            ValueRange{arith::MaximumFOp::create(
+                b, loc, absmax.getRegionIterArgs()[0],
+                math::AbsFOp::create(b, loc, x))});
+      }
+      Value amax = absmax.getResult(0);
+      Value scale = arith::DivFOp::create(
+          b, loc, amax, arith::ConstantOp::create(b, loc, b.getF32FloatAttr(127)));
+      // A block of zeros quantizes to zeros with scale 0.
+      Value inverse = arith::SelectOp::create(
+          b, loc,
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, amax, zero),
+          arith::DivFOp::create(
+              b, loc, arith::ConstantOp::create(b, loc, b.getF32FloatAttr(127)),
+              amax),
+          zero);
+      memref::StoreOp::create(b, loc, scale, dx, ValueRange{t, block});
+      auto quantize = scf::ForOp::create(b, loc, c(0), c(kActivationBlock),
+                                         c(1), ValueRange{zero});
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(quantize.getBody());
+        Value k = add(k0, quantize.getInductionVar());
+        Value x = toF32(
+            memref::LoadOp::create(b, loc, ops.activations, ValueRange{t, k}));
+        Value rounded = math::RoundEvenOp::create(
+            b, loc, arith::MulFOp::create(b, loc, x, inverse));
+        memref::StoreOp::create(
+            b, loc, arith::FPToSIOp::create(b, loc, b.getI8Type(), rounded),
+            xq, ValueRange{t, k});
+        scf::YieldOp::create(
+            b, loc,
+            ValueRange{arith::AddFOp::create(
+                b, loc, quantize.getRegionIterArgs()[0], rounded)});
+      }
+      scf::YieldOp::create(
+          b, loc,
+          ValueRange{arith::AddFOp::create(
+              b, loc, perBlock.getRegionIterArgs()[0],
+              arith::MulFOp::create(b, loc, scale, quantize.getResult(0)))});
+    }
+    memref::StoreOp::create(b, loc, perBlock.getResult(0), gsum,
+                            ValueRange{t, g});
+  }
+
+  /// out[t, features of vectors [vector0, vector0 + 4) of `tile`] += the
+  /// integer form of their dot products with token t.
+  void buildPass(Value t, Value tile, int64_t vector0, Value xq, Value dx,
+                 Value gsum) {
+    Value feature0 = mul(tile, AWQAttr::kCpuTileFeatures);
+    Value nibbles = splat(b.getI32IntegerAttr(0x0F0F0F0F), wordType);
+    Value ones = splat(b.getI16IntegerAttr(1), pairsType);
+    Value shifts = arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(wordType,
+                               ArrayRef<int32_t>{0, 16, 4, 20, 8, 24, 12, 28}));
+    Value fifteen = splat(b.getI32IntegerAttr(15), wordType);
+    Value fzero = splat(b.getF32FloatAttr(0), floatType);
+    Value izero = splat(b.getI32IntegerAttr(0), wordType);
+    int64_t groupSize = ops.scheme.getGroupSize();
+    auto groups = scf::ForOp::create(b, loc, c(0), c(ops.k / groupSize), c(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(groups.getBody());
+    Value g = groups.getInductionVar();
+    SmallVector<Value> fsums(kPassVectors, fzero);
+    auto perBlock = scf::ForOp::create(b, loc, c(0),
+                                       c(groupSize / kActivationBlock), c(1),
+                                       fsums);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(perBlock.getBody());
+      Value block = add(mul(g, groupSize / kActivationBlock),
+                        perBlock.getInductionVar());
+      SmallVector<Value> isums(kPassVectors, izero);
+      for (int64_t eight = 0; eight < kActivationBlock / kLanes; ++eight) {
+        Value k = add(mul(block, kActivationBlock), eight * kLanes);
+        auto xWord = [&](int64_t first) -> Value {
+          Value four = vector::LoadOp::create(
+              b, loc, VectorType::get({4}, b.getI8Type()), xq,
+              ValueRange{t, add(k, first)});
+          Value word = vector::ExtractOp::create(
+              b, loc,
+              vector::BitCastOp::create(b, loc, VectorType::get({1}, i32),
+                                        four),
+              ArrayRef<int64_t>{0});
+          return vector::BitCastOp::create(
+              b, loc, bytesType,
+              vector::BroadcastOp::create(b, loc, wordType, word));
+        };
+        Value xLow = xWord(0), xHigh = xWord(4);
+        for (int64_t j = 0; j < kPassVectors; ++j) {
+          Value codes = vector::LoadOp::create(
+              b, loc, wordType, ops.qweight,
+              ValueRange{tile, add(mul(k, AWQAttr::kCpuTileFeatures / kLanes),
+                                   (vector0 + j) * kLanes)});
+          Value low = arith::AndIOp::create(b, loc, codes, nibbles);
+          Value high = arith::AndIOp::create(
+              b, loc,
+              arith::ShRUIOp::create(b, loc, codes,
+                                     splat(b.getI32IntegerAttr(4), wordType)),
+              nibbles);
+          auto pairs = [&](Value w, Value x) {
+            return intrinsic("llvm.x86.avx2.pmadd.ub.sw", pairsType,
+                             {vector::BitCastOp::create(b, loc, bytesType, w),
+                              x});
+          };
+          // Each i16 lane is at most 2 x 15 x 128 per half: the sum fits.
+          Value both = arith::AddIOp::create(b, loc, pairs(low, xLow),
+                                             pairs(high, xHigh));
+          isums[j] = arith::AddIOp::create(
+              b, loc, isums[j],
+              intrinsic("llvm.x86.avx2.pmadd.wd", wordType, {both, ones}));
+        }
+      }
+      Value scale = vector::BroadcastOp::create(
+          b, loc, floatType,
+          memref::LoadOp::create(b, loc, dx, ValueRange{t, block}));
+      SmallVector<Value> next;
+      for (int64_t j = 0; j < kPassVectors; ++j)
+        next.push_back(vector::FMAOp::create(
+            b, loc, arith::SIToFPOp::create(b, loc, floatType, isums[j]), scale,
+            perBlock.getRegionIterArgs()[j]));
+      scf::YieldOp::create(b, loc, next);
+    }
+    Value groupSum = vector::BroadcastOp::create(
+        b, loc, floatType,
+        memref::LoadOp::create(b, loc, gsum, ValueRange{t, g}));
+    for (int64_t j = 0; j < kPassVectors; ++j) {
+      Value features = add(feature0, (vector0 + j) * kLanes);
+      Value column = div(features, kLanes);
+      Value zero =
+          ops.qzeros
+              ? arith::UIToFPOp::create(
+                    b, loc, floatType,
+                    arith::AndIOp::create(
+                        b, loc,
+                        arith::ShRUIOp::create(
+                            b, loc,
+                            vector::BroadcastOp::create(
+                                b, loc, wordType,
+                                memref::LoadOp::create(b, loc, ops.qzeros,
+                                                       ValueRange{g, column})),
+                            shifts),
+                        fifteen))
+                    .getResult()
+              : splat(b.getF32FloatAttr(8.0f), floatType);
+      Value halves = vector::LoadOp::create(
+          b, loc, VectorType::get({kLanes}, b.getF16Type()), ops.scales,
+          ValueRange{g, features});
+      Value scale = arith::ExtFOp::create(b, loc, floatType, halves);
+      // s (sum - z gsum)
+      Value inner = arith::SubFOp::create(
+          b, loc, perBlock.getResult(j),
+          arith::MulFOp::create(b, loc, zero, groupSum));
+      Value old = vector::LoadOp::create(b, loc, floatType, ops.out,
+                                         ValueRange{t, features});
+      vector::StoreOp::create(b, loc,
+                              vector::FMAOp::create(b, loc, scale, inner, old),
+                              ops.out, ValueRange{t, features});
+    }
+  }
+
+  const AwqOperands &ops;
+  Type f32, i32;
+  VectorType wordType, floatType, bytesType, pairsType;
 };
 
 //===----------------------------------------------------------------------===//
@@ -369,11 +703,11 @@ FailureOr<RowOperands> rowOperands(linalg::GenericOp op) {
 /// Builds the kernel of one contraction over codes stored along K: tiles
 /// of 4 features, each a dot product over K in vectors of 8 consecutive
 /// inputs, the activations' vector shared by the tile's features.
-class RowKernel {
+class RowKernel : KernelMath {
 public:
   RowKernel(OpBuilder &b, Location loc, const RowOperands &ops,
             int64_t tileTokens)
-      : b(b), loc(loc), ops(ops), tileTokens(tileTokens) {
+      : KernelMath(b, loc), ops(ops), tileTokens(tileTokens) {
     MLIRContext *ctx = b.getContext();
     f32 = Float32Type::get(ctx);
     i32 = IntegerType::get(ctx, 32);
@@ -408,19 +742,6 @@ public:
   }
 
 private:
-  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value add(Value x, int64_t y) { return y ? add(x, c(y)) : x; }
-  Value mul(Value x, int64_t y) {
-    return arith::MulIOp::create(b, loc, x, c(y));
-  }
-  Value div(Value x, int64_t y) {
-    return arith::DivUIOp::create(b, loc, x, c(y));
-  }
-  Value toF32(Value v) {
-    return v.getType().isF32() ? v : arith::ExtFOp::create(b, loc, f32, v);
-  }
-
   /// The codebook's levels of 4-bit codes `q`: two 8-entry tables indexed
   /// by each lane's low 3 bits, picked by bit 3. Written as lane extracts
   /// at variable positions, which LLVM turns into a variable permute
@@ -586,8 +907,6 @@ private:
       }
   }
 
-  OpBuilder &b;
-  Location loc;
   const RowOperands &ops;
   int64_t tileTokens;
   Type f32, i32;
@@ -622,7 +941,11 @@ struct CpuQuantizedContractionsPass
     });
     for (auto &[op, ops] : candidates) {
       OpBuilder b(op);
-      AwqKernel(b, op.getLoc(), ops, tileTokens).build();
+      if (int8Activations && ops.scheme.getLayout() == AWQLayout::Cpu &&
+          ops.scheme.getGroupSize() % kActivationBlock == 0)
+        AwqInt8Kernel(b, op.getLoc(), ops).build();
+      else
+        AwqKernel(b, op.getLoc(), ops, tileTokens).build();
       op.erase();
     }
     for (auto &[op, ops] : rows) {

@@ -324,19 +324,33 @@ Value KernelBuilder::dequantize(ArrayRef<Value> s, QWeightType qtype, Value n,
     if (awq.getLayout() == AWQLayout::Mma) {
       q = awqMmaCode(b, loc, s[0], n, k);
     } else if (awq.getLayout() == AWQLayout::Cpu) {
-      // Row n / 64, word 8k + (n % 64) / 8: GEMM's word [k, n / 8].
+      // Row n / 64, word 64 (k / 8) + n % 64; input k % 8 in byte k % 4,
+      // high nibble for k % 8 >= 4 (AWQLayouts.h).
       int64_t tile = AWQAttr::kCpuTileFeatures;
       Value word = arith::AddIOp::create(
-          b, loc, arith::MulIOp::create(b, loc, k, index(tile / 8)),
-          arith::DivUIOp::create(
-              b, loc, arith::RemUIOp::create(b, loc, n, index(tile)),
-              index(8)));
-      q = awqNibble(
           b, loc,
-          tensor::ExtractOp::create(
-              b, loc, s[0],
-              ValueRange{arith::DivUIOp::create(b, loc, n, index(tile)), word}),
-          n);
+          arith::MulIOp::create(
+              b, loc, arith::DivUIOp::create(b, loc, k, index(8)),
+              index(tile)),
+          arith::RemUIOp::create(b, loc, n, index(tile)));
+      Value inBlock = arith::RemUIOp::create(b, loc, k, index(8));
+      Value shift = arith::AddIOp::create(
+          b, loc,
+          arith::MulIOp::create(
+              b, loc, arith::RemUIOp::create(b, loc, inBlock, index(4)),
+              index(8)),
+          arith::MulIOp::create(
+              b, loc, arith::DivUIOp::create(b, loc, inBlock, index(4)),
+              index(4)));
+      Value packed = tensor::ExtractOp::create(
+          b, loc, s[0],
+          ValueRange{arith::DivUIOp::create(b, loc, n, index(tile)), word});
+      q = arith::AndIOp::create(
+          b, loc,
+          arith::ShRUIOp::create(
+              b, loc, packed,
+              arith::IndexCastOp::create(b, loc, b.getI32Type(), shift)),
+          arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(15)));
     } else {
       q = awqNibble(
           b, loc, tensor::ExtractOp::create(b, loc, s[0], ValueRange{k, col}),

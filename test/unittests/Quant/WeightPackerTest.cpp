@@ -463,10 +463,10 @@ TEST(WeightPackerTest, PacksAwqInTheMmaLayout) {
       "AWQ mma layout needs N a multiple of 16 and K of 64");
 }
 
-// The cpu layout (AWQ weights for the CPU kernels) groups GEMM's words by
-// tiles of 64 features: word 8k + j of row r is GEMM's [k, 8r + j]. Fresh
-// quantizations and GEMM imports agree, convert back to GEMM's bytes and
-// dequantize to the same weights; N = 32 cannot take it.
+// The cpu layout (AWQ weights for the CPU kernels) moves every code to the
+// word of its tile of 64 features and block of 8 inputs (AWQLayouts.h).
+// Fresh quantizations and GEMM imports agree, convert back to GEMM's bytes
+// and dequantize to the same weights; N = 32 cannot take it.
 TEST(WeightPackerTest, PacksAwqInTheCpuLayout) {
   constexpr int64_t n = 128;
   std::vector<float> values = makeWeights(DType::F16, n * kK, 9);
@@ -481,11 +481,20 @@ TEST(WeightPackerTest, PacksAwqInTheCpuLayout) {
       cpuWords((*b)[0].bytes.size() / 4);
   std::memcpy(gemmWords.data(), (*a)[0].bytes.data(), (*a)[0].bytes.size());
   std::memcpy(cpuWords.data(), (*b)[0].bytes.data(), (*b)[0].bytes.size());
-  for (int64_t k : {int64_t(0), int64_t(1), kK - 1})
-    for (int64_t c : {0, 7, 8, 15})
-      EXPECT_EQ(cpuWords[(c / 8) * 8 * kK + 8 * k + c % 8],
-                gemmWords[k * (n / 8) + c])
-          << "k " << k << ", column " << c;
+  // Feature 70 (tile 1, column 6) at inputs 13 (block 1, byte 1, high) and
+  // 2 (block 0, byte 2, low); GEMM keeps feature 70 in nibble 3 of word 8.
+  auto gemmCode = [&](int64_t f, int64_t k) {
+    return (uint32_t(gemmWords[k * (n / 8) + f / 8]) >> (4 * kAwqNibbleOf[f % 8])) & 15u;
+  };
+  EXPECT_EQ((uint32_t(cpuWords[8 * kK + 64 + 6]) >> 12) & 15u, gemmCode(70, 13));
+  EXPECT_EQ((uint32_t(cpuWords[8 * kK + 6]) >> 16) & 15u, gemmCode(70, 2));
+  for (int64_t f : {int64_t(0), int64_t(63), int64_t(64), n - 1})
+    for (int64_t k : {int64_t(0), int64_t(5), kK - 1}) {
+      AwqCpuSlot slot = awqCpuSlot(f, k, kK);
+      EXPECT_EQ((uint32_t(cpuWords[slot.word]) >> slot.shift) & 15u,
+                gemmCode(f, k))
+          << "feature " << f << ", input " << k;
+    }
   auto back = awqCpuToGemm(cpuWords, n, kK);
   ASSERT_TRUE(back.isOk());
   EXPECT_EQ(*back, gemmWords);

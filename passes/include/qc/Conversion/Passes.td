@@ -368,17 +368,27 @@ def QCCpuQuantizedContractions : Pass<"qc-cpu-quantized-contractions",
     layout (`#qc.awq<..., layout = cpu>`, read from the generic's
     `qc.quantized_weight` attribute) or AutoAWQ's GEMM layout, with f16 or
     f32 activations, by a loop nest over vectors of 8 features: a
-    `scf.parallel` over tiles of 64 features (the cpu layout's row, one
-    contiguous run of codes; in the GEMM layout the most of 64, 32, 16 and
-    8 that divides N), which qc-cpu-parallel-tiles gives the thread pool.
-    Inside a tile, tiles of `tile-tokens` tokens take two vectors of
-    features at a time, the remaining tokens one at a time with all eight.
-    Per group of K the zero points and scales become vectors; per k one i32
-    word holds the codes of 8 features, which a broadcast, a shift by the
-    AutoAWQ nibble order and an and turn into a vector; `q * s - z * s` in
-    one fused multiply-add is `(q - z) * s` exactly, rounded to f16 as
-    AutoAWQ rounds it, and every token of the tile multiplies and adds it
-    into f32 sums kept in registers.
+    `scf.parallel` over tiles of 64 features (the cpu layout's row; in the
+    GEMM layout the most of 64, 32, 16 and 8 that divides N), which
+    qc-cpu-parallel-tiles gives the thread pool. Inside a tile, f16
+    activations are copied to f32 once per tile of tokens; tiles of
+    `tile-tokens` tokens take two vectors of features at a time, the
+    remaining tokens one at a time with all eight. Per group of K the zero
+    points and scales become vectors. In the cpu layout one vector load
+    gives 8 features' codes at 8 inputs and a shift and a mask one input's
+    (GEMM: one word per input, broadcast and shifted by AutoAWQ's nibble
+    order); `q * s - z * s` in one fused multiply-add is `(q - z) * s`
+    exactly, rounded to f16 as AutoAWQ rounds it, and every token of the
+    tile multiplies and adds it into f32 sums kept in registers.
+
+    With `int8-activations` (x86 with AVX2), cpu-layout AWQ instead
+    quantizes each token's activations to int8 per block of 32 inputs
+    (absmax / 127, round to nearest even) and takes 8-bit integer dot
+    products: per block of 8 inputs, the low and high nibbles of each byte
+    of a vector of 8 features' words are 4 consecutive inputs of a feature,
+    multiplied with the token's matching activations by vpmaddubsw and
+    summed by vpmaddwd; int32 sums are scaled per block of 32, and per
+    group `s (sum - z * sum_b dx_b sum xq)` is added to the output.
 
     Weights that store each feature's codes along K — bitsandbytes NF4/FP4
     (with or without double quant) and weight-only int8 — take tiles of 4
@@ -396,11 +406,16 @@ def QCCpuQuantizedContractions : Pass<"qc-cpu-quantized-contractions",
   }];
   let dependentDialects = ["::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::LLVM::LLVMDialect",
                            "::mlir::vector::VectorDialect",
                            "::mlir::memref::MemRefDialect"];
   let options = [
     Option<"tileTokens", "tile-tokens", "int64_t", /*default=*/"4",
            "Tokens that share each decoded weight vector">,
+    Option<"int8Activations", "int8-activations", "bool", /*default=*/"false",
+           "AWQ in the cpu layout with activations quantized to int8 per "
+           "block of 32 and 8-bit integer dot products (x86 AVX2)">,
   ];
 }
 

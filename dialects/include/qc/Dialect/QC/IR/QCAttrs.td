@@ -96,10 +96,14 @@ def QC_AWQAttr : QC_Attr<"AWQ", "awq",
     `(k % 2) * 4 + ((k % 4) / 2) * 2 + (n % 16) / 8`. It needs N to be a
     multiple of 16 and K of 64; `qzeros` and `scales` keep the gemm layout.
 
-    `layout = cpu` (chosen for the CPU) keeps GEMM's words but groups them
-    by tiles of 64 features: `qweight` i32 [N/64, 8K], word `8k + j` of row
-    r being GEMM's word [k, 8r + j], so the CPU kernel that owns a tile
-    streams one contiguous run. It needs N to be a multiple of 64.
+    `layout = cpu` (chosen for the CPU) groups the codes by tiles of 64
+    features and blocks of 8 inputs: `qweight` i32 [N/64, 8K], word
+    `64 * (k / 8) + n % 64` of row `n / 64` holding feature n's codes of
+    inputs 8b .. 8b+7, input `8b + i` in bits `8 (i % 4) + 4 (i / 4)`. A
+    vector of 8 words is 8 features at 8 inputs: one shift and mask per
+    input for float kernels, and per feature 4 consecutive inputs in the low
+    and in the high nibbles for 8-bit integer dot products. It needs N to
+    be a multiple of 64.
 
     ```mlir
     #qc.awq<bits = 4, group_size = 128, zero_point = true>
