@@ -4,13 +4,19 @@
 // multiply-add, with k innermost: for AWQ's [K, N/8] words that is a
 // strided load, a variable shift and a scalar f16 rounding per element,
 // which no vectorizer recovers, so int4 ran many times slower than f32.
-// This kernel walks the features in vectors instead: one word of AWQ codes
-// is exactly 8 features at one k, so a broadcast, a per-lane shift and an
-// and give a vector of codes, and each decoded weight vector feeds every
-// token of a tile. The arithmetic stays exact: (q - z) * s is computed in
-// f32 (exact for 4-bit codes and f16 scales) and rounded to f16 as AutoAWQ
-// rounds it; only the order of the f32 sum over K differs from the generic
-// (which the generic's reassoc flag already allows).
+// These kernels work on vectors instead:
+// - AWQ, float activations: 8 features per vector; in the cpu layout one
+//   vector load holds 8 features' codes at 8 inputs, a shift and a mask
+//   give one input's. (q - z) * s is exact in f32 (4-bit codes, f16
+//   scales) and rounded to f16 as AutoAWQ rounds it, so only the order of
+//   the f32 sum over K differs from the generic (which its reassoc flag
+//   already allows).
+// - AWQ, int8 activations (AVX2): the same vector's nibbles are 4
+//   consecutive inputs per feature, the operands of vpmaddubsw / vpmaddwd
+//   against activations quantized per block of 32, as llama.cpp does.
+// - bitsandbytes 4-bit and weight-only int8: codes stored along K, so each
+//   feature is a dot product over K in vectors of 8 inputs, weights again
+//   rounded exactly as the generic rounds them.
 //
 //===----------------------------------------------------------------------===//
 
