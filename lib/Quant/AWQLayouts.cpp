@@ -251,64 +251,6 @@ AwqMmaSlot awqMmaSlot(int64_t n, int64_t k) {
           int((k % 2) * 4 + ((k % 4) / 2) * 2 + high)};
 }
 
-namespace {
-
-Status checkMmaShape(size_t words, int64_t n, int64_t k) {
-  if (n <= 0 || k <= 0 || n % kAwqMmaTileFeatures != 0 ||
-      k % kAwqMmaTileDepth != 0)
-    return Status::error("AWQ mma layout needs N a multiple of 16 and K of "
-                         "64, got N=" +
-                         std::to_string(n) + ", K=" + std::to_string(k));
-  if (words != size_t(n / kAwqPack) * size_t(k))
-    return Status::error("AWQ qweight of " + std::to_string(words) +
-                         " words for N=" + std::to_string(n) +
-                         ", K=" + std::to_string(k));
-  return Status::ok();
-}
-
-} // namespace
-
-namespace {
-
-/// Moves every code of an N x K layer from `from` to `to` (the other
-/// layout's words), GEMM -> mma or back.
-std::vector<int32_t> permuteCodes(std::span<const int32_t> from, int64_t n,
-                                  int64_t k, bool toMma) {
-  const int64_t columns = n / kAwqPack, rowWords = 2 * k;
-  std::vector<uint32_t> to(from.size(), 0);
-  for (int64_t kk = 0; kk < k; ++kk)
-    for (int64_t nn = 0; nn < n; ++nn) {
-      AwqMmaSlot slot = awqMmaSlot(nn, kk);
-      int64_t gemmWord = kk * columns + nn / kAwqPack;
-      int gemmShift = 4 * kAwqNibbleOf[nn % kAwqPack];
-      int64_t mmaWord = slot.row * rowWords + slot.word;
-      int mmaShift = 4 * slot.nibble;
-      auto [src, srcShift, dst, dstShift] =
-          toMma ? std::tuple(gemmWord, gemmShift, mmaWord, mmaShift)
-                : std::tuple(mmaWord, mmaShift, gemmWord, gemmShift);
-      to[dst] |= ((uint32_t(from[src]) >> srcShift) & 15u) << dstShift;
-    }
-  return std::vector<int32_t>(to.begin(), to.end());
-}
-
-} // namespace
-
-StatusOr<std::vector<int32_t>> awqGemmToMma(std::span<const int32_t> qweight,
-                                            int64_t n, int64_t k) {
-  QC_RETURN_IF_ERROR(checkMmaShape(qweight.size(), n, k));
-  return permuteCodes(qweight, n, k, /*toMma=*/true);
-}
-
-StatusOr<std::vector<int32_t>> awqMmaToGemm(std::span<const int32_t> qweight,
-                                            int64_t n, int64_t k) {
-  QC_RETURN_IF_ERROR(checkMmaShape(qweight.size(), n, k));
-  return permuteCodes(qweight, n, k, /*toMma=*/false);
-}
-
-//===----------------------------------------------------------------------===//
-// CPU layout
-//===----------------------------------------------------------------------===//
-
 AwqCpuSlot awqCpuSlot(int64_t n, int64_t k, int64_t inFeatures) {
   const int64_t tile = n / kAwqCpuTileFeatures, f = n % kAwqCpuTileFeatures;
   return {tile * inFeatures * kAwqCpuTileFeatures / kAwqPack +
@@ -318,50 +260,86 @@ AwqCpuSlot awqCpuSlot(int64_t n, int64_t k, int64_t inFeatures) {
 
 namespace {
 
-Status checkCpuShape(size_t words, int64_t n, int64_t k) {
-  if (n <= 0 || k <= 0 || n % kAwqCpuTileFeatures != 0)
-    return Status::error("AWQ cpu layout needs N a multiple of 64, got N=" +
-                         std::to_string(n) + ", K=" + std::to_string(k));
+/// Where a layout other than GEMM keeps the code of feature n at input k:
+/// word index in the flat qweight and bit position.
+using CodeSlot = std::pair<int64_t, int>;
+
+/// `layout`'s shape rule for an N x K layer, then the word count every
+/// layout shares (N/8 x K).
+Status checkShape(std::string_view layout, bool fits, std::string_view rule,
+                  size_t words, int64_t n, int64_t k) {
+  std::string shape = "N=" + std::to_string(n) + ", K=" + std::to_string(k);
+  if (n <= 0 || k <= 0 || !fits)
+    return Status::error("AWQ " + std::string(layout) + " layout needs " +
+                         std::string(rule) + ", got " + shape);
   if (words != size_t(n / kAwqPack) * size_t(k))
     return Status::error("AWQ qweight of " + std::to_string(words) +
-                         " words for N=" + std::to_string(n) +
-                         ", K=" + std::to_string(k));
+                         " words for " + shape);
   return Status::ok();
 }
 
-/// Moves every code of an N x K layer between GEMM's words and the CPU
-/// layout's (AWQLayouts.h).
-std::vector<int32_t> permuteCpuCodes(std::span<const int32_t> from, int64_t n,
-                                     int64_t k, bool toCpu) {
+/// Moves every code of an N x K layer between GEMM's words and another
+/// layout's, whose slots `slotOf` gives; `toOther` picks the direction.
+template <typename SlotOf>
+std::vector<int32_t> permuteCodes(std::span<const int32_t> from, int64_t n,
+                                  int64_t k, bool toOther, SlotOf slotOf) {
   const int64_t columns = n / kAwqPack;
   std::vector<uint32_t> to(from.size(), 0);
   for (int64_t kk = 0; kk < k; ++kk)
     for (int64_t nn = 0; nn < n; ++nn) {
       int64_t gemmWord = kk * columns + nn / kAwqPack;
       int gemmShift = 4 * kAwqNibbleOf[nn % kAwqPack];
-      AwqCpuSlot slot = awqCpuSlot(nn, kk, k);
-      int64_t cpuWord = slot.word;
-      int cpuShift = slot.shift;
+      auto [otherWord, otherShift] = slotOf(nn, kk);
       auto [src, srcShift, dst, dstShift] =
-          toCpu ? std::tuple(gemmWord, gemmShift, cpuWord, cpuShift)
-                : std::tuple(cpuWord, cpuShift, gemmWord, gemmShift);
+          toOther ? std::tuple(gemmWord, gemmShift, otherWord, otherShift)
+                  : std::tuple(otherWord, otherShift, gemmWord, gemmShift);
       to[dst] |= ((uint32_t(from[src]) >> srcShift) & 15u) << dstShift;
     }
   return std::vector<int32_t>(to.begin(), to.end());
 }
 
+StatusOr<std::vector<int32_t>> mmaPermute(std::span<const int32_t> qweight,
+                                          int64_t n, int64_t k, bool toMma) {
+  QC_RETURN_IF_ERROR(checkShape(
+      "mma",
+      n % kAwqMmaTileFeatures == 0 && k % kAwqMmaTileDepth == 0,
+      "N a multiple of 16 and K of 64", qweight.size(), n, k));
+  return permuteCodes(qweight, n, k, toMma, [&](int64_t nn, int64_t kk) {
+    AwqMmaSlot slot = awqMmaSlot(nn, kk);
+    return CodeSlot{slot.row * 2 * k + slot.word, 4 * slot.nibble};
+  });
+}
+
+StatusOr<std::vector<int32_t>> cpuPermute(std::span<const int32_t> qweight,
+                                          int64_t n, int64_t k, bool toCpu) {
+  QC_RETURN_IF_ERROR(checkShape("cpu", n % kAwqCpuTileFeatures == 0,
+                                "N a multiple of 64", qweight.size(), n, k));
+  return permuteCodes(qweight, n, k, toCpu, [&](int64_t nn, int64_t kk) {
+    AwqCpuSlot slot = awqCpuSlot(nn, kk, k);
+    return CodeSlot{slot.word, slot.shift};
+  });
+}
+
 } // namespace
+
+StatusOr<std::vector<int32_t>> awqGemmToMma(std::span<const int32_t> qweight,
+                                            int64_t n, int64_t k) {
+  return mmaPermute(qweight, n, k, /*toMma=*/true);
+}
+
+StatusOr<std::vector<int32_t>> awqMmaToGemm(std::span<const int32_t> qweight,
+                                            int64_t n, int64_t k) {
+  return mmaPermute(qweight, n, k, /*toMma=*/false);
+}
 
 StatusOr<std::vector<int32_t>> awqGemmToCpu(std::span<const int32_t> qweight,
                                             int64_t n, int64_t k) {
-  QC_RETURN_IF_ERROR(checkCpuShape(qweight.size(), n, k));
-  return permuteCpuCodes(qweight, n, k, /*toCpu=*/true);
+  return cpuPermute(qweight, n, k, /*toCpu=*/true);
 }
 
 StatusOr<std::vector<int32_t>> awqCpuToGemm(std::span<const int32_t> qweight,
                                             int64_t n, int64_t k) {
-  QC_RETURN_IF_ERROR(checkCpuShape(qweight.size(), n, k));
-  return permuteCpuCodes(qweight, n, k, /*toCpu=*/false);
+  return cpuPermute(qweight, n, k, /*toCpu=*/false);
 }
 
 std::vector<int64_t> awqQweightShape(AwqPackageLayout layout, int64_t n, int64_t k) {
